@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+# One image for every CRM process: the seven gRPC services, the HTTP gateway and the `crm` tool.
+# The process is chosen by the command, e.g. `python -m crm_contacts`; the default is the gateway.
+# The root filesystem can be mounted read-only: nothing writes outside /tmp at run time.
+#
+#   docker build -t crm-platform:local .
+#   docker run --rm crm-platform:local python -m crm_contacts
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---- build: install the project (no dev extras) into a self-contained virtual environment ----
+FROM ${PYTHON_IMAGE} AS build
+
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+RUN python -m venv /opt/crm
+
+WORKDIR /src
+# Only what the package build reads; .dockerignore keeps the rest (and any secrets) out.
+COPY pyproject.toml README.md ./
+COPY libs ./libs
+COPY services ./services
+
+# Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed. The cache
+# mount only speeds up rebuilds; nothing from it lands in the image.
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/crm/bin/pip install --upgrade pip \
+ && /opt/crm/bin/pip install .
+
+# ---- runtime: the same Python, the virtual environment, an unprivileged user -------------------
+FROM ${PYTHON_IMAGE} AS runtime
+
+LABEL org.opencontainers.image.title="crm-platform" \
+      org.opencontainers.image.description="CRM services (gRPC + NATS JetStream) and their Flask gateway" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+RUN groupadd --system --gid 10001 crm \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin crm
+
+# Same base image in both stages, so the venv's interpreter links resolve unchanged. Its
+# bytecode was compiled at install time, so nothing needs to write .pyc files later.
+COPY --from=build /opt/crm /opt/crm
+
+# PYTHONSAFEPATH: `python -m` must not import from the working directory.
+# HOME/TMPDIR/CRM_DATA_DIR: the only writable place is /tmp (tmpfs or emptyDir in production).
+ENV PATH=/opt/crm/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONSAFEPATH=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp \
+    CRM_DATA_DIR=/tmp/crm-data
+
+# An empty, root-owned, read-only working directory.
+WORKDIR /app
+
+USER 10001:10001
+
+# gateway HTTP; services' gRPC; services' metrics.
+EXPOSE 8080 50051-50057 9101-9107
+
+# No shell and no wrapper: the process is PID 1 and receives SIGTERM itself (the services
+# report NOT_SERVING and drain; gunicorn stops its workers).
+CMD ["python", "-m", "crm_gateway"]

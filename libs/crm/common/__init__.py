@@ -1,0 +1,1 @@
+"""Generated from protos/ by `crm gen-protos`: do not edit."""

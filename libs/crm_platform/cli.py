@@ -1,0 +1,62 @@
+"""The `crm` command-line tool (run it through ./crm, which prepares the virtual environment):
+
+crm up             run the whole platform (embedded: bundled NATS, SQLite per service)
+crm test [ARGS]    lint (ruff) and run every test (pytest ARGS)
+crm gen-protos     regenerate libs/crm from protos/
+crm migrate [SVC]  apply migrations of one or every service, then exit
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(os.environ.get("CRM_ROOT") or Path(__file__).resolve().parents[2])
+
+
+def _test(args: list[str]) -> int:
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT)
+    if lint.returncode != 0:
+        print("crm test: ruff found problems (above)", file=sys.stderr)
+        return lint.returncode
+    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT).returncode
+
+
+def _migrate(args: list[str]) -> int:
+    from crm_platform.config import SERVICES, service_config
+    from crm_platform.db import Database, run_migrations
+
+    for name in args or list(SERVICES):
+        cfg = service_config(name)
+        db = Database(cfg.database_url, name)
+        run_migrations(db, f"crm_{name}:migrations")
+        db.dispose()
+        print(f"{name}: migrated ({cfg.database_url.split('@')[-1]})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args.pop(0) if args else "help"
+    if command == "up":
+        from crm_platform.launcher import up
+
+        return up(args)
+    if command == "test":
+        return _test(args)
+    if command == "gen-protos":
+        from crm_platform.protogen import generate
+
+        files = generate()
+        print(f"generated {len(files)} files under libs/crm")
+        return 0
+    if command == "migrate":
+        return _migrate(args)
+    print(__doc__)
+    return 0 if command in ("help", "-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Configuration from environment variables, one naming pattern for every service, with defaults
+that run the embedded mode (SQLite files under CRM_DATA_DIR, everything on 127.0.0.1).
+
+Shared by all:    CRM_NATS_URL, CRM_DATA_DIR, CRM_LOG_LEVEL, CRM_LOG_FORMAT, CRM_INTERNAL_TOKEN
+Per service <S>:  CRM_<S>_DATABASE_URL  its own database (default sqlite:///$CRM_DATA_DIR/<s>.db)
+                  CRM_<S>_ADDR          where peers dial its gRPC server (default 127.0.0.1:<port>)
+                  CRM_<S>_LISTEN        where it binds (default: 127.0.0.1 and the port of _ADDR)
+                  CRM_<S>_METRICS_LISTEN  its Prometheus endpoint (default 127.0.0.1:<metrics port>)
+A value that is set but malformed stops the service at start with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    grpc_port: int
+    metrics_port: int
+
+
+# The platform's services and their default ports (gateway: HTTP 8080, metrics on /metrics there).
+SERVICES: dict[str, ServiceInfo] = {
+    s.name: s
+    for s in (
+        ServiceInfo("identity", 50051, 9101),
+        ServiceInfo("contacts", 50052, 9102),
+        ServiceInfo("deals", 50053, 9103),
+        ServiceInfo("quotes", 50054, 9104),
+        ServiceInfo("campaigns", 50055, 9105),
+        ServiceInfo("reporting", 50056, 9106),
+        ServiceInfo("canvas", 50057, 9107),
+    )
+}
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed; the message names the variable."""
+
+
+def _check_hostport(value: str, var: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{var} must be host:port, got '{value}'")
+    return value
+
+
+class PlatformSettings(BaseSettings):
+    """Settings every process reads (prefix CRM_)."""
+
+    model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    data_dir: Path = Path(".crm/data")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    # Shared secret the gateway sends in gRPC metadata; services refuse calls without it when set.
+    internal_token: str = ""
+    # Outbox relay: rows per batch, idle poll interval, backoff cap while NATS is unreachable.
+    relay_batch_size: int = 256
+    relay_poll_seconds: float = 0.5
+    relay_max_backoff_seconds: float = 10.0
+    # Days a published outbox row is kept (so a stream can be replayed from the databases).
+    outbox_retention_days: int = 7
+    # Deadline for every gRPC call a service or the gateway makes, in seconds.
+    grpc_deadline_seconds: float = 5.0
+    # Deliveries of one event before a consumer moves it to its dead-letter table.
+    consumer_max_deliver: int = 5
+    # JetStream stream replicas (3 in production, 1 embedded).
+    stream_replicas: int = 1
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats(cls, v: str) -> str:
+        for url in v.split(","):
+            if not url.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
+                raise ValueError(f"CRM_NATS_URL must be nats://host:port[,...], got '{v}'")
+        return v
+
+
+class ServiceSettings(BaseSettings):
+    """One service's own settings (prefix CRM_<SERVICE>_)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = ""
+    addr: str = ""
+    listen: str = ""
+    metrics_listen: str = ""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str
+    database_url: str
+    addr: str
+    listen: str
+    metrics_listen: str
+    platform: PlatformSettings
+
+
+def _load(factory, what: str):  # type: ignore[no-untyped-def]
+    try:
+        return factory()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"bad configuration for {what}: {problems}") from None
+
+
+def platform_settings() -> PlatformSettings:
+    return _load(PlatformSettings, "the platform (CRM_*)")
+
+
+def service_config(name: str) -> ServiceConfig:
+    if name not in SERVICES:
+        raise ConfigError(f"unknown service '{name}' (known: {', '.join(SERVICES)})")
+    info = SERVICES[name]
+    prefix = f"CRM_{name.upper()}_"
+    platform = platform_settings()
+    own = _load(lambda: ServiceSettings(_env_prefix=prefix), f"service {name} ({prefix}*)")
+    addr = own.addr or f"127.0.0.1:{info.grpc_port}"
+    listen = own.listen or f"127.0.0.1:{addr.rpartition(':')[2]}"
+    metrics = own.metrics_listen or f"127.0.0.1:{info.metrics_port}"
+    try:
+        _check_hostport(addr, prefix + "ADDR")
+        _check_hostport(listen, prefix + "LISTEN")
+        _check_hostport(metrics, prefix + "METRICS_LISTEN")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    db_url = own.database_url or f"sqlite:///{(platform.data_dir / f'{name}.db').resolve()}"
+    if not db_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(f"{prefix}DATABASE_URL must be a sqlite:// or postgresql:// URL, got '{db_url}'")
+    return ServiceConfig(name, db_url, addr, listen, metrics, platform)
+
+
+def peer_addr(name: str) -> str:
+    """Where to dial a peer service's gRPC server (CRM_<NAME>_ADDR or its default)."""
+    info = SERVICES[name]
+    addr = os.environ.get(f"CRM_{name.upper()}_ADDR") or f"127.0.0.1:{info.grpc_port}"
+    try:
+        return _check_hostport(addr, f"CRM_{name.upper()}_ADDR")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,176 @@
+"""A service's database: SQLAlchemy 2.x engine and sessions, SQLite (WAL, foreign keys on) by
+default and PostgreSQL from a URL; the unit of work every use case runs in; Alembic migrations
+applied at start (under a PostgreSQL advisory lock, so replicas starting together are safe)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_tuning(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_tuning(engine: Engine) -> None:
+    """WAL, foreign keys, and explicit BEGIN handling: pysqlite's own transaction handling defers
+    BEGIN and breaks SAVEPOINT; writers take the write lock up front (BEGIN IMMEDIATE) so that two
+    writers queue on busy_timeout instead of failing with "database is locked" on lock upgrade."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        # FULL: a committed transaction survives power loss too (the outbox relies on it).
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get("crm_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class Database:
+    """One service's database handle: engine, session factory, and the commit hooks the outbox
+    relay uses to wake up as soon as a transaction with events commits."""
+
+    def __init__(self, url: str, service: str):
+        self.url = url
+        self.service = service
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(crm_read_only=True), expire_on_commit=False)
+        self._commit_hooks: list[Callable[[], None]] = []
+
+    def on_events_committed(self, hook: Callable[[], None]) -> None:
+        self._commit_hooks.append(hook)
+
+    def _events_committed(self) -> None:
+        for hook in self._commit_hooks:
+            hook()
+
+    def session(self, read_only: bool = False) -> Session:
+        return (self._read_sessions if read_only else self._sessions)()
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only session (no write lock on SQLite); always rolled back."""
+        session = self.session(read_only=True)
+        try:
+            yield session
+        finally:
+            session.rollback()
+            session.close()
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except (OperationalError, DBAPIError):
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """One business transaction: `with db.uow() as uow: ...; uow.commit()`. Anything not committed
+    is rolled back on exit. Integration events added with `uow.add_event(msg)` go into the outbox
+    table inside the same transaction, so they are published if and only if the change commits."""
+
+    def __init__(self, database: Database):
+        self.database = database
+        self.session: Session
+        self._events = 0
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self.database.session()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def add_event(self, message: Message) -> str:
+        """Stages an integration event; returns its event id."""
+        from crm_platform.outbox import stage_event
+
+        self._events += 1
+        return stage_event(self.session, self.database.service, message)
+
+    def commit(self) -> None:
+        self.session.commit()
+        if self._events:
+            self._events = 0
+            self.database._events_committed()
+
+
+_migration_lock = threading.Lock()
+
+
+def run_migrations(database: Database, script_location: str, *, retries: int = 30) -> None:
+    """Applies the service's Alembic migrations up to head. Waits for an unreachable database
+    (bounded), and on PostgreSQL holds an advisory lock so concurrent replicas migrate once."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", script_location)
+    cfg.set_main_option("sqlalchemy.url", database.url.replace("%", "%%"))
+    lock_key = zlib.crc32(f"crm-migrations-{database.service}".encode())
+    delay = 0.2
+    for attempt in range(1, retries + 1):
+        try:
+            with _migration_lock, database.engine.connect() as conn:
+                if not database.is_sqlite:
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_key})
+                    conn.commit()
+                try:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+                    conn.commit()
+                finally:
+                    if not database.is_sqlite:
+                        conn.rollback()
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
+                        conn.commit()
+            return
+        except OperationalError as exc:
+            if attempt == retries:
+                raise
+            log.warning("database not reachable for migrations (%s); retrying", exc.orig)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,119 @@
+"""The gRPC client helper: every call gets a deadline (CRM_GRPC_DEADLINE_SECONDS unless the caller
+sets a shorter one) and carries the request id, the acting user and the internal token in its
+metadata. Errors decode into ErrorInfo (status, stable reason, field violations)."""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Any, TypeVar
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from crm_platform.config import peer_addr, platform_settings
+from crm_platform.context import ACTOR_HEADER, REQUEST_ID_HEADER, current_actor, current_request_id
+from crm_platform.errors import ErrorInfo, FieldViolation
+from crm_platform.grpc_server import INTERNAL_TOKEN_HEADER
+from crm_platform.metrics import GRPC_CLIENT_REQUESTS
+
+S = TypeVar("S")
+
+
+class _CallDetails(
+    collections.namedtuple(
+        "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, target: str, deadline: float, internal_token: str):
+        self.target = target
+        self.deadline = deadline
+        self.internal_token = internal_token
+
+    def intercept_unary_unary(self, continuation: Any, details: grpc.ClientCallDetails, request: Any) -> Any:
+        metadata = list(details.metadata or [])
+        rid = current_request_id()
+        if rid:
+            metadata.append((REQUEST_ID_HEADER, rid))
+        actor = current_actor()
+        if actor:
+            metadata.append((ACTOR_HEADER, actor))
+        if self.internal_token:
+            metadata.append((INTERNAL_TOKEN_HEADER, self.internal_token))
+        timeout = details.timeout if details.timeout is not None else self.deadline
+        timeout = min(timeout, self.deadline)
+        new = _CallDetails(
+            details.method, timeout, metadata, details.credentials, details.wait_for_ready, details.compression
+        )
+        outcome = continuation(new, request)
+        method = details.method.rsplit("/", 1)[-1]
+
+        def _count(call: Any) -> None:
+            GRPC_CLIENT_REQUESTS.labels(self.target, method, call.code().name).inc()
+
+        outcome.add_done_callback(_count)
+        return outcome
+
+
+_channels: dict[tuple[str, str], grpc.Channel] = {}
+_lock = threading.Lock()
+
+
+def channel_to(service: str, addr: str | None = None, *, deadline: float | None = None) -> grpc.Channel:
+    """A shared, intercepted channel to a peer service (one per target per process)."""
+    settings = platform_settings()
+    address = addr or peer_addr(service)
+    key = (service, address)
+    with _lock:
+        chan = _channels.get(key)
+        if chan is None:
+            raw = grpc.insecure_channel(
+                address,
+                options=[("grpc.keepalive_time_ms", 30_000), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+            )
+            chan = grpc.intercept_channel(
+                raw,
+                _ContextInterceptor(service, deadline or settings.grpc_deadline_seconds, settings.internal_token),
+            )
+            _channels[key] = chan
+        return chan
+
+
+def stub(stub_class: type[S], service: str, addr: str | None = None) -> S:
+    return stub_class(channel_to(service, addr))  # type: ignore[call-arg]
+
+
+def close_channels() -> None:
+    with _lock:
+        for chan in _channels.values():
+            chan.close()
+        _channels.clear()
+
+
+def decode_error(error: grpc.RpcError) -> ErrorInfo:
+    """The status code, message, ErrorInfo reason/metadata and field violations of a failed call."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    message = error.details() if hasattr(error, "details") else str(error)
+    info = ErrorInfo(code=code, message=message or "")
+    try:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    except Exception:
+        status = None
+    if status is not None:
+        for detail in status.details:
+            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                ei = error_details_pb2.ErrorInfo()
+                detail.Unpack(ei)
+                info.reason = ei.reason
+                info.metadata = dict(ei.metadata)
+            elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                br = error_details_pb2.BadRequest()
+                detail.Unpack(br)
+                info.violations = [FieldViolation(v.field, v.description) for v in br.field_violations]
+    return info

@@ -1,0 +1,163 @@
+"""`crm up`: runs the whole platform on this machine (the embedded default). Starts the bundled
+nats-server with JetStream (unless CRM_NATS_URL is given), every service on its own SQLite file
+under CRM_DATA_DIR (unless CRM_<SERVICE>_DATABASE_URL is given), then the gateway; waits until
+each is healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from crm_platform.config import SERVICES, platform_settings, service_config
+from crm_platform.nats_server import NatsServer
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in each child before exec: the kernel sends it SIGTERM if the launcher dies."""
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Platform:
+    def __init__(self, data_dir: Path, *, gateway_listen: str = "127.0.0.1:8080", quiet: bool = False):
+        self.data_dir = data_dir.resolve()
+        self.gateway_listen = gateway_listen
+        self.quiet = quiet
+        self.nats: NatsServer | None = None
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.env = dict(os.environ)
+        self.log_dir = self.data_dir / "logs"
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)
+
+    def start(self, timeout: float = 60.0) -> None:
+        started = time.monotonic()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.env["CRM_DATA_DIR"] = str(self.data_dir)
+        if not os.environ.get("CRM_NATS_URL"):
+            self.nats = NatsServer(self.data_dir / "nats", log_file=self.log_dir / "nats.log").start()
+            self.env["CRM_NATS_URL"] = self.nats.url
+        self.env["CRM_GATEWAY_LISTEN"] = self.gateway_listen
+        for name in SERVICES:
+            self._spawn(name, [sys.executable, "-m", f"crm_{name}"])
+        self._spawn("gateway", [sys.executable, "-m", "crm_gateway"])
+        deadline = started + timeout
+        for name in SERVICES:
+            self._wait_grpc(name, deadline)
+        self._wait_http(deadline)
+        self.say(self.summary(time.monotonic() - started))
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
+        self.children[name] = subprocess.Popen(
+            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.children[name]
+        if proc.poll() is not None:
+            tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
+            raise RuntimeError(f"{name} exited with code {proc.returncode}:\n  " + "\n  ".join(tail))
+
+    def _wait_grpc(self, name: str, deadline: float) -> None:
+        with grpc.insecure_channel(service_config(name).addr) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while True:
+                self._check_alive(name)
+                try:
+                    res = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                    if res.status == health_pb2.HealthCheckResponse.SERVING:
+                        return
+                except grpc.RpcError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} did not become healthy (see {self.log_dir / (name + '.log')})")
+                time.sleep(0.05)
+
+    def _wait_http(self, deadline: float) -> None:
+        url = f"http://{self.gateway_listen}/readyz"
+        while True:
+            self._check_alive("gateway")
+            try:
+                with urllib.request.urlopen(url, timeout=1) as res:
+                    if res.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the gateway did not become ready at {url}")
+            time.sleep(0.05)
+
+    def summary(self, seconds: float) -> str:
+        lines = [
+            f"CRM platform ready in {seconds:.1f}s",
+            f"  gateway    http://{self.gateway_listen}  (/readyz, /metrics)",
+        ]
+        for name in SERVICES:
+            cfg = service_config(name)
+            lines.append(f"  {name:<10} gRPC {cfg.addr}  metrics http://{cfg.metrics_listen}/metrics")
+        lines.append(f"  nats       {self.env['CRM_NATS_URL']}" + ("  (embedded)" if self.nats else ""))
+        lines.append(f"  data       {self.data_dir}   logs {self.log_dir}")
+        lines.append("Ctrl-C stops everything.")
+        return "\n".join(lines)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for proc in self.children.values():
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.children.values():
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.nats is not None:
+            self.nats.stop()
+
+
+def up(argv: list[str]) -> int:
+    settings = platform_settings()
+    for name in SERVICES:
+        service_config(name)  # refuse to start on a malformed setting, naming it
+    platform = Platform(Path(settings.data_dir), gateway_listen=os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080"))
+    stopping = False
+
+    def _stop(_signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        platform.start()
+        while True:
+            for name, proc in platform.children.items():
+                if proc.poll() is not None:
+                    print(f"crm: {name} exited with code {proc.returncode}; stopping the platform", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"crm: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        print("crm: stopping ...", file=sys.stderr, flush=True)
+        platform.stop()
+        print("crm: stopped", file=sys.stderr)

@@ -1,0 +1,153 @@
+"""The one way a service process starts and stops: configuration, logging, database and
+migrations, the gRPC server (health NOT_SERVING until the database is migrated and NATS is
+connected), the metrics endpoint, the outbox relay and the event consumers on a background
+event loop; SIGTERM/SIGINT drain in-flight calls and stop everything cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import start_http_server
+
+from crm_platform.config import ConfigError, ServiceConfig, service_config
+from crm_platform.consumer import EventConsumer
+from crm_platform.db import Database, run_migrations
+from crm_platform.eventbus import BackgroundLoop, EventBus
+from crm_platform.grpc_server import GrpcServer
+from crm_platform.logs import setup_logging
+from crm_platform.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """What a service tells the runtime about itself (its bootstrap builds one)."""
+
+    name: str
+    # Alembic script location as a package resource, e.g. "crm_contacts:migrations".
+    migrations: str
+    # Registers the service's servicers on the server, given the database.
+    register: Callable[[GrpcServer, Database], None]
+    # Builds the service's event consumers, given the database.
+    consumers: Callable[[Database], list[EventConsumer]] = field(default=lambda _db: [])
+    # Runs once after migrations (seed data such as a default pipeline); must be idempotent.
+    on_start: Callable[[Database], None] | None = None
+
+
+class ServiceRuntime:
+    def __init__(self, spec: ServiceSpec, config: ServiceConfig):
+        self.spec = spec
+        self.config = config
+        self.db: Database | None = None
+        self.server: GrpcServer | None = None
+        self.bus: EventBus | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumers: list[EventConsumer] = []
+        self._loop: BackgroundLoop | None = None
+        self._stop_async: asyncio.Event | None = None
+        self._metrics_server: Any = None
+        self.ready = threading.Event()
+        self.metrics_port = 0
+
+    @property
+    def grpc_port(self) -> int:
+        assert self.server is not None
+        return self.server.port
+
+    def start(self) -> None:
+        cfg, settings = self.config, self.config.platform
+        self.db = Database(cfg.database_url, cfg.name)
+        run_migrations(self.db, self.spec.migrations)
+        if self.spec.on_start is not None:
+            self.spec.on_start(self.db)
+        self.server = GrpcServer(cfg.name, cfg.listen, internal_token=settings.internal_token)
+        self.spec.register(self.server, self.db)
+        self.server.start()
+        host, _, port = cfg.metrics_listen.rpartition(":")
+        self._metrics_server, _thread = start_http_server(int(port), addr=host)
+        self.metrics_port = self._metrics_server.server_port
+
+        self.bus = EventBus(settings.nats_url, f"crm-{cfg.name}")
+        self.relay = OutboxRelay(
+            self.db,
+            self.bus,
+            batch_size=settings.relay_batch_size,
+            poll_seconds=settings.relay_poll_seconds,
+            max_backoff=settings.relay_max_backoff_seconds,
+            retention_days=settings.outbox_retention_days,
+            replicas=settings.stream_replicas,
+        )
+        self.db.on_events_committed(self.relay.wake)
+        self.consumers = self.spec.consumers(self.db)
+        self._loop = BackgroundLoop(f"{cfg.name}-events")
+        self._loop.submit(self._events_main())
+
+    async def _events_main(self) -> None:
+        assert self.bus is not None and self.relay is not None and self.server is not None
+        self._stop_async = asyncio.Event()
+        await self.bus.connect(self.config.platform.relay_max_backoff_seconds)
+        if self._stop_async.is_set():
+            return
+        await self.bus.ensure_stream(self.config.name, self.config.platform.stream_replicas)
+        tasks = [asyncio.create_task(self.relay.run(self._stop_async), name="outbox-relay")]
+        for consumer in self.consumers:
+            tasks.append(asyncio.create_task(consumer.run(self.bus, self._stop_async), name=consumer.name))
+        self.server.set_serving(True)
+        self.ready.set()
+        log.info("%s ready (gRPC :%d, metrics :%d)", self.config.name, self.grpc_port, self.metrics_port)
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def stop(self, grace: float = 5.0) -> None:
+        log.info("%s stopping", self.config.name)
+        if self.server is not None:
+            self.server.set_serving(False)
+            self.server.stop(grace)
+        if self._loop is not None:
+            if self._stop_async is not None:
+                self._loop.call_soon(self._stop_async.set)
+            if self.bus is not None:
+                try:
+                    self._loop.submit(self.bus.close()).result(grace)
+                except Exception as exc:
+                    log.debug("closing NATS: %s", exc)
+            self._loop.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+            self._metrics_server.server_close()
+        if self.db is not None:
+            self.db.dispose()
+        log.info("%s stopped", self.config.name)
+
+
+def main(spec: ServiceSpec) -> None:
+    """Entry point of `python -m crm_<service>`."""
+    try:
+        config = service_config(spec.name)
+    except ConfigError as exc:
+        print(f"crm-{spec.name}: {exc}", file=sys.stderr)
+        sys.exit(2)
+    setup_logging(spec.name, config.platform.log_level, config.platform.log_format)
+    runtime = ServiceRuntime(spec, config)
+    stopping = threading.Event()
+
+    def _signal(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    try:
+        runtime.start()
+    except Exception:
+        log.exception("%s failed to start", spec.name)
+        runtime.stop(0)
+        sys.exit(1)
+    stopping.wait()
+    runtime.stop()

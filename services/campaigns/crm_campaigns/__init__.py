@@ -1,0 +1,1 @@
+"""The campaigns service: mailing, telemarketing, social ads / RD Station leads and trade fairs (Campaña)."""

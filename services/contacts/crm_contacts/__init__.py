@@ -1,0 +1,1 @@
+"""The contacts service: clients (Cliente), their contacts (Contacto) and prospects (Prospecto)."""

@@ -1,0 +1,1 @@
+"""The deals service: pipelines, deals (Negocio) and activities (Actividad)."""

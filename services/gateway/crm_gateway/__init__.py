@@ -1,0 +1,1 @@
+"""The HTTP gateway: the only public entry. JSON under /api/v1, translated to gRPC calls."""

@@ -1,0 +1,1 @@
+"""The identity service: users, teams, roles and API tokens of the commercial team."""

@@ -1,0 +1,1 @@
+"""The quotes service: the product catalogue (Producto) and quotes (Cotización) with PDF."""

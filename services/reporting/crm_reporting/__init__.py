@@ -1,0 +1,1 @@
+"""The reporting service: budgets (Presupuesto), reports (Informe) and management indicators, from events."""
