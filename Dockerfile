@@ -18,15 +18,16 @@ RUN python -m venv /opt/crm
 
 WORKDIR /src
 # Only what the package build reads; .dockerignore keeps the rest (and any secrets) out.
-COPY pyproject.toml README.md ./
+# README.m[d]: the readme named in pyproject.toml, copied when present (an unmatched wildcard
+# is not an error), so the build does not depend on it.
+COPY pyproject.toml README.m[d] ./
 COPY libs ./libs
 COPY services ./services
 
 # Every dependency ships manylinux wheels for CPython 3.11, so no compiler is needed. The cache
 # mount only speeds up rebuilds; nothing from it lands in the image.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    /opt/crm/bin/pip install --upgrade pip \
- && /opt/crm/bin/pip install .
+    /opt/crm/bin/pip install .
 
 # ---- runtime: the same Python, the virtual environment, an unprivileged user -------------------
 FROM ${PYTHON_IMAGE} AS runtime

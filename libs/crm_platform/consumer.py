@@ -7,6 +7,7 @@ with a growing delay and, after `max_deliver` deliveries, moved to `dead_letter_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -97,14 +98,18 @@ class EventConsumer:
                 )
                 log.info("consumer %s reading %s", self.name, stream_name(self.source))
                 backoff = 0.2
-                while not stop.is_set():
-                    try:
-                        msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
-                    except (TimeoutError, nats.errors.TimeoutError):
+                try:
+                    while not stop.is_set():
+                        try:
+                            msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                        except (TimeoutError, nats.errors.TimeoutError):
+                            await self._report_lag(sub)
+                            continue
+                        await self.handle_messages(msgs)
                         await self._report_lag(sub)
-                        continue
-                    await self.handle_messages(msgs)
-                    await self._report_lag(sub)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -5,6 +5,7 @@ applied at start (under a PostgreSQL advisory lock, so replicas starting togethe
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import zlib
@@ -34,7 +35,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         _sqlite_tuning(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    pool_size = int(os.environ.get("CRM_DB_POOL_SIZE", "10"))
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
 
 
 def _sqlite_tuning(engine: Engine) -> None:

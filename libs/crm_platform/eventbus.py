@@ -126,10 +126,13 @@ class EventBus:
     async def close(self) -> None:
         self._closing = True
         if self.nc is not None and not self.nc.is_closed:
+            # drain() lets in-flight acks and publishes finish, but waits up to 30 s for
+            # subscriptions; bound it and close whatever is left.
             try:
-                await self.nc.drain()
+                await asyncio.wait_for(self.nc.drain(), timeout=2)
             except Exception as exc:
                 log.debug("nats drain: %s", exc)
+            if not self.nc.is_closed:
                 await self.nc.close()
 
 

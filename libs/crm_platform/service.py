@@ -96,7 +96,15 @@ class ServiceRuntime:
         await self.bus.connect(self.config.platform.relay_max_backoff_seconds)
         if self._stop_async.is_set():
             return
-        await self.bus.ensure_stream(self.config.name, self.config.platform.stream_replicas)
+        delay = 0.2
+        while not self._stop_async.is_set():
+            try:  # e.g. fewer JetStream servers up than the stream's replicas: wait for them
+                await self.bus.ensure_stream(self.config.name, self.config.platform.stream_replicas)
+                break
+            except Exception as exc:
+                log.warning("cannot create stream for %s yet (%s); retrying", self.config.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
         tasks = [asyncio.create_task(self.relay.run(self._stop_async), name="outbox-relay")]
         for consumer in self.consumers:
             tasks.append(asyncio.create_task(consumer.run(self.bus, self._stop_async), name=consumer.name))

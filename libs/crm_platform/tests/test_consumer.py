@@ -1,0 +1,183 @@
+"""Idempotent durable consumers against a real nats-server: an event delivered twice (a redelivery
+after a crash before the ack, or a republish after the dedupe window) changes state once; a
+failing event is retried and then dead-lettered; nothing is acknowledged before the commit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import func, insert, select
+
+from crm.contacts.v1 import contacts_pb2, events_pb2
+from crm_platform.consumer import EventConsumer
+from crm_platform.db import Database, UnitOfWork, run_migrations
+from crm_platform.eventbus import MSG_ID_HEADER, EventBus, stream_name, stream_subjects, subject_for
+from crm_platform.nats_server import NatsServer
+from crm_platform.tables import dead_letter_events, processed_events
+
+seen_clients = sa.Table(
+    "test_seen_clients",
+    sa.MetaData(),
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("client_id", sa.String(36), nullable=False),
+)
+
+
+def _consumer_db(url: str) -> Database:
+    db = Database(url, "reporting")
+    run_migrations(db, "crm_reporting:migrations")
+    seen_clients.metadata.create_all(db.engine)
+    return db
+
+
+def _count(db: Database, table: sa.Table) -> int:
+    with db.read() as s:
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def _record(uow: UnitOfWork, event: events_pb2.ClientCreated) -> None:
+    uow.session.execute(insert(seen_clients).values(client_id=event.client.id))
+
+
+def _event(client_id: str) -> tuple[str, bytes]:
+    event_id = str(uuid.uuid4())
+    msg = events_pb2.ClientCreated(client=contacts_pb2.Client(id=client_id, name="Acme"))
+    msg.meta.event_id = event_id
+    return event_id, msg.SerializeToString()
+
+
+async def _publish(bus: EventBus, event_id: str, data: bytes) -> None:
+    assert bus.js is not None
+    await bus.js.publish(subject_for(events_pb2.ClientCreated), data, headers={MSG_ID_HEADER: event_id})
+
+
+async def _bus(url: str, window: float = 120.0) -> EventBus:
+    bus = EventBus(url, "test")
+    await bus.connect()
+    assert bus.js is not None
+    from nats.js.api import StreamConfig
+
+    await bus.js.add_stream(
+        StreamConfig(name=stream_name("contacts"), subjects=[stream_subjects("contacts")], duplicate_window=window)
+    )
+    return bus
+
+
+def test_redelivery_after_a_crash_before_ack_changes_state_once(database_url: str, tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats").start()
+    db = _consumer_db(database_url)
+    consumer = EventConsumer(db, "clients", "contacts").on(events_pb2.ClientCreated, _record)
+
+    async def scenario() -> None:
+        bus = await _bus(server.url)
+        event_id, data = _event("c-1")
+        await _publish(bus, event_id, data)
+        assert bus.js is not None
+        sub = await bus.js.pull_subscribe(stream_subjects("contacts"), durable=consumer.name)
+        first = await sub.fetch(1, timeout=5)
+        # The handler commits, then the process "crashes" before acking: NATS delivers again.
+        outcomes = await asyncio.to_thread(consumer.process_batch, _deliveries(first))
+        assert outcomes == [("processed", 1)]
+        await first[0].nak()
+        second = await sub.fetch(1, timeout=5)
+        assert second[0].metadata.num_delivered == 2
+        await consumer.handle_messages(second)
+        for _ in range(100):  # the ack is asynchronous: wait for the server to see it
+            info = await sub.consumer_info()
+            if info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert info.num_ack_pending == 0 and info.num_pending == 0
+        await bus.close()
+
+    try:
+        asyncio.run(scenario())
+        assert _count(db, seen_clients) == 1
+        assert _count(db, processed_events) == 1
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def test_a_republish_after_the_dedupe_window_is_handled_once(sqlite_url: str, tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats").start()
+    db = _consumer_db(sqlite_url)
+    consumer = EventConsumer(db, "clients", "contacts", fetch_timeout=0.2).on(events_pb2.ClientCreated, _record)
+
+    async def scenario() -> None:
+        bus = await _bus(server.url, window=0.1)
+        event_id, data = _event("c-2")
+        other_id, other = _event("c-3")
+        await _publish(bus, event_id, data)
+        await asyncio.sleep(0.25)  # past the stream's (tiny) duplicate window
+        await _publish(bus, event_id, data)
+        await _publish(bus, other_id, other)
+        assert bus.js is not None
+        assert (await bus.js.stream_info(stream_name("contacts"))).state.messages == 3
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(bus, stop))
+        for _ in range(200):
+            if _count(db, processed_events) == 2:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await bus.close()
+
+    try:
+        asyncio.run(scenario())
+        with db.read() as s:
+            assert sorted(s.scalars(select(seen_clients.c.client_id))) == ["c-2", "c-3"]
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_others(sqlite_url: str, tmp_path: Path) -> None:
+    server = NatsServer(tmp_path / "nats").start()
+    db = _consumer_db(sqlite_url)
+    calls: list[str] = []
+
+    def flaky(uow: UnitOfWork, event: events_pb2.ClientCreated) -> None:
+        calls.append(event.client.id)
+        if event.client.id == "poison":
+            raise ValueError("cannot handle this one")
+        _record(uow, event)
+
+    consumer = EventConsumer(db, "clients", "contacts", max_deliver=3, fetch_timeout=0.2).on(
+        events_pb2.ClientCreated, flaky
+    )
+
+    async def scenario() -> None:
+        bus = await _bus(server.url)
+        for cid in ("good-1", "poison", "good-2"):
+            await _publish(bus, *_event(cid))
+        stop = asyncio.Event()
+        task = asyncio.create_task(consumer.run(bus, stop))
+        for _ in range(300):
+            if _count(db, dead_letter_events) == 1:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await bus.close()
+
+    try:
+        asyncio.run(scenario())
+        assert calls.count("poison") == 3
+        with db.read() as s:
+            assert sorted(s.scalars(select(seen_clients.c.client_id))) == ["good-1", "good-2"]
+            dead = s.execute(select(dead_letter_events)).one()
+        assert dead.deliveries == 3 and "cannot handle this one" in dead.error
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def _deliveries(msgs: list) -> list:  # type: ignore[type-arg]
+    from crm_platform.consumer import _Delivery
+
+    return [_Delivery(m.subject, m.headers[MSG_ID_HEADER], m.data, m.metadata.num_delivered) for m in msgs]
