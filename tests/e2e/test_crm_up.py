@@ -1,0 +1,146 @@
+"""The one-command run, end to end: `crm up` (as a real process, on free ports and a fresh data
+folder) starts NATS, every service and the gateway; /readyz turns ready; the thin path works over
+HTTP with client_created arriving on JetStream; SIGTERM stops it leaving no process behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from crm.contacts.v1 import events_pb2
+from crm_platform.config import SERVICES
+from crm_platform.eventbus import EventBus, stream_name, stream_subjects
+from crm_platform.nats_server import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _children(pid: int) -> set[int]:
+    """Every live descendant of pid (from /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {p for p, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except OSError:
+        return False
+
+
+class Running:
+    def __init__(self, proc: subprocess.Popen[str], base: str, nats_url: str, log: Path):
+        self.proc, self.base, self.nats_url, self.log = proc, base, nats_url, log
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    data = tmp_path_factory.mktemp("crm-up")
+    env = dict(os.environ)
+    for name in SERVICES:
+        env[f"CRM_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
+        env[f"CRM_{name.upper()}_METRICS_LISTEN"] = f"127.0.0.1:{free_port()}"
+        env.pop(f"CRM_{name.upper()}_DATABASE_URL", None)
+        env.pop(f"CRM_{name.upper()}_LISTEN", None)
+    env.pop("CRM_NATS_URL", None)
+    gateway = f"127.0.0.1:{free_port()}"
+    env.update(CRM_DATA_DIR=str(data), CRM_GATEWAY_LISTEN=gateway)
+    log = data / "crm-up.out"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "crm_platform.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+    deadline = time.monotonic() + 90
+    while "CRM platform ready" not in log.read_text():
+        assert proc.poll() is None, f"crm up exited early:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"crm up not ready in time:\n{log.read_text()}"
+        time.sleep(0.1)
+    nats_line = next(line for line in log.read_text().splitlines() if line.strip().startswith("nats"))
+    running = Running(proc, f"http://{gateway}", nats_line.split()[1], log)
+    yield running
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_everything_is_ready_and_listed(platform: Running) -> None:
+    ready = requests.get(f"{platform.base}/readyz", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json()["services"] == {name: "SERVING" for name in SERVICES}
+    text = platform.log.read_text()
+    for name in SERVICES:
+        assert f"  {name}" in text
+    assert "(embedded)" in text
+
+
+def test_thin_path_over_http_with_the_event_on_jetstream(platform: Running) -> None:
+    res = requests.post(
+        f"{platform.base}/api/v1/clients",
+        json={"name": "Distribuidora Peña", "owner_id": "u-1", "email": "compras@pena.example"},
+        timeout=10,
+    )
+    assert res.status_code == 201, res.text
+    client = res.json()
+    listed = requests.get(f"{platform.base}/api/v1/clients", timeout=10).json()
+    assert client["id"] in [c["id"] for c in listed["items"]]
+
+    bad = requests.post(f"{platform.base}/api/v1/clients", json={"owner_id": "u-1", "extra": 1}, timeout=10)
+    assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
+    assert {e["field"] for e in bad.json()["errors"]} == {"name", "extra"}
+    assert len(requests.get(f"{platform.base}/api/v1/clients", timeout=10).json()["items"]) == 1
+
+    async def receive() -> events_pb2.ClientCreated:
+        bus = EventBus(platform.nats_url, "e2e")
+        await bus.connect()
+        assert bus.js is not None
+        sub = await bus.js.pull_subscribe(stream_subjects("contacts"), stream=stream_name("contacts"))
+        try:
+            for _ in range(40):
+                try:
+                    for msg in await sub.fetch(10, timeout=0.5):
+                        event = events_pb2.ClientCreated.FromString(msg.data)
+                        await msg.ack()
+                        if event.client.id == client["id"]:
+                            return event
+                except TimeoutError:
+                    continue
+            raise AssertionError("client_created did not arrive")
+        finally:
+            await bus.close()
+
+    event = asyncio.run(receive())
+    assert event.client.name == "Distribuidora Peña" and event.meta.producer == "contacts"
+
+
+def test_sigterm_stops_every_child(platform: Running) -> None:
+    children = _children(platform.proc.pid)
+    assert len(children) >= len(SERVICES) + 2  # services, gateway (and its worker), nats-server
+    platform.proc.send_signal(signal.SIGTERM)
+    assert platform.proc.wait(30) == 0
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p for p in children if _alive(p)] == []
+    assert "crm: stopped" in platform.log.read_text()
