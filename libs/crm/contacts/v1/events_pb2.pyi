@@ -105,3 +105,29 @@ class ProspectConverted(_message.Message):
     deal_title: str
     deal_amount: _types_pb2.Money
     def __init__(self, meta: _Optional[_Union[_types_pb2.EventMeta, _Mapping]] = ..., prospect: _Optional[_Union[_contacts_pb2.Prospect, _Mapping]] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., client_created: _Optional[bool] = ..., open_deal: _Optional[bool] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class ClientDeleted(_message.Message):
+    __slots__ = ("meta", "client_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: _types_pb2.EventMeta
+    client_id: str
+    def __init__(self, meta: _Optional[_Union[_types_pb2.EventMeta, _Mapping]] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ContactDeleted(_message.Message):
+    __slots__ = ("meta", "contact_id", "client_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: _types_pb2.EventMeta
+    contact_id: str
+    client_id: str
+    def __init__(self, meta: _Optional[_Union[_types_pb2.EventMeta, _Mapping]] = ..., contact_id: _Optional[str] = ..., client_id: _Optional[str] = ...) -> None: ...
+
+class ProspectDeleted(_message.Message):
+    __slots__ = ("meta", "prospect_id")
+    META_FIELD_NUMBER: _ClassVar[int]
+    PROSPECT_ID_FIELD_NUMBER: _ClassVar[int]
+    meta: _types_pb2.EventMeta
+    prospect_id: str
+    def __init__(self, meta: _Optional[_Union[_types_pb2.EventMeta, _Mapping]] = ..., prospect_id: _Optional[str] = ...) -> None: ...
