@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
@@ -123,9 +124,17 @@ class GrpcServer:
             raise RuntimeError(f"cannot listen on {listen} (address in use?)")
         self.listen = listen
 
-    def register(self, add_fn: Callable[[Any, grpc.Server], None], servicer: Any, full_names: Iterable[str]) -> None:
-        add_fn(servicer, self.server)
-        self._service_names.extend(full_names)
+    def register(self, servicer: Any) -> None:
+        """Adds a servicer built on a generated base class (e.g. a DealsServiceServicer subclass);
+        its service is then served, listed by reflection and covered by health."""
+        for cls in type(servicer).__mro__:
+            if cls.__name__.endswith("ServiceServicer") and cls.__module__.endswith("_pb2_grpc"):
+                module = sys.modules[cls.__module__]
+                getattr(module, f"add_{cls.__name__}_to_server")(servicer, self.server)
+                package = cls.__module__.rpartition(".")[0]
+                self._service_names.append(f"{package}.{cls.__name__.removesuffix('Servicer')}")
+                return
+        raise TypeError(f"{type(servicer).__name__} does not derive from a generated *ServiceServicer class")
 
     def start(self) -> None:
         names = [*self._service_names, health.SERVICE_NAME, reflection.SERVICE_NAME]

@@ -4,18 +4,14 @@ reflection, metrics, migrations and the outbox relay already run."""
 
 from __future__ import annotations
 
-from crm.canvas.v1 import canvas_pb2, canvas_pb2_grpc
+from crm.canvas.v1 import canvas_pb2_grpc
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
 
 
-def register(server: GrpcServer, db: Database) -> None:
-    server.register(
-        canvas_pb2_grpc.add_CanvasServiceServicer_to_server,
-        canvas_pb2_grpc.CanvasServiceServicer(),
-        [canvas_pb2.DESCRIPTOR.services_by_name["CanvasService"].full_name],
-    )
+def register(server: GrpcServer, _db: Database) -> None:
+    server.register(canvas_pb2_grpc.CanvasServiceServicer())
 
 
 SPEC = ServiceSpec(name="canvas", migrations="crm_canvas:migrations", register=register)

@@ -4,18 +4,14 @@ reflection, metrics, migrations and the outbox relay already run."""
 
 from __future__ import annotations
 
-from crm.identity.v1 import identity_pb2, identity_pb2_grpc
+from crm.identity.v1 import identity_pb2_grpc
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
 
 
-def register(server: GrpcServer, db: Database) -> None:
-    server.register(
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-        identity_pb2_grpc.IdentityServiceServicer(),
-        [identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name],
-    )
+def register(server: GrpcServer, _db: Database) -> None:
+    server.register(identity_pb2_grpc.IdentityServiceServicer())
 
 
 SPEC = ServiceSpec(name="identity", migrations="crm_identity:migrations", register=register)

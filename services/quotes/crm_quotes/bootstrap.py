@@ -4,18 +4,14 @@ reflection, metrics, migrations and the outbox relay already run."""
 
 from __future__ import annotations
 
-from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
+from crm.quotes.v1 import quotes_pb2_grpc
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
 
 
-def register(server: GrpcServer, db: Database) -> None:
-    server.register(
-        quotes_pb2_grpc.add_QuotesServiceServicer_to_server,
-        quotes_pb2_grpc.QuotesServiceServicer(),
-        [quotes_pb2.DESCRIPTOR.services_by_name["QuotesService"].full_name],
-    )
+def register(server: GrpcServer, _db: Database) -> None:
+    server.register(quotes_pb2_grpc.QuotesServiceServicer())
 
 
 SPEC = ServiceSpec(name="quotes", migrations="crm_quotes:migrations", register=register)

@@ -4,18 +4,14 @@ reflection, metrics, migrations and the outbox relay already run."""
 
 from __future__ import annotations
 
-from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from crm.reporting.v1 import reporting_pb2_grpc
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
 
 
-def register(server: GrpcServer, db: Database) -> None:
-    server.register(
-        reporting_pb2_grpc.add_ReportingServiceServicer_to_server,
-        reporting_pb2_grpc.ReportingServiceServicer(),
-        [reporting_pb2.DESCRIPTOR.services_by_name["ReportingService"].full_name],
-    )
+def register(server: GrpcServer, _db: Database) -> None:
+    server.register(reporting_pb2_grpc.ReportingServiceServicer())
 
 
 SPEC = ServiceSpec(name="reporting", migrations="crm_reporting:migrations", register=register)
