@@ -75,7 +75,13 @@ def channel_to(service: str, addr: str | None = None, *, deadline: float | None 
         if chan is None:
             raw = grpc.insecure_channel(
                 address,
-                options=[("grpc.keepalive_time_ms", 30_000), ("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+                options=[
+                    ("grpc.keepalive_time_ms", 30_000),
+                    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+                    # Spread calls over every address the name resolves to (several replicas
+                    # behind a headless Kubernetes Service); one address behaves as before.
+                    ("grpc.lb_policy_name", "round_robin"),
+                ],
             )
             chan = grpc.intercept_channel(
                 raw,

@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 INTERNAL_TOKEN_HEADER = "x-crm-internal-token"
 ERROR_DOMAIN = "crm"
+# Health service name of the liveness check (Kubernetes: grpc probe with `service: liveness`).
+LIVENESS = "liveness"
 _OPEN_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
@@ -141,6 +143,10 @@ class GrpcServer:
         reflection.enable_server_reflection(names, self.server)
         for name in ["", *self._service_names]:
             self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        # Liveness ("is the process working?") is apart from readiness (the "" name: database and
+        # NATS connected), so that an outage of a dependency takes a pod out of rotation without
+        # making the orchestrator restart it in a loop.
+        self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         self.server.start()
         log.info("gRPC %s listening on port %d", self.service, self.port)
 
@@ -152,6 +158,3 @@ class GrpcServer:
     def stop(self, grace: float = 5.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait(grace + 1)
-
-
-_ = code_pb2  # google.rpc codes are the same numbers as grpc.StatusCode

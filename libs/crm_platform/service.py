@@ -143,6 +143,12 @@ def main(spec: ServiceSpec) -> None:
         print(f"crm-{spec.name}: {exc}", file=sys.stderr)
         sys.exit(2)
     setup_logging(spec.name, config.platform.log_level, config.platform.log_format)
+    if not config.platform.internal_token and not config.listen.startswith("127.0.0.1:"):
+        log.warning(
+            "CRM_INTERNAL_TOKEN is not set while listening on %s: any caller that reaches this port "
+            "is trusted; set the same secret on the gateway and every service",
+            config.listen,
+        )
     runtime = ServiceRuntime(spec, config)
     stopping = threading.Event()
 

@@ -21,9 +21,9 @@ from crm_platform.nats_server import NatsServer, free_port
 from crm_platform.service import ServiceRuntime
 
 
-def _health(port: int) -> int:
+def _health(port: int, service: str = "") -> int:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
-        return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=2).status
+        return health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=2).status
 
 
 def test_health_follows_nats_and_shutdown(
@@ -32,10 +32,14 @@ def test_health_follows_nats_and_shutdown(
     port = free_port()
     rt = start_service(SPEC, sqlite_url, f"nats://127.0.0.1:{port}", wait_ready=False)
     assert _health(rt.grpc_port) == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert _health(rt.grpc_port, "crm.contacts.v1.ContactsService") == health_pb2.HealthCheckResponse.NOT_SERVING
+    # alive (no restart wanted) while not ready
+    assert _health(rt.grpc_port, "liveness") == health_pb2.HealthCheckResponse.SERVING
     server = NatsServer(tmp_path / "nats", port=port).start()
     try:
         assert rt.ready.wait(20)
         assert _health(rt.grpc_port) == health_pb2.HealthCheckResponse.SERVING
+        assert _health(rt.grpc_port, "crm.contacts.v1.ContactsService") == health_pb2.HealthCheckResponse.SERVING
         rt.server.set_serving(False)  # what stop() does first  # type: ignore[union-attr]
         assert _health(rt.grpc_port) == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
