@@ -1,0 +1,65 @@
+"""`crm up` given a NATS URL and PostgreSQL database URLs uses those instead of the embedded
+ones: no nats-server of its own, no SQLite file, and the thin path works on them."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from crm_platform.config import SERVICES
+from crm_platform.launcher import Platform
+from crm_platform.nats_server import NatsServer, free_port
+
+pytestmark = pytest.mark.slow
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture
+def postgres_databases() -> Iterator[dict[str, str]]:
+    if not POSTGRES_URL:
+        pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it)")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    base = POSTGRES_URL.rpartition("/")[0]
+    names = {svc: f"crm_e2e_{svc}_{uuid.uuid4().hex[:8]}" for svc in SERVICES}
+    with admin.connect() as conn:
+        for name in names.values():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {svc: f"{base}/{name}" for svc, name in names.items()}
+    finally:
+        with admin.connect() as conn:
+            for name in names.values():
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_up_uses_the_given_nats_and_databases(
+    postgres_databases: dict[str, str], nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_NATS_URL", nats_server.url)
+    for svc, url in postgres_databases.items():
+        monkeypatch.setenv(f"CRM_{svc.upper()}_DATABASE_URL", url)
+        monkeypatch.setenv(f"CRM_{svc.upper()}_ADDR", f"127.0.0.1:{free_port()}")
+        monkeypatch.setenv(f"CRM_{svc.upper()}_METRICS_LISTEN", f"127.0.0.1:{free_port()}")
+    gateway = f"127.0.0.1:{free_port()}"
+    platform = Platform(tmp_path / "data", gateway_listen=gateway, quiet=True)
+    try:
+        platform.start(timeout=90)
+        assert platform.nats is None  # the given server, not an embedded one
+        res = requests.post(
+            f"http://{gateway}/api/v1/clients", json={"name": "Externa SA", "owner_id": "u"}, timeout=10
+        )
+        assert res.status_code == 201, res.text
+        engine = create_engine(postgres_databases["contacts"])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM clients")).scalar_one() == "Externa SA"
+        engine.dispose()
+        assert list((tmp_path / "data").glob("*.db")) == []
+    finally:
+        platform.stop()
