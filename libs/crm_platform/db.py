@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,7 +79,10 @@ class Database:
 
     def _events_committed(self) -> None:
         for hook in self._commit_hooks:
-            hook()
+            try:
+                hook()
+            except Exception:  # the change is committed; a hook must not turn that into an error
+                log.exception("commit hook failed")
 
     def session(self, read_only: bool = False) -> Session:
         return (self._read_sessions if read_only else self._sessions)()
@@ -131,10 +134,14 @@ class UnitOfWork:
 
     def add_event(self, message: Message) -> str:
         """Stages an integration event; returns its event id."""
-        from crm_platform.outbox import stage_event
+        return self.add_events([message])[0]
 
-        self._events += 1
-        return stage_event(self.session, self.database.service, message)
+    def add_events(self, messages: Sequence[Message]) -> list[str]:
+        """Stages many events in one statement (bulk paths: imports, conversions of many rows)."""
+        from crm_platform.outbox import stage_events
+
+        self._events += len(messages)
+        return stage_events(self.session, self.database.service, messages)
 
     def commit(self) -> None:
         self.session.commit()

@@ -6,8 +6,11 @@ backoff while NATS is away. A rolled-back transaction leaves no row, so it publi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,38 +27,64 @@ from crm_platform.tables import outbox_events
 
 log = logging.getLogger(__name__)
 
-# How long a claimed batch is reserved for the relay that claimed it (a relay that dies mid-batch
-# leaves its rows to be picked up again after this; JetStream's dedupe window covers the replay).
-CLAIM_LEASE = timedelta(seconds=30)
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def stage_event(session: Session, service: str, message: Message) -> str:
-    """Fills the event's meta (id, time, producer, request id, actor) and inserts its outbox row."""
-    if service_of(message) != service:
-        raise ValueError(f"service {service} cannot publish {message.DESCRIPTOR.full_name}")
-    event_id = new_id()
+def stage_events(session: Session, service: str, messages: Sequence[Message]) -> list[str]:
+    """Fills each event's meta (id, time, producer, request id, actor) and inserts the outbox rows
+    in one statement (executemany); returns the event ids in order."""
     now = utcnow()
-    meta = message.meta  # type: ignore[attr-defined]  # every event has EventMeta as field 1
-    meta.event_id = event_id
-    meta.occurred_at.FromDatetime(now)
-    meta.producer = service
-    meta.request_id = current_request_id()
-    meta.actor_user_id = current_actor()
-    session.execute(
-        insert(outbox_events).values(
-            event_id=event_id,
-            subject=subject_for(message),
-            event_type=message.DESCRIPTOR.full_name,
-            payload=message.SerializeToString(),
-            request_id=meta.request_id,
-            created_at=now,
+    request_id, actor = current_request_id(), current_actor()
+    rows = []
+    for message in messages:
+        if service_of(message) != service:
+            raise ValueError(f"service {service} cannot publish {message.DESCRIPTOR.full_name}")
+        meta = message.meta  # type: ignore[attr-defined]  # every event has EventMeta as field 1
+        meta.event_id = new_id()
+        meta.occurred_at.FromDatetime(now)
+        meta.producer = service
+        meta.request_id = request_id
+        meta.actor_user_id = actor
+        rows.append(
+            {
+                "event_id": meta.event_id,
+                "subject": subject_for(message),
+                "event_type": message.DESCRIPTOR.full_name,
+                "payload": message.SerializeToString(),
+                "request_id": request_id,
+                "created_at": now,
+            }
         )
-    )
-    return event_id
+    if rows:
+        session.execute(insert(outbox_events), rows)
+    return [r["event_id"] for r in rows]
+
+
+def stage_event(session: Session, service: str, message: Message) -> str:
+    return stage_events(session, service, [message])[0]
+
+
+@dataclass
+class _Outcome:
+    ok: list[int]
+    failed: list[tuple[int, int, str]]  # (row id, attempts so far, error)
+
+
+@dataclass
+class _Batch:
+    """Claimed rows; on PostgreSQL with the open transaction whose row locks hold them."""
+
+    rows: list[Any]
+    session: Session | None
+
+    def abandon(self) -> None:
+        """Releases a claimed batch that will not be sent (its rows go with the next drain)."""
+        if self.session is not None:
+            self.session.rollback()
+            self.session.close()
+            self.session = None
 
 
 class OutboxRelay:
@@ -88,16 +117,20 @@ class OutboxRelay:
 
     def wake(self) -> None:
         """Thread-safe: a transaction with events committed, so relay now rather than at the next poll."""
-        if self._loop is not None and self._wakeup is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
+        loop, wakeup = self._loop, self._wakeup
+        if loop is not None and wakeup is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the rows wait in the table
+                loop.call_soon_threadsafe(wakeup.set)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         backoff = 0.1
         while not stop.is_set():
+            # Cleared before claiming: a commit from here on sets it, and the wait below returns.
+            self._wakeup.clear()
             try:
-                sent = await self.relay_once()
+                await self.drain(stop)
                 backoff = 0.1
             except Exception as exc:
                 OUTBOX_FAILURES.labels(self.db.service).inc()
@@ -112,60 +145,98 @@ class OutboxRelay:
                         log.debug("ensure stream: %s", stream_exc)
                 continue
             await asyncio.to_thread(self._housekeeping)
-            if sent < self.batch_size:
-                self._wakeup.clear()
-                await _wait_any(stop, self._wakeup, self.poll_seconds)
+            await _wait_any(stop, self._wakeup, self.poll_seconds)
 
-    async def relay_once(self) -> int:
-        """Publishes one batch of due rows; returns how many were published."""
+    async def drain(self, stop: asyncio.Event | None = None) -> int:
+        """Publishes the due rows batch after batch and returns how many JetStream acknowledged.
+
+        Pipelined: while one batch's acks are awaited, the previous batch is marked published and
+        the next one claimed, so NATS and the database work at the same time. Each event costs
+        one write (its published_at). On PostgreSQL a claimed batch is held by row locks
+        (FOR UPDATE SKIP LOCKED) until it is marked, so several relays can share a database and a
+        relay that dies releases its rows with its transaction; on SQLite one relay runs per
+        database and reads without locking. A batch with unacknowledged events is marked for a
+        later retry and raises."""
         if self.bus.js is None or not self.bus.is_connected:
             raise ConnectionError("NATS is not connected")
-        rows = await asyncio.to_thread(self._claim)
-        if not rows:
-            return 0
-        js = self.bus.js
-        futures: list[asyncio.Future[Any]] = []
+        published = 0
+        batch = await asyncio.to_thread(self._claim, 0)
+        previous: tuple[_Batch, _Outcome] | None = None
+        try:
+            while batch.rows:
+                futures = await self._publish(batch.rows)
+                more = len(batch.rows) == self.batch_size and not (stop is not None and stop.is_set())
+                db_work = asyncio.ensure_future(
+                    asyncio.to_thread(self._finish_and_claim, previous, batch.rows[-1].id if more else None)
+                )
+                previous = None  # handed to db_work, which finishes it whatever happens
+                try:
+                    outcome = await self._acks(batch.rows, futures)
+                    next_batch = await db_work
+                except BaseException:
+                    # Not recorded: the rows stay unpublished and go again (JetStream deduplicates).
+                    await asyncio.to_thread(batch.abandon)
+                    raise
+                previous = (batch, outcome)
+                published += len(outcome.ok)
+                if outcome.failed:
+                    await asyncio.to_thread(next_batch.abandon)
+                    raise ConnectionError(
+                        f"{len(outcome.failed)} of {len(batch.rows)} events not acknowledged: {outcome.failed[0][2]}"
+                    )
+                batch = next_batch
+            batch.abandon()
+        finally:
+            if previous is not None:
+                await asyncio.to_thread(self._finish_and_claim, previous, None)
+        return published
+
+    async def _publish(self, rows: list[Any]) -> list[asyncio.Future[Any] | None]:
+        assert self.bus.js is not None
+        futures: list[asyncio.Future[Any] | None] = []
         for row in rows:
             headers = {MSG_ID_HEADER: row.event_id, EVENT_TYPE_HEADER: row.event_type}
-            futures.append(await js.publish_async(row.subject, row.payload, headers=headers))
-        done, pending = await asyncio.wait(futures, timeout=self.publish_timeout)
-        for fut in pending:
-            fut.cancel()
-        ok: list[int] = []
-        failed: list[tuple[int, int, str]] = []
-        for row, fut in zip(rows, futures, strict=True):
-            if fut in done and not fut.cancelled() and fut.exception() is None:
-                ok.append(row.id)
-            else:
-                error = "timed out waiting for the JetStream ack"
-                if fut in done and not fut.cancelled():
-                    error = repr(fut.exception())
-                failed.append((row.id, row.attempts, error))
-        await asyncio.to_thread(self._mark, ok, failed)
-        OUTBOX_PUBLISHED.labels(self.db.service).inc(len(ok))
-        self.published_total += len(ok)
-        if failed:
-            raise ConnectionError(f"{len(failed)} of {len(rows)} events not acknowledged: {failed[0][2]}")
-        return len(ok)
+            try:
+                futures.append(await self.bus.js.publish_async(row.subject, row.payload, headers=headers))
+            except Exception as exc:  # disconnected mid-batch: the rest of the batch fails below
+                log.debug("publish_async: %s", exc)
+                futures.append(None)
+        return futures
 
-    def _claim(self) -> list[Any]:
+    async def _acks(self, rows: list[Any], futures: list[asyncio.Future[Any] | None]) -> _Outcome:
+        waiting = [f for f in futures if f is not None]
+        done: set[asyncio.Future[Any]] = set()
+        if waiting:
+            done, pending = await asyncio.wait(waiting, timeout=self.publish_timeout)
+            for fut in pending:
+                fut.cancel()
+        outcome = _Outcome([], [])
+        for row, fut in zip(rows, futures, strict=True):
+            if fut is not None and fut in done and not fut.cancelled() and fut.exception() is None:
+                outcome.ok.append(row.id)
+            else:
+                error = "not sent: NATS connection lost"
+                if fut is not None:
+                    error = "timed out waiting for the JetStream ack"
+                    if fut in done and not fut.cancelled():
+                        error = repr(fut.exception())
+                outcome.failed.append((row.id, row.attempts, error))
+        return outcome
+
+    def _finish_and_claim(self, previous: tuple[_Batch, _Outcome] | None, after_id: int | None) -> _Batch:
+        """Records the previous batch's outcome (committing it), then claims the next batch of
+        rows with ids above after_id (none when after_id is None)."""
+        if previous is not None:
+            batch, outcome = previous
+            self._finish(batch, outcome)
+        if after_id is None:
+            return _Batch([], None)
+        return self._claim(after_id)
+
+    def _claim(self, after_id: int) -> _Batch:
         now = utcnow()
-        due = (
-            select(outbox_events.c.id)
-            .where(
-                outbox_events.c.published_at.is_(None),
-                or_(outbox_events.c.next_attempt_at.is_(None), outbox_events.c.next_attempt_at <= now),
-            )
-            .order_by(outbox_events.c.id)
-            .limit(self.batch_size)
-        )
-        if not self.db.is_sqlite:
-            due = due.with_for_update(skip_locked=True)
         stmt = (
-            update(outbox_events)
-            .where(outbox_events.c.id.in_(due.scalar_subquery()))
-            .values(next_attempt_at=now + CLAIM_LEASE)
-            .returning(
+            select(
                 outbox_events.c.id,
                 outbox_events.c.event_id,
                 outbox_events.c.subject,
@@ -173,29 +244,53 @@ class OutboxRelay:
                 outbox_events.c.payload,
                 outbox_events.c.attempts,
             )
+            .where(
+                outbox_events.c.published_at.is_(None),
+                outbox_events.c.id > after_id,
+                or_(outbox_events.c.next_attempt_at.is_(None), outbox_events.c.next_attempt_at <= now),
+            )
+            .order_by(outbox_events.c.id)
+            .limit(self.batch_size)
         )
-        with self.db.uow() as uow:
-            rows = sorted(uow.session.execute(stmt).all(), key=lambda r: r.id)
-            uow.commit()
-        return rows
+        if self.db.is_sqlite:
+            with self.db.read() as session:
+                return _Batch(list(session.execute(stmt).all()), None)
+        session = self.db.session()
+        try:
+            rows = list(session.execute(stmt.with_for_update(skip_locked=True)).all())
+        except BaseException:
+            session.close()
+            raise
+        if not rows:
+            session.rollback()
+            session.close()
+            return _Batch([], None)
+        return _Batch(rows, session)
 
-    def _mark(self, ok: list[int], failed: list[tuple[int, int, str]]) -> None:
+    def _finish(self, batch: _Batch, outcome: _Outcome) -> None:
         now = utcnow()
-        with self.db.uow() as uow:
-            if ok:
-                uow.session.execute(update(outbox_events).where(outbox_events.c.id.in_(ok)).values(published_at=now))
-            for row_id, attempts, error in failed:
+        own = batch.session is None
+        session = self.db.session() if own else batch.session
+        assert session is not None
+        try:
+            if outcome.ok:
+                session.execute(
+                    update(outbox_events).where(outbox_events.c.id.in_(outcome.ok)).values(published_at=now)
+                )
+            for row_id, attempts, error in outcome.failed:
                 delay = min(2 ** min(attempts, 10) * 0.1, self.max_backoff)
-                uow.session.execute(
+                session.execute(
                     update(outbox_events)
                     .where(outbox_events.c.id == row_id)
                     .values(
-                        attempts=attempts + 1,
-                        last_error=error[:2000],
-                        next_attempt_at=now + timedelta(seconds=delay),
+                        attempts=attempts + 1, last_error=error[:2000], next_attempt_at=now + timedelta(seconds=delay)
                     )
                 )
-            uow.commit()
+            session.commit()
+        finally:
+            session.close()
+        OUTBOX_PUBLISHED.labels(self.db.service).inc(len(outcome.ok))
+        self.published_total += len(outcome.ok)
 
     def _housekeeping(self) -> None:
         mono = time.monotonic()

@@ -158,3 +158,25 @@ def test_republishing_a_row_is_deduplicated_by_jetstream(sqlite_url: str, tmp_pa
         harness.close()
         server.stop()
         db.dispose()
+
+
+def test_several_relays_share_one_postgresql_database_without_publishing_twice(
+    database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one relay per database")
+    server = NatsServer(tmp_path / "nats").start()
+    db = _db(database_url)
+    relays = [RelayHarness(db, server.url) for _ in range(3)]
+    try:
+        with db.uow() as uow:
+            ids = uow.add_events([_event(f"bulk-{i}") for i in range(3000)])
+            uow.commit()
+        _wait(lambda: _pending(db) == 0, timeout=60, what="backlog drained by three relays")
+        assert sum(h.relay.published_total for h in relays) == 3000  # each row claimed by one relay
+        assert sorted(asyncio.run(_stream_event_ids(server.url))) == sorted(ids)
+    finally:
+        for h in relays:
+            h.close()
+        server.stop()
+        db.dispose()
