@@ -1,19 +1,24 @@
-"""Outbox relay throughput against raw JetStream publishing, measured in one run.
+"""Outbox relay throughput against raw JetStream publishing, measured in the same run.
 
 On a fresh nats-server (own temp store) and a fresh SQLite file (plus a scratch PostgreSQL
-database when --postgres-url is given):
-  (a) raw nats-py: publish_async N events in windows of --batch-size, awaiting every ack;
+database when --postgres-url is given), --rounds times, interleaved:
+  (a) raw nats-py: publish_async N events in windows of --batch-size (the relay's batch), awaiting
+      every ack of a window before the next, same payloads and headers as the relay sends;
   (b) relay: N events staged in the outbox first (UnitOfWork.add_event, a few big transactions),
-      then an OutboxRelay drains them to JetStream acks; timed from start until the backlog is 0;
-  (c) end to end: events committed one per transaction while the relay runs (woken by the commit
-      hook, as in a service); commit → publish latency (outbox published_at, set once acked).
-Target: (b) ≥ 50 % of (a)."""
+      then an OutboxRelay drains them to JetStream acks; timed from start until the backlog is 0.
+Medians of (a) and (b) and their ratio are printed (target: (b) ≥ 50 % of (a)). Then once:
+  (c) end to end: events committed one per transaction while a relay runs on a background loop,
+      woken by the commit hook as in a service; commit → publish latency p50/p99 (publish = the
+      row's published_at, stamped once JetStream acked it);
+  (d) optional (--wake-probe): pairs of commits a few ms apart, separated by more than the idle
+      poll; counts second commits whose wake-up was lost (they wait for the relay's idle poll)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import statistics
 import sys
 import tempfile
 import threading
@@ -58,15 +63,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--e2e-rate", type=float, default=500.0, help="commits per second in (c); 0 = as fast as possible (default 500)"
     )
     p.add_argument("--poll-seconds", type=float, default=0.5, help="relay idle poll interval (service default 0.5)")
+    p.add_argument("--rounds", type=int, default=3, help="rounds of (a)+(b), medians reported (default 3)")
+    p.add_argument(
+        "--wake-probe",
+        type=int,
+        default=0,
+        metavar="PAIRS",
+        help="(d) also commit PAIRS pairs of events 0.5-9.5 ms apart, poll+0.3 s between pairs (default 0: off)",
+    )
     p.add_argument("--time-limit", type=float, default=60.0, help="seconds allowed per measurement (default 60)")
     p.add_argument(
         "--postgres-url",
         default="",
-        help="also run (b) and (c) on a scratch database of this server, e.g. "
+        help="also run every measurement on a scratch database of this server, e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/postgres (created and dropped)",
     )
     args = p.parse_args(argv)
-    if args.events < 1 or args.batch_size < 1 or args.e2e_events < 0 or args.stage_chunk < 1:
+    if (
+        args.events < 1
+        or args.rounds < 1
+        or args.wake_probe < 0
+        or args.batch_size < 1
+        or args.e2e_events < 0
+        or args.stage_chunk < 1
+    ):
         p.error("counts must be positive")
     return args
 
@@ -80,6 +100,8 @@ async def bench_raw(url: str, n: int, batch: int, limit: float) -> Throughput:
     subject = "bench.raw." + forms[0][0].rpartition(".")[2]
     nc = await nats.connect(url, name="bench-raw")
     js = nc.jetstream(timeout=5)
+    with contextlib.suppress(NotFoundError):
+        await js.delete_stream(RAW_STREAM)
     await js.add_stream(
         StreamConfig(
             name=RAW_STREAM,
@@ -161,26 +183,41 @@ async def bench_relay(db: Database, url: str, n: int, batch: int, poll: float, l
 # --- (c) commit → publish latency with the relay running --------------------------------------
 
 
-@dataclass
-class Latency:
-    committed: int
-    commit_seconds: float
-    published: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+def paced_schedule(count: int, per_second: float) -> list[float]:
+    """Commit offsets in seconds: evenly paced, or all at once (as fast as possible) for 0."""
+    return [i / per_second if per_second > 0 else 0.0 for i in range(count)]
 
 
-def bench_e2e(db: Database, url: str, count: int, per_second: float, batch: int, poll: float, limit: float) -> Latency:
-    """Commits `count` events one per transaction (paced at `per_second`, 0 = flat out) from this
-    thread while a relay runs on a background loop, woken by the commit hook as in a service."""
+def pairs_schedule(pairs: int, every: float) -> list[float]:
+    """Two commits 0.5 … 9.5 ms apart (a use case and its follow-up), one pair every `every` seconds."""
+    return [p * every + k * ((p % 10) + 0.5) / 1000 for p in range(pairs) for k in range(2)]
+
+
+def bench_e2e(
+    db_url: str, url: str, schedule: list[float], batch: int, poll: float, limit: float
+) -> tuple[list[float | None], float]:
+    """Commits one event per transaction at the offsets of `schedule` from this thread while a
+    relay runs on a background loop, woken by the commit hook as in a service. Returns each
+    commit's commit → published latency in ms (None if not published) and the committing time.
+    Uses its own Database handle: commit hooks cannot be removed, and a hook of a relay whose loop
+    is closed raises out of UnitOfWork.commit()."""
+    db = Database(db_url, SERVICE)
+    try:
+        return _e2e(db, url, schedule, batch, poll, limit)
+    finally:
+        db.dispose()
+
+
+def _e2e(
+    db: Database, url: str, schedule: list[float], batch: int, poll: float, limit: float
+) -> tuple[list[float | None], float]:
     loop = BackgroundLoop("bench-e2e")
     bus = EventBus(url, "bench-e2e")
     relay = OutboxRelay(db, bus, batch_size=batch, poll_seconds=poll)
-    commit_time: dict[str, datetime] = {}
-    last_commit: list[datetime] = []
+    committed: list[tuple[str, datetime]] = []
+    stamps: list[datetime] = []
     # Registered before relay.wake: stamps the instant the commit returned, before the relay is woken.
-    db.on_events_committed(lambda: last_commit.append(datetime.now(UTC)))
+    db.on_events_committed(lambda: stamps.append(datetime.now(UTC)))
     db.on_events_committed(relay.wake)
     stop_holder: list[asyncio.Event] = []
     connected = threading.Event()
@@ -197,23 +234,23 @@ def bench_e2e(db: Database, url: str, count: int, per_second: float, batch: int,
     try:
         if not connected.wait(10):
             raise RuntimeError("the e2e relay did not connect")
-        base = relay.published_total
+        time.sleep(min(poll, 1.0))  # let the relay go idle first
         started = time.perf_counter()
         deadline = started + limit
-        for i in range(count):
-            if time.perf_counter() > deadline:
+        for i, offset in enumerate(schedule):
+            now = time.perf_counter()
+            if now > deadline:
                 break
-            if per_second > 0:
-                delay = started + i / per_second - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+            if started + offset > now:
+                time.sleep(started + offset - now)
             with db.uow() as uow:
                 event_id = uow.add_event(client_created(i))
                 uow.commit()
-            commit_time[event_id] = last_commit.pop()
+            committed.append((event_id, stamps.pop()))
         commit_seconds = time.perf_counter() - started
-        while relay.published_total - base < len(commit_time) and time.perf_counter() < deadline + 10:
-            time.sleep(0.005)
+        drain_deadline = time.perf_counter() + max(poll, 0.1) * 4 + 5
+        while pending_rows(db) and time.perf_counter() < drain_deadline:
+            time.sleep(0.02)
     finally:
         if stop_holder:
             loop.call_soon(stop_holder[0].set)
@@ -223,62 +260,99 @@ def bench_e2e(db: Database, url: str, count: int, per_second: float, batch: int,
         finally:
             loop.stop()
     with db.read() as s:
-        rows = s.execute(
-            select(outbox_events.c.event_id, outbox_events.c.published_at).where(
-                outbox_events.c.published_at.is_not(None)
-            )
-        ).all()
-    latencies = []
-    for event_id, published_at in rows:
-        committed_at = commit_time.get(event_id)
-        if committed_at is None:
+        published = dict(
+            s.execute(
+                select(outbox_events.c.event_id, outbox_events.c.published_at).where(
+                    outbox_events.c.event_id.in_([e for e, _t in committed])
+                )
+            ).all()
+        )
+    latencies: list[float | None] = []
+    for event_id, committed_at in committed:
+        published_at = published.get(event_id)
+        if published_at is None:
+            latencies.append(None)
             continue
         if published_at.tzinfo is None:  # SQLite hands back naive UTC datetimes
             published_at = published_at.replace(tzinfo=UTC)
         latencies.append((published_at - committed_at).total_seconds() * 1000)
-    if not latencies:
-        raise RuntimeError("no event of the e2e run was published")
-    return Latency(
-        committed=len(commit_time),
-        commit_seconds=commit_seconds,
-        published=len(latencies),
-        p50_ms=percentile(latencies, 50),
-        p99_ms=percentile(latencies, 99),
-        max_ms=max(latencies),
+    return latencies, commit_seconds
+
+
+def describe(latencies: list[float | None]) -> str:
+    done = [x for x in latencies if x is not None]
+    if not done:
+        return "nothing published"
+    return (
+        f"p50 {percentile(done, 50):.1f} ms, p99 {percentile(done, 99):.1f} ms, max {max(done):.1f} ms"
+        f" ({len(done)} of {len(latencies)} published)"
     )
 
 
 # --- driver -----------------------------------------------------------------------------------
 
 
-def run_backend(label: str, db_url: str, nats_url: str, raw: Throughput, args: argparse.Namespace) -> None:
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def run_backend(label: str, db_url: str, nats_url: str, args: argparse.Namespace) -> None:
     db = Database(db_url, SERVICE)
     try:
         run_migrations(db, "crm_contacts:migrations")
-        staged = stage_backlog(db, args.events, args.stage_chunk, args.time_limit)
-        print(
-            f"[{label}] staging (not a target): {staged.count} events via UnitOfWork.add_event in "
-            f"{args.stage_chunk}-event transactions, {staged.per_second:,.0f} events/s"
-        )
-        relay = asyncio.run(
-            bench_relay(db, nats_url, staged.count, args.batch_size, args.poll_seconds, args.time_limit)
-        )
-        ratio = relay.per_second / raw.per_second
-        verdict = "OK" if ratio >= 0.5 else "BELOW TARGET"
-        print(
-            f"[{label}] (b) outbox relay, backlog of {staged.count} → JetStream acks (batch {args.batch_size}): "
-            f"{relay.count} events in {relay.seconds:.2f} s = {relay.per_second:,.0f} events/s"
-        )
-        print(f"[{label}] relay / raw = {ratio:.0%} (target ≥ 50 %: {verdict})")
-        if args.e2e_events:
-            lat = bench_e2e(
-                db, nats_url, args.e2e_events, args.e2e_rate, args.batch_size, args.poll_seconds, args.time_limit
+        raws: list[float] = []
+        relays: list[float] = []
+        stage_rates: list[float] = []
+        for r in range(1, args.rounds + 1):
+            raw = asyncio.run(bench_raw(nats_url, args.events, args.batch_size, args.time_limit))
+            staged = stage_backlog(db, args.events, args.stage_chunk, args.time_limit)
+            relay = asyncio.run(
+                bench_relay(db, nats_url, staged.count, args.batch_size, args.poll_seconds, args.time_limit)
             )
-            pace = f"{args.e2e_rate:g}/s" if args.e2e_rate > 0 else "flat out"
+            raws.append(raw.per_second)
+            relays.append(relay.per_second)
+            stage_rates.append(staged.per_second)
             print(
-                f"[{label}] (c) e2e commit→publish, {lat.committed} single-event commits paced {pace} "
-                f"(achieved {rate(lat.committed, lat.commit_seconds):,.0f}/s), {lat.published} published: "
-                f"p50 {lat.p50_ms:.1f} ms, p99 {lat.p99_ms:.1f} ms, max {lat.max_ms:.1f} ms"
+                f"[{label}] round {r}: (a) raw {raw.count} in {raw.seconds:.2f} s = {raw.per_second:,.0f}/s;"
+                f" (b) relay {relay.count} in {relay.seconds:.2f} s = {relay.per_second:,.0f}/s"
+                f" ({relay.per_second / raw.per_second:.0%}); staging {staged.per_second:,.0f}/s"
+            )
+        raw_median, relay_median = median(raws), median(relays)
+        ratio = relay_median / raw_median
+        print(
+            f"[{label}] (a) raw nats-py publish_async, {args.batch_size} acks in flight:"
+            f" {raw_median:,.0f} events/s (median of {args.rounds})"
+        )
+        print(
+            f"[{label}] (b) outbox relay, staged backlog → JetStream acks, batch {args.batch_size}:"
+            f" {relay_median:,.0f} events/s (median of {args.rounds})"
+        )
+        print(f"[{label}] relay / raw = {ratio:.0%}   target ≥ 50 %: {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
+        print(
+            f"[{label}]     (staging via UnitOfWork.add_event, {args.stage_chunk} per transaction, not a target:"
+            f" {median(stage_rates):,.0f} events/s)"
+        )
+        if args.e2e_events:
+            schedule = paced_schedule(args.e2e_events, args.e2e_rate)
+            lat, seconds = bench_e2e(db_url, nats_url, schedule, args.batch_size, args.poll_seconds, args.time_limit)
+            pace = f"paced {args.e2e_rate:g}/s" if args.e2e_rate > 0 else "flat out"
+            slow = [i for i, x in enumerate(lat) if x is None or x >= args.poll_seconds * 1000 / 2]
+            where = f" (commits #{slow[0] + 1}…#{slow[-1] + 1})" if slow else ""
+            print(
+                f"[{label}] (c) e2e commit → publish, {len(lat)} one-event commits {pace}"
+                f" (achieved {rate(len(lat), seconds):,.0f}/s): {describe(lat)};"
+                f" {len(slow)} waited ≥ half the idle poll{where}"
+            )
+        if args.wake_probe:
+            every = args.poll_seconds + 0.3
+            schedule = pairs_schedule(args.wake_probe, every)
+            lat, _seconds = bench_e2e(db_url, nats_url, schedule, args.batch_size, args.poll_seconds, args.time_limit)
+            second = lat[1::2]
+            slow = sum(1 for x in second if x is None or x >= args.poll_seconds * 1000 / 2)
+            print(
+                f"[{label}] (d) wake probe, {args.wake_probe} pairs of commits 0.5-9.5 ms apart, {every:g} s between"
+                f" pairs: 1st {describe(lat[0::2])}; 2nd {describe(second)};"
+                f" {slow} of {len(second)} 2nd commits waited ≥ half the {args.poll_seconds:g} s idle poll"
             )
     finally:
         db.dispose()
@@ -290,16 +364,14 @@ def main(argv: list[str] | None = None) -> int:
         tmp_path = Path(tmp)
         server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log").start()
         try:
-            print(f"nats-server {server.url}; {args.events} events, batch {args.batch_size}")
-            raw = asyncio.run(bench_raw(server.url, args.events, args.batch_size, args.time_limit))
             print(
-                f"(a) raw nats-py publish_async, {args.batch_size} acks in flight: "
-                f"{raw.count} events in {raw.seconds:.2f} s = {raw.per_second:,.0f} events/s"
+                f"nats-server {server.url}; {args.events} events per measurement, batch {args.batch_size},"
+                f" {args.rounds} round(s)"
             )
-            run_backend("sqlite", f"sqlite:///{tmp_path / 'contacts.db'}", server.url, raw, args)
+            run_backend("sqlite", f"sqlite:///{tmp_path / 'contacts.db'}", server.url, args)
             if args.postgres_url:
                 with scratch_postgres(args.postgres_url, "crm_bench_outbox") as pg_url:
-                    run_backend("postgresql", pg_url, server.url, raw, args)
+                    run_backend("postgresql", pg_url, server.url, args)
         finally:
             server.stop()
     return 0
