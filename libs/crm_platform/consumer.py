@@ -1,13 +1,21 @@
 """Idempotent durable consumers. A consumer pulls a batch of events from a service's stream and
-handles it in one transaction of its own database: each event runs in a savepoint and is recorded
-in `processed_events` (consumer, event id) in that same transaction, so an event delivered twice
-changes state once. Messages are acknowledged only after the commit; a failing event is nak'ed
-with a growing delay and, after `max_deliver` deliveries, moved to `dead_letter_events`."""
+handles it in one transaction of its own database, recording every event id in
+`processed_events` (consumer, event id) in that same transaction, so an event delivered twice
+changes state once. Messages are acknowledged only after the commit.
+
+A batch first runs in one go (handlers see consecutive events of a type together, and the
+processed ids are inserted in one statement). If anything in it fails, the batch is rolled back
+and run again event by event, each in a savepoint, so that one bad event cannot hold back the
+others: the failing one is nak'ed with a growing delay and, after `max_deliver` deliveries,
+moved to `dead_letter_events`."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,7 +25,7 @@ from typing import Any
 import nats.errors
 from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from sqlalchemy import insert, select
+from sqlalchemy import DateTime, bindparam, insert, text
 
 from crm_platform.context import request_id_var
 from crm_platform.db import Database, UnitOfWork
@@ -36,6 +44,7 @@ from crm_platform.tables import dead_letter_events, processed_events
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Any], None]
+BatchHandler = Callable[[UnitOfWork, list[Any]], None]
 
 
 @dataclass(frozen=True)
@@ -49,9 +58,11 @@ class _Delivery:
 class EventConsumer:
     """A durable consumer of one producing service's stream, named `<service>-<name>`.
 
-    Register handlers with `on(EventClass, handler)`; `handler(uow, event)` changes state through
-    the unit of work and must not commit (the consumer commits the whole batch). Events of types
-    without a handler are acknowledged and skipped."""
+    Register handlers with `on(EventClass, handler)`, where `handler(uow, event)` handles one
+    event, or with `on_batch(EventClass, handler)`, where `handler(uow, events)` gets consecutive
+    events of that type together (to write them with one executemany). Handlers change state
+    through the unit of work and must not commit (the consumer commits the whole batch). Events
+    of types without a handler are acknowledged and skipped."""
 
     def __init__(
         self,
@@ -69,10 +80,30 @@ class EventConsumer:
         self.batch_size = batch_size
         self.max_deliver = max_deliver
         self.fetch_timeout = fetch_timeout
-        self._handlers: dict[str, tuple[type[Message], Handler]] = {}
+        self._handlers: dict[str, tuple[type[Message], BatchHandler]] = {}
         self._last_lag = 0.0
+        source = (
+            "SELECT :consumer, value, :now FROM json_each(:ids) WHERE true"
+            if database.is_sqlite
+            else "SELECT :consumer, unnest(CAST(:ids AS varchar[])), :now"
+        )
+        self._claim_stmt = text(
+            f"INSERT INTO {processed_events.name} (consumer, event_id, processed_at) {source}"
+            " ON CONFLICT DO NOTHING RETURNING event_id"
+        ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
     def on(self, event_class: type[Message], handler: Handler) -> EventConsumer:
+        def one_by_one(uow: UnitOfWork, events: list[Any]) -> None:
+            for event in events:
+                token = request_id_var.set(event.meta.request_id)
+                try:
+                    handler(uow, event)
+                finally:
+                    request_id_var.reset(token)
+
+        return self.on_batch(event_class, one_by_one)
+
+    def on_batch(self, event_class: type[Message], handler: BatchHandler) -> EventConsumer:
         if service_of(event_class) != self.source:
             raise ValueError(f"{event_class.DESCRIPTOR.full_name} is not an event of {self.source}")
         self._handlers[subject_for(event_class)] = (event_class, handler)
@@ -98,16 +129,22 @@ class EventConsumer:
                 )
                 log.info("consumer %s reading %s", self.name, stream_name(self.source))
                 backoff = 0.2
+                # The next batch is fetched while the current one is handled (in a worker
+                # thread), so NATS and the database work at the same time.
+                fetching = asyncio.ensure_future(sub.fetch(self.batch_size, timeout=self.fetch_timeout))
                 try:
                     while not stop.is_set():
                         try:
-                            msgs = await sub.fetch(self.batch_size, timeout=self.fetch_timeout)
+                            msgs = await fetching
                         except (TimeoutError, nats.errors.TimeoutError):
+                            fetching = asyncio.ensure_future(sub.fetch(self.batch_size, timeout=self.fetch_timeout))
                             await self._report_lag(sub)
                             continue
+                        fetching = asyncio.ensure_future(sub.fetch(self.batch_size, timeout=self.fetch_timeout))
                         await self.handle_messages(msgs)
                         await self._report_lag(sub)
                 finally:
+                    await self._give_back(fetching)
                     with contextlib.suppress(Exception):
                         await sub.unsubscribe()
             except asyncio.CancelledError:
@@ -118,6 +155,14 @@ class EventConsumer:
                 log.warning("consumer %s interrupted (%s); resuming in %.1fs", self.name, exc or type(exc), backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+
+    async def _give_back(self, fetching: asyncio.Future[list[Any]]) -> None:
+        """On stop: messages fetched ahead and not handled are nak'ed, to be redelivered at once."""
+        if not fetching.done():
+            fetching.cancel()
+        with contextlib.suppress(BaseException):
+            for m in await fetching:
+                await m.nak()
 
     async def handle_messages(self, msgs: list[Any]) -> None:
         deliveries = [
@@ -142,82 +187,104 @@ class EventConsumer:
                 await m.nak(delay=min(0.5 * 2**delivered, 60.0))
             else:
                 await m.ack()
-            EVENTS_CONSUMED.labels(self.db.service, self.name, outcome).inc()
+        for outcome, count in collections.Counter(o for o, _ in outcomes).items():
+            EVENTS_CONSUMED.labels(self.db.service, self.name, outcome).inc(count)
 
     def process_batch(self, deliveries: list[_Delivery]) -> list[tuple[str, int]]:
-        """Runs in a worker thread: one transaction for the batch, a savepoint per event."""
-        outcomes: list[tuple[str, int]] = []
-        with self.db.uow() as uow:
-            ids = [d.event_id for d in deliveries if d.event_id]
-            seen = (
-                set(
-                    uow.session.scalars(
-                        select(processed_events.c.event_id).where(
-                            processed_events.c.consumer == self.name, processed_events.c.event_id.in_(ids)
-                        )
-                    )
-                )
-                if ids
-                else set()
+        """Runs in a worker thread; returns (outcome, deliveries so far) per message."""
+        try:
+            return self._process_together(deliveries)
+        except Exception as exc:
+            log.info(
+                "consumer %s: batch of %d failed (%s); handling it event by event", self.name, len(deliveries), exc
             )
-            for d in deliveries:
+            return self._process_one_by_one(deliveries)
+
+    def _claim_ids(self, uow: UnitOfWork, event_ids: list[str]) -> set[str]:
+        """Records event ids as processed by this consumer; returns those not recorded before.
+
+        One INSERT ... ON CONFLICT DO NOTHING RETURNING: each id is checked by a primary-key probe,
+        whatever the table's size or statistics (a SELECT ... IN (...) first can be planned as a
+        scan of every row of the consumer)."""
+        if not event_ids:
+            return set()
+        # The ids travel as one parameter (a PostgreSQL array, a JSON array on SQLite), so the
+        # statement stays short and its parsed/prepared form is reused batch after batch.
+        ids: Any = event_ids if not self.db.is_sqlite else json.dumps(event_ids)
+        params = {"consumer": self.name, "ids": ids, "now": utcnow()}
+        return set(uow.session.execute(self._claim_stmt, params).scalars())
+
+    def _process_together(self, deliveries: list[_Delivery]) -> list[tuple[str, int]]:
+        outcomes: list[tuple[str, int]] = []
+        fresh: list[int] = []
+        with self.db.uow() as uow:
+            unique_ids = list(dict.fromkeys(d.event_id for d in deliveries if d.event_id))
+            new_ids = self._claim_ids(uow, unique_ids)
+            for i, d in enumerate(deliveries):
                 if not d.event_id:
                     log.error("consumer %s: message on %s has no %s; skipped", self.name, d.subject, MSG_ID_HEADER)
                     outcomes.append(("ignored", d.num_delivered))
-                    continue
-                if d.event_id in seen:
+                elif d.event_id in new_ids:
+                    new_ids.discard(d.event_id)  # a second copy in the same batch is a duplicate
+                    fresh.append(i)
+                    outcomes.append(("processed" if d.subject in self._handlers else "ignored", d.num_delivered))
+                else:
                     outcomes.append(("duplicate", d.num_delivered))
-                    continue
-                seen.add(d.event_id)
-                entry = self._handlers.get(d.subject)
-                try:
-                    with uow.session.begin_nested():
-                        if entry is not None:
-                            event_class, handler = entry
-                            event = event_class.FromString(d.data)
-                            token = request_id_var.set(event.meta.request_id)  # type: ignore[attr-defined]
-                            try:
-                                handler(uow, event)
-                            finally:
-                                request_id_var.reset(token)
-                        self._record(uow, d.event_id)
-                    outcomes.append(("processed" if entry else "ignored", d.num_delivered))
-                except Exception as exc:
-                    if d.num_delivered >= self.max_deliver:
-                        log.error(
-                            "consumer %s: event %s (%s) failed %d times, moved to dead letters: %s",
-                            self.name,
-                            d.event_id,
-                            d.subject,
-                            d.num_delivered,
-                            exc,
-                        )
-                        with uow.session.begin_nested():
-                            uow.session.execute(
-                                insert(dead_letter_events).values(
-                                    consumer=self.name,
-                                    event_id=d.event_id,
-                                    subject=d.subject,
-                                    payload=d.data,
-                                    error=repr(exc)[:4000],
-                                    deliveries=d.num_delivered,
-                                    created_at=utcnow(),
-                                )
-                            )
-                            self._record(uow, d.event_id)
-                        DEAD_LETTERS.labels(self.db.service, self.name).inc()
-                        outcomes.append(("dead_lettered", d.num_delivered))
-                    else:
-                        log.warning("consumer %s: event %s (%s) failed: %s", self.name, d.event_id, d.subject, exc)
-                        seen.discard(d.event_id)
-                        outcomes.append(("failed", d.num_delivered))
+            for subject, run in itertools.groupby(fresh, key=lambda i: deliveries[i].subject):
+                entry = self._handlers.get(subject)
+                if entry is not None:
+                    event_class, handler = entry
+                    handler(uow, [event_class.FromString(deliveries[i].data) for i in run])
             uow.commit()
         return outcomes
 
-    def _record(self, uow: UnitOfWork, event_id: str) -> None:
-        uow.session.execute(
-            insert(processed_events).values(consumer=self.name, event_id=event_id, processed_at=utcnow())
-        )
+    def _process_one_by_one(self, deliveries: list[_Delivery]) -> list[tuple[str, int]]:
+        outcomes: list[tuple[str, int]] = []
+        with self.db.uow() as uow:
+            for d in deliveries:
+                if not d.event_id:
+                    outcomes.append(("ignored", d.num_delivered))
+                    continue
+                entry = self._handlers.get(d.subject)
+                try:
+                    with uow.session.begin_nested():
+                        if not self._claim_ids(uow, [d.event_id]):
+                            outcomes.append(("duplicate", d.num_delivered))
+                            continue
+                        if entry is not None:
+                            event_class, handler = entry
+                            handler(uow, [event_class.FromString(d.data)])
+                    outcomes.append(("processed" if entry else "ignored", d.num_delivered))
+                except Exception as exc:
+                    if d.num_delivered < self.max_deliver:
+                        log.warning("consumer %s: event %s (%s) failed: %s", self.name, d.event_id, d.subject, exc)
+                        outcomes.append(("failed", d.num_delivered))
+                        continue
+                    log.error(
+                        "consumer %s: event %s (%s) failed %d times, moved to dead letters: %s",
+                        self.name,
+                        d.event_id,
+                        d.subject,
+                        d.num_delivered,
+                        exc,
+                    )
+                    with uow.session.begin_nested():
+                        uow.session.execute(
+                            insert(dead_letter_events).values(
+                                consumer=self.name,
+                                event_id=d.event_id,
+                                subject=d.subject,
+                                payload=d.data,
+                                error=repr(exc)[:4000],
+                                deliveries=d.num_delivered,
+                                created_at=utcnow(),
+                            )
+                        )
+                        self._claim_ids(uow, [d.event_id])
+                    DEAD_LETTERS.labels(self.db.service, self.name).inc()
+                    outcomes.append(("dead_lettered", d.num_delivered))
+            uow.commit()
+        return outcomes
 
     async def _report_lag(self, sub: Any) -> None:
         now = time.monotonic()
