@@ -181,3 +181,43 @@ def _deliveries(msgs: list) -> list:  # type: ignore[type-arg]
     from crm_platform.consumer import _Delivery
 
     return [_Delivery(m.subject, m.headers[MSG_ID_HEADER], m.data, m.metadata.num_delivered) for m in msgs]
+
+
+def test_batch_handlers_get_consecutive_events_and_duplicates_in_a_batch_count_once(sqlite_url: str) -> None:
+    from crm_platform.consumer import _Delivery
+
+    db = _consumer_db(sqlite_url)
+    calls: list[list[str]] = []
+
+    def many(uow: UnitOfWork, events: list[events_pb2.ClientCreated]) -> None:
+        calls.append([e.client.id for e in events])
+        uow.session.execute(insert(seen_clients), [{"client_id": e.client.id} for e in events])
+
+    def updated(uow: UnitOfWork, event: events_pb2.ClientUpdated) -> None:
+        calls.append([f"updated:{event.client.id}"])
+
+    consumer = (
+        EventConsumer(db, "clients", "contacts")
+        .on_batch(events_pb2.ClientCreated, many)
+        .on(events_pb2.ClientUpdated, updated)
+    )
+    created = [_event(f"c{i}") for i in range(3)]
+    upd = events_pb2.ClientUpdated(client=contacts_pb2.Client(id="c0"))
+    upd.meta.event_id = str(uuid.uuid4())
+    batch = [
+        _Delivery("crm.contacts.v1.client_created", created[0][0], created[0][1], 1),
+        _Delivery("crm.contacts.v1.client_created", created[1][0], created[1][1], 1),
+        _Delivery("crm.contacts.v1.client_created", created[0][0], created[0][1], 1),  # same event again
+        _Delivery("crm.contacts.v1.client_updated", upd.meta.event_id, upd.SerializeToString(), 1),
+        _Delivery("crm.contacts.v1.client_created", created[2][0], created[2][1], 1),
+        _Delivery("crm.contacts.v1.client_archived", str(uuid.uuid4()), b"", 1),  # no handler
+    ]
+    try:
+        outcomes = [o for o, _ in consumer.process_batch(batch)]
+        assert outcomes == ["processed", "processed", "duplicate", "processed", "processed", "ignored"]
+        assert calls == [["c0", "c1"], ["updated:c0"], ["c2"]]  # runs in order; the copy skipped
+        again = [o for o, _ in consumer.process_batch(batch)]
+        assert again == ["duplicate"] * 6
+        assert _count(db, seen_clients) == 3 and _count(db, processed_events) == 5
+    finally:
+        db.dispose()
