@@ -5,8 +5,6 @@ each is healthy, prints where everything is, and stops every child on Ctrl-C or 
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -21,14 +19,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_platform.config import SERVICES, platform_settings, service_config
 from crm_platform.nats_server import NatsServer
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in each child before exec: the kernel sends it SIGTERM if the launcher dies."""
-    with contextlib.suppress(OSError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Platform:
@@ -50,9 +40,10 @@ class Platform:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env["CRM_DATA_DIR"] = str(self.data_dir)
         if not os.environ.get("CRM_NATS_URL"):
-            self.nats = NatsServer(self.data_dir / "nats", log_file=self.log_dir / "nats.log").start()
+            self.nats = NatsServer(self.data_dir / "nats", log_file=self.log_dir / "nats.log", end_with_us=True).start()
             self.env["CRM_NATS_URL"] = self.nats.url
         self.env["CRM_GATEWAY_LISTEN"] = self.gateway_listen
+        self.env["CRM_LAUNCHER_PID"] = str(os.getpid())  # children end with us (crm_platform.parent)
         for name in SERVICES:
             self._spawn(name, [sys.executable, "-m", f"crm_{name}"])
         self._spawn("gateway", [sys.executable, "-m", "crm_gateway"])
@@ -64,9 +55,7 @@ class Platform:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
-        self.children[name] = subprocess.Popen(
-            argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
-        )
+        self.children[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def _check_alive(self, name: str) -> None:
         proc = self.children[name]

@@ -3,9 +3,11 @@ environment's scripts folder), started with JetStream on 127.0.0.1 for `crm up` 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import sysconfig
 import time
 from pathlib import Path
@@ -43,8 +45,11 @@ def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes
 class NatsServer:
     """A nats-server with JetStream, storing under `store_dir`, on 127.0.0.1:`port`."""
 
-    def __init__(self, store_dir: Path, port: int | None = None, log_file: Path | None = None):
+    def __init__(
+        self, store_dir: Path, port: int | None = None, log_file: Path | None = None, *, end_with_us: bool = False
+    ):
         self.store_dir = Path(store_dir)
+        self.end_with_us = end_with_us  # stop when this process dies, however it dies
         self.port = port or free_port()
         self.log_file = log_file
         self.proc: subprocess.Popen[bytes] | None = None
@@ -56,12 +61,12 @@ class NatsServer:
     def start(self, timeout: float = 10.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            [binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
-            stdout=out,
-            stderr=out,
-            start_new_session=True,
-        )
+        argv = [binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        env = None
+        if self.end_with_us:
+            argv = [sys.executable, "-m", "crm_platform.parent", *argv]
+            env = {**os.environ, "CRM_LAUNCHER_PID": str(os.getpid())}
+        self.proc = subprocess.Popen(argv, stdout=out, stderr=out, start_new_session=True, env=env)
         wait_for_port(self.port, timeout, self.proc)
         return self
 

@@ -23,6 +23,7 @@ from crm_platform.eventbus import BackgroundLoop, EventBus
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.logs import setup_logging
 from crm_platform.outbox import OutboxRelay
+from crm_platform.parent import exit_with_launcher
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class ServiceRuntime:
 
 def main(spec: ServiceSpec) -> None:
     """Entry point of `python -m crm_<service>`."""
+    exit_with_launcher()
     try:
         config = service_config(spec.name)
     except ConfigError as exc:

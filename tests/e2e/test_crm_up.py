@@ -55,9 +55,7 @@ class Running:
         self.proc, self.base, self.nats_url, self.log = proc, base, nats_url, log
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    data = tmp_path_factory.mktemp("crm-up")
+def _start_up(data: Path) -> Running:
     env = dict(os.environ)
     for name in SERVICES:
         env[f"CRM_{name.upper()}_ADDR"] = f"127.0.0.1:{free_port()}"
@@ -78,11 +76,23 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         assert time.monotonic() < deadline, f"crm up not ready in time:\n{log.read_text()}"
         time.sleep(0.1)
     nats_line = next(line for line in log.read_text().splitlines() if line.strip().startswith("nats"))
-    running = Running(proc, f"http://{gateway}", nats_line.split()[1], log)
+    return Running(proc, f"http://{gateway}", nats_line.split()[1], log)
+
+
+def _wait_gone(pids: set[int], seconds: float = 15) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    running = _start_up(tmp_path_factory.mktemp("crm-up"))
     yield running
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    if running.proc.poll() is None:
+        running.proc.kill()
+        running.proc.wait()
 
 
 def test_everything_is_ready_and_listed(platform: Running) -> None:
@@ -139,8 +149,14 @@ def test_sigterm_stops_every_child(platform: Running) -> None:
     assert len(children) >= len(SERVICES) + 2  # services, gateway (and its worker), nats-server
     platform.proc.send_signal(signal.SIGTERM)
     assert platform.proc.wait(30) == 0
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in children) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert [p for p in children if _alive(p)] == []
+    assert _wait_gone(children) == []
     assert "crm: stopped" in platform.log.read_text()
+
+
+def test_a_killed_launcher_takes_every_child_with_it(tmp_path: Path) -> None:
+    running = _start_up(tmp_path)
+    children = _children(running.proc.pid)
+    assert len(children) >= len(SERVICES) + 2
+    running.proc.kill()  # SIGKILL: no chance to stop anything itself
+    running.proc.wait()
+    assert _wait_gone(children) == []

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from crm_platform.config import ConfigError, platform_settings
 from crm_platform.logs import setup_logging
+from crm_platform.parent import exit_with_launcher
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -39,6 +40,7 @@ def _child_exit(_server: Any, worker: Any) -> None:
 
 
 def main() -> None:
+    exit_with_launcher()
     try:
         settings = platform_settings()
         listen = os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080")
