@@ -12,12 +12,12 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from crm_platform.config import SERVICES, platform_settings, service_config
+from crm_platform.config import SERVICES, ConfigError, platform_settings, service_config
 from crm_platform.nats_server import NatsServer
 
 
@@ -28,6 +28,7 @@ class Platform:
         self.quiet = quiet
         self.nats: NatsServer | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
         self.env = dict(os.environ)
         self.log_dir = self.data_dir / "logs"
 
@@ -54,7 +55,8 @@ class Platform:
         self.say(self.summary(time.monotonic() - started))
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the child
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
         self.children[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
     def _check_alive(self, name: str) -> None:
@@ -118,18 +120,22 @@ class Platform:
                 proc.wait()
         if self.nats is not None:
             self.nats.stop()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
 
 
 def up(argv: list[str]) -> int:
-    settings = platform_settings()
-    for name in SERVICES:
-        service_config(name)  # refuse to start on a malformed setting, naming it
+    try:
+        settings = platform_settings()
+        for name in SERVICES:
+            service_config(name)  # refuse to start on a malformed setting, naming it
+    except ConfigError as exc:
+        print(f"crm: {exc}", file=sys.stderr)
+        return 2
     platform = Platform(Path(settings.data_dir), gateway_listen=os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080"))
-    stopping = False
 
     def _stop(_signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)

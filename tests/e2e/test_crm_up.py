@@ -160,3 +160,13 @@ def test_a_killed_launcher_takes_every_child_with_it(tmp_path: Path) -> None:
     running.proc.kill()  # SIGKILL: no chance to stop anything itself
     running.proc.wait()
     assert _wait_gone(children) == []
+
+
+def test_a_malformed_setting_stops_crm_up_before_it_starts_anything(tmp_path: Path) -> None:
+    env = {**os.environ, "CRM_DATA_DIR": str(tmp_path), "CRM_CONTACTS_ADDR": "contacts-without-port"}
+    res = subprocess.run(
+        [sys.executable, "-m", "crm_platform.cli", "up"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 2
+    assert "CRM_CONTACTS_ADDR must be host:port" in res.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing started, nothing written

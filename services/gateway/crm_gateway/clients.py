@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response, request, url_for
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -86,8 +86,6 @@ def _contacts() -> contacts_pb2_grpc.ContactsServiceStub:
 
 @bp.post("/api/v1/clients")
 def create_client() -> Response:
-    from flask import request
-
     body = parse_body(ClientCreate)
     msg = contacts_pb2.Client(
         kind=_KIND_VALUES[body.kind],
