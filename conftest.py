@@ -5,16 +5,15 @@ server, on PostgreSQL (a fresh database per test), and services started in-proce
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from crm_platform.config import PlatformSettings, ServiceConfig
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
+from crm_platform.testing import scratch_postgres
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"]
@@ -30,17 +29,8 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
 def _postgres_database() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-    name = f"crm_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = POSTGRES_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

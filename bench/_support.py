@@ -1,22 +1,16 @@
 """Helpers shared by the benchmarks in this folder (not a benchmark itself): sample events,
-percentiles, and a scratch PostgreSQL database that is dropped afterwards."""
+percentiles, throughput. A scratch PostgreSQL database comes from crm_platform.testing."""
 
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_platform.eventbus import EVENT_TYPE_HEADER, MSG_ID_HEADER, subject_for
 from crm_platform.ids import new_id
-
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def client_created(i: int) -> events_pb2.ClientCreated:
@@ -57,23 +51,11 @@ def rate(count: int, seconds: float) -> float:
     return count / seconds if seconds > 0 else float("inf")
 
 
-def check_loopback_postgres(url: str) -> None:
-    host = make_url(url).host or "127.0.0.1"
-    if host not in LOOPBACK:
-        raise SystemExit(f"--postgres-url must point at 127.0.0.1 (got host {host!r})")
+@dataclass
+class Throughput:
+    count: int
+    seconds: float
 
-
-@contextmanager
-def scratch_postgres(url: str, prefix: str) -> Iterator[str]:
-    """Creates a fresh database on the server named by `url` and yields its URL; drops it after."""
-    check_loopback_postgres(url)
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    @property
+    def per_second(self) -> float:
+        return rate(self.count, self.seconds)

@@ -19,12 +19,11 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nats.errors
-from _support import published_form, rate, scratch_postgres
+from _support import Throughput, published_form
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
@@ -35,6 +34,7 @@ from crm_platform.eventbus import EventBus, stream_name, stream_subjects
 from crm_platform.metrics import EVENTS_CONSUMED
 from crm_platform.nats_server import NatsServer
 from crm_platform.tables import processed_events
+from crm_platform.testing import scratch_postgres
 
 SOURCE = "contacts"
 CONSUMING_SERVICE = "reporting"  # the database the platform consumer writes to
@@ -47,16 +47,6 @@ bench_clients = Table(
     Column("client_id", String(36), nullable=False),
     Column("name", String(200), nullable=False),
 )
-
-
-@dataclass
-class Throughput:
-    count: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return rate(self.count, self.seconds)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

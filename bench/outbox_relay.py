@@ -23,12 +23,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nats
-from _support import client_created, percentile, published_form, rate, scratch_postgres
+from _support import Throughput, client_created, percentile, published_form, rate
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select
@@ -38,19 +37,10 @@ from crm_platform.eventbus import DUPLICATE_WINDOW_SECONDS, BackgroundLoop, Even
 from crm_platform.nats_server import NatsServer
 from crm_platform.outbox import OutboxRelay
 from crm_platform.tables import outbox_events
+from crm_platform.testing import scratch_postgres
 
 SERVICE = "contacts"
 RAW_STREAM = "BENCH_RAW"
-
-
-@dataclass
-class Throughput:
-    count: int
-    seconds: float
-
-    @property
-    def per_second(self) -> float:
-        return rate(self.count, self.seconds)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

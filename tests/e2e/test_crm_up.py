@@ -4,7 +4,6 @@ HTTP with client_created arriving on JetStream; SIGTERM stops it leaving no proc
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -18,8 +17,8 @@ import requests
 
 from crm.contacts.v1 import events_pb2
 from crm_platform.config import SERVICES
-from crm_platform.eventbus import EventBus, stream_name, stream_subjects
 from crm_platform.nats_server import free_port
+from crm_platform.testing import wait_for_event
 
 pytestmark = pytest.mark.slow
 
@@ -121,26 +120,7 @@ def test_thin_path_over_http_with_the_event_on_jetstream(platform: Running) -> N
     assert {e["field"] for e in bad.json()["errors"]} == {"name", "extra"}
     assert len(requests.get(f"{platform.base}/api/v1/clients", timeout=10).json()["items"]) == 1
 
-    async def receive() -> events_pb2.ClientCreated:
-        bus = EventBus(platform.nats_url, "e2e")
-        await bus.connect()
-        assert bus.js is not None
-        sub = await bus.js.pull_subscribe(stream_subjects("contacts"), stream=stream_name("contacts"))
-        try:
-            for _ in range(40):
-                try:
-                    for msg in await sub.fetch(10, timeout=0.5):
-                        event = events_pb2.ClientCreated.FromString(msg.data)
-                        await msg.ack()
-                        if event.client.id == client["id"]:
-                            return event
-                except TimeoutError:
-                    continue
-            raise AssertionError("client_created did not arrive")
-        finally:
-            await bus.close()
-
-    event = asyncio.run(receive())
+    event = wait_for_event(platform.nats_url, events_pb2.ClientCreated, lambda e: e.client.id == client["id"])
     assert event.client.name == "Distribuidora Peña" and event.meta.producer == "contacts"
 
 

@@ -4,8 +4,8 @@ ones: no nats-server of its own, no SQLite file, and the thin path works on them
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from crm_platform.config import SERVICES
 from crm_platform.launcher import Platform
 from crm_platform.nats_server import NatsServer, free_port
+from crm_platform.testing import scratch_postgres
 
 pytestmark = pytest.mark.slow
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
@@ -24,19 +25,8 @@ POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
 def postgres_databases() -> Iterator[dict[str, str]]:
     if not POSTGRES_URL:
         pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it)")
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    base = POSTGRES_URL.rpartition("/")[0]
-    names = {svc: f"crm_e2e_{svc}_{uuid.uuid4().hex[:8]}" for svc in SERVICES}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield {svc: f"{base}/{name}" for svc, name in names.items()}
-    finally:
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with ExitStack() as stack:
+        yield {svc: stack.enter_context(scratch_postgres(POSTGRES_URL, f"crm_e2e_{svc}")) for svc in SERVICES}
 
 
 def test_up_uses_the_given_nats_and_databases(

@@ -4,7 +4,6 @@ and the client_created event reaching a JetStream consumer through the outbox.""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import grpc
@@ -14,10 +13,10 @@ from sqlalchemy import func, select
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc, events_pb2
 from crm_contacts.adapters.tables import clients
 from crm_contacts.bootstrap import SPEC
-from crm_platform.eventbus import EventBus, stream_name, stream_subjects
 from crm_platform.grpc_client import decode_error
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime
+from crm_platform.testing import wait_for_event
 
 
 @pytest.fixture
@@ -95,27 +94,6 @@ def test_a_retried_create_with_the_same_request_id_creates_one_client(contacts: 
 def test_client_created_reaches_a_jetstream_consumer(contacts: ServiceRuntime, nats_server: NatsServer) -> None:
     created = _stub(contacts).CreateClient(_new("Evento SA"), timeout=5).client
 
-    async def receive() -> events_pb2.ClientCreated:
-        bus = EventBus(nats_server.url, "test-consumer")
-        await bus.connect()
-        assert bus.js is not None
-        sub = await bus.js.pull_subscribe(stream_subjects("contacts"), stream=stream_name("contacts"))
-        try:
-            for _ in range(50):
-                try:
-                    for msg in await sub.fetch(10, timeout=0.5):
-                        await msg.ack()
-                        event = events_pb2.ClientCreated.FromString(msg.data)
-                        if event.client.id == created.id:
-                            assert msg.subject == "crm.contacts.v1.client_created"
-                            assert msg.headers is not None and msg.headers["Nats-Msg-Id"] == event.meta.event_id
-                            return event
-                except TimeoutError:
-                    continue
-            raise AssertionError("client_created never arrived")
-        finally:
-            await bus.close()
-
-    event = asyncio.run(receive())
+    event = wait_for_event(nats_server.url, events_pb2.ClientCreated, lambda e: e.client.id == created.id)
     assert event.client == created
     assert event.meta.producer == "contacts" and event.meta.occurred_at.seconds > 0

@@ -1,0 +1,71 @@
+"""Helpers for the tests and benchmarks of every service (not used at run time): a scratch
+PostgreSQL database, and waiting for an event to appear on a service's stream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from google.protobuf.message import Message
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from crm_platform.eventbus import MSG_ID_HEADER, EventBus, service_of, stream_name, stream_subjects, subject_for
+
+E = TypeVar("E", bound=Message)
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@contextmanager
+def scratch_postgres(url: str, prefix: str = "crm_test") -> Iterator[str]:
+    """Creates a fresh database on the (loopback) server named by `url`, yields its URL, drops it."""
+    host = make_url(url).host or "127.0.0.1"
+    if host not in LOOPBACK:
+        raise ValueError(f"tests and benchmarks use a PostgreSQL on 127.0.0.1 only (got host {host!r})")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], bool], timeout: float = 20.0) -> E:
+    """Reads the producing service's stream from the start until an event of that type matches;
+    checks on the way that its Nats-Msg-Id header is its event id."""
+
+    async def read() -> E:
+        service = service_of(event_class)
+        bus = EventBus(nats_url, "test-reader")
+        await bus.connect()
+        assert bus.js is not None
+        sub = await bus.js.pull_subscribe(stream_subjects(service), stream=stream_name(service))
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    msgs = await sub.fetch(50, timeout=0.5)
+                except TimeoutError:
+                    continue
+                for msg in msgs:
+                    await msg.ack()
+                    if msg.subject != subject_for(event_class):
+                        continue
+                    event = event_class.FromString(msg.data)
+                    assert msg.headers is not None and msg.headers[MSG_ID_HEADER] == event.meta.event_id  # type: ignore[attr-defined]
+                    if match(event):
+                        return event
+            raise AssertionError(f"no matching {event_class.DESCRIPTOR.name} on {stream_name(service)} in {timeout}s")
+        finally:
+            await sub.unsubscribe()
+            await bus.close()
+
+    return asyncio.run(read())
