@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import Message
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from crm_platform.context import current_actor, current_request_id
@@ -257,6 +257,10 @@ class OutboxRelay:
                 return _Batch(list(session.execute(stmt).all()), None)
         session = self.db.session()
         try:
+            # "The oldest pending rows" is always best read in index order: without this, a table
+            # not analysed since its backlog grew is planned as a scan and sort of every pending
+            # row (measured: 7-23 ms instead of 1.5 ms per claim at a 20,000-row backlog).
+            session.execute(text("SET LOCAL enable_sort = off"))
             rows = list(session.execute(stmt.with_for_update(skip_locked=True)).all())
         except BaseException:
             session.close()
