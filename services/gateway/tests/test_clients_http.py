@@ -8,18 +8,37 @@ from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from crm.contacts.v1 import events_pb2
 from crm_contacts.bootstrap import SPEC
 from crm_gateway.app import create_app
 from crm_platform.nats_server import free_port
 from crm_platform.service import ServiceRuntime
+from crm_platform.tables import outbox_events
 
 
 @pytest.fixture
-def http(start_service: Callable[..., ServiceRuntime], sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
-    contacts = start_service(SPEC, sqlite_url)
+def contacts(start_service: Callable[..., ServiceRuntime], sqlite_url: str) -> ServiceRuntime:
+    return start_service(SPEC, sqlite_url)
+
+
+@pytest.fixture
+def http(contacts: ServiceRuntime, monkeypatch: pytest.MonkeyPatch) -> FlaskClient:
     monkeypatch.setenv("CRM_CONTACTS_ADDR", f"127.0.0.1:{contacts.grpc_port}")
     return create_app(max_body_bytes=4096, services=["contacts"]).test_client()
+
+
+def test_the_request_id_travels_from_the_gateway_into_the_event(http: FlaskClient, contacts: ServiceRuntime) -> None:
+    res = http.post("/api/v1/clients", json={"name": "Traza SA", "owner_id": "u1"}, headers={"X-Request-Id": "trace-7"})
+    assert res.status_code == 201 and res.headers["X-Request-Id"] == "trace-7"
+    generated = http.get("/api/v1/clients")
+    assert len(generated.headers["X-Request-Id"]) == 32  # none given: the gateway makes one
+    assert contacts.db is not None
+    with contacts.db.read() as s:
+        row = s.execute(select(outbox_events.c.request_id, outbox_events.c.payload)).one()
+    assert row.request_id == "trace-7"
+    assert events_pb2.ClientCreated.FromString(row.payload).meta.request_id == "trace-7"
 
 
 def _total(http: FlaskClient) -> int:
