@@ -4,13 +4,18 @@ percentiles, throughput. A scratch PostgreSQL database comes from crm_platform.t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_platform.eventbus import EVENT_TYPE_HEADER, MSG_ID_HEADER, subject_for
 from crm_platform.ids import new_id
+from crm_platform.nats_server import NatsServer
+from crm_platform.testing import scratch_postgres
 
 
 def client_created(i: int) -> events_pb2.ClientCreated:
@@ -59,3 +64,27 @@ class Throughput:
     @property
     def per_second(self) -> float:
         return rate(self.count, self.seconds)
+
+
+def run_on_backends(
+    args: Any,
+    prefix: str,
+    db_file: str,
+    before: Callable[[str], None],
+    run_backend: Callable[[str, str, str, Any], None],
+) -> int:
+    """The frame of a benchmark: a nats-server of its own in a temporary folder, `before(nats_url)`
+    (a header, pre-filling), then `run_backend(label, db_url, nats_url, args)` on an SQLite file
+    and, with --postgres-url, on a scratch PostgreSQL database dropped afterwards."""
+    with tempfile.TemporaryDirectory(prefix=f"crm-bench-{prefix}-") as tmp:
+        tmp_path = Path(tmp)
+        server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log").start()
+        try:
+            before(server.url)
+            run_backend("sqlite", f"sqlite:///{tmp_path / db_file}", server.url, args)
+            if args.postgres_url:
+                with scratch_postgres(args.postgres_url, f"crm_bench_{prefix}") as pg_url:
+                    run_backend("postgresql", pg_url, server.url, args)
+        finally:
+            server.stop()
+    return 0

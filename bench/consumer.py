@@ -17,13 +17,11 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import nats.errors
-from _support import Throughput, published_form
+from _support import Throughput, published_form, run_on_backends
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
@@ -32,9 +30,7 @@ from crm_platform.consumer import EventConsumer
 from crm_platform.db import Database, UnitOfWork, run_migrations
 from crm_platform.eventbus import EventBus, stream_name, stream_subjects
 from crm_platform.metrics import EVENTS_CONSUMED
-from crm_platform.nats_server import NatsServer
 from crm_platform.tables import processed_events
-from crm_platform.testing import scratch_postgres
 
 SOURCE = "contacts"
 CONSUMING_SERVICE = "reporting"  # the database the platform consumer writes to
@@ -274,23 +270,16 @@ def run_backend(label: str, db_url: str, nats_url: str, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="crm-bench-consumer-") as tmp:
-        tmp_path = Path(tmp)
-        server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log").start()
-        try:
-            filled = asyncio.run(prefill(server.url, args.events, args.time_limit))
-            print(
-                f"nats-server {server.url}; stream {stream_name(SOURCE)} pre-filled with {filled.count} events"
-                f" in {filled.seconds:.2f} s ({filled.per_second:,.0f}/s, 1000 acks in flight);"
-                f" fetch {args.batch_size}, {args.rounds} round(s)"
-            )
-            run_backend("sqlite", f"sqlite:///{tmp_path / 'reporting.db'}", server.url, args)
-            if args.postgres_url:
-                with scratch_postgres(args.postgres_url, "crm_bench_consumer") as pg_url:
-                    run_backend("postgresql", pg_url, server.url, args)
-        finally:
-            server.stop()
-    return 0
+
+    def before(nats_url: str) -> None:
+        filled = asyncio.run(prefill(nats_url, args.events, args.time_limit))
+        print(
+            f"nats-server {nats_url}; stream {stream_name(SOURCE)} pre-filled with {filled.count} events"
+            f" in {filled.seconds:.2f} s ({filled.per_second:,.0f}/s, 1000 acks in flight);"
+            f" fetch {args.batch_size}, {args.rounds} round(s)"
+        )
+
+    return run_on_backends(args, "consumer", "reporting.db", before, run_backend)
 
 
 if __name__ == "__main__":

@@ -20,24 +20,20 @@ import asyncio
 import contextlib
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import nats
-from _support import Throughput, client_created, percentile, published_form, rate
+from _support import Throughput, client_created, percentile, published_form, rate, run_on_backends
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 from sqlalchemy import func, select
 
 from crm_platform.db import Database, run_migrations
 from crm_platform.eventbus import DUPLICATE_WINDOW_SECONDS, BackgroundLoop, EventBus, stream_name
-from crm_platform.nats_server import NatsServer
 from crm_platform.outbox import OutboxRelay
 from crm_platform.tables import outbox_events
-from crm_platform.testing import scratch_postgres
 
 SERVICE = "contacts"
 RAW_STREAM = "BENCH_RAW"
@@ -350,21 +346,14 @@ def run_backend(label: str, db_url: str, nats_url: str, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="crm-bench-outbox-") as tmp:
-        tmp_path = Path(tmp)
-        server = NatsServer(tmp_path / "nats", log_file=tmp_path / "nats.log").start()
-        try:
-            print(
-                f"nats-server {server.url}; {args.events} events per measurement, batch {args.batch_size},"
-                f" {args.rounds} round(s)"
-            )
-            run_backend("sqlite", f"sqlite:///{tmp_path / 'contacts.db'}", server.url, args)
-            if args.postgres_url:
-                with scratch_postgres(args.postgres_url, "crm_bench_outbox") as pg_url:
-                    run_backend("postgresql", pg_url, server.url, args)
-        finally:
-            server.stop()
-    return 0
+
+    def before(nats_url: str) -> None:
+        print(
+            f"nats-server {nats_url}; {args.events} events per measurement, batch {args.batch_size},"
+            f" {args.rounds} round(s)"
+        )
+
+    return run_on_backends(args, "outbox", "contacts.db", before, run_backend)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ failing event is retried and then dead-lettered; nothing is acknowledged before 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -66,6 +68,29 @@ async def _bus(url: str, window: float = 120.0) -> EventBus:
     return bus
 
 
+async def _run_until(consumer: EventConsumer, bus: EventBus, done: Callable[[], bool], seconds: float = 15) -> None:
+    """Runs the consumer until `done()` holds (or the deadline passes), then stops it cleanly."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(bus, stop))
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:  # noqa: ASYNC110 - polls the database
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+
+
+async def _republish_after_window(bus: EventBus, event_id: str, data: bytes, seconds: float = 5) -> None:
+    """Publishes the same event again as soon as the stream stops deduplicating it."""
+    assert bus.js is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ack = await bus.js.publish(subject_for(events_pb2.ClientCreated), data, headers={MSG_ID_HEADER: event_id})
+        if not ack.duplicate:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the stream kept deduplicating past its window")
+
+
 def test_redelivery_after_a_crash_before_ack_changes_state_once(database_url: str, tmp_path: Path) -> None:
     server = NatsServer(tmp_path / "nats").start()
     db = _consumer_db(database_url)
@@ -112,19 +137,11 @@ def test_a_republish_after_the_dedupe_window_is_handled_once(sqlite_url: str, tm
         event_id, data = _event("c-2")
         other_id, other = _event("c-3")
         await _publish(bus, event_id, data)
-        await asyncio.sleep(0.25)  # past the stream's (tiny) duplicate window
-        await _publish(bus, event_id, data)
+        await _republish_after_window(bus, event_id, data)
         await _publish(bus, other_id, other)
         assert bus.js is not None
         assert (await bus.js.stream_info(stream_name("contacts"))).state.messages == 3
-        stop = asyncio.Event()
-        task = asyncio.create_task(consumer.run(bus, stop))
-        for _ in range(200):
-            if _count(db, processed_events) == 2:
-                break
-            await asyncio.sleep(0.05)
-        stop.set()
-        await task
+        await _run_until(consumer, bus, lambda: _count(db, processed_events) == 2)
         await bus.close()
 
     try:
@@ -155,14 +172,7 @@ def test_a_failing_event_is_retried_then_dead_lettered_without_blocking_others(s
         bus = await _bus(server.url)
         for cid in ("good-1", "poison", "good-2"):
             await _publish(bus, *_event(cid))
-        stop = asyncio.Event()
-        task = asyncio.create_task(consumer.run(bus, stop))
-        for _ in range(300):
-            if _count(db, dead_letter_events) == 1:
-                break
-            await asyncio.sleep(0.05)
-        stop.set()
-        await task
+        await _run_until(consumer, bus, lambda: _count(db, dead_letter_events) == 1)
         await bus.close()
 
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,90 +93,96 @@ def _db(url: str) -> Database:
     return db
 
 
-def test_events_written_during_a_nats_outage_arrive_once_when_it_is_back(database_url: str, tmp_path: Path) -> None:
-    server = NatsServer(tmp_path / "nats").start()
-    db = _db(database_url)
-    harness = RelayHarness(db, server.url)
-    try:
-        first = _stage(db, ["before-1", "before-2"])
-        _wait(lambda: _pending(db) == 0, what="first events published")
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[NatsServer]:
+    """A nats-server of the test's own (these tests stop and restart it)."""
+    nats = NatsServer(tmp_path / "nats").start()
+    yield nats
+    nats.stop()
 
-        server.stop()
-        during = _stage(db, [f"during-{i}" for i in range(300)])  # writes succeed with NATS down
-        failures = harness.relay.failed_batches
-        _wait(lambda: harness.relay.failed_batches >= failures + 2, what="the relay to fail while NATS is down")
-        assert _pending(db) == 300
 
-        server.start()
-        _wait(lambda: _pending(db) == 0, timeout=30, what="backlog drained after NATS came back")
-        ids = asyncio.run(_stream_event_ids(server.url))
-        assert sorted(ids) == sorted(first + during)
-        assert len(ids) == len(set(ids)) == 302
-    finally:
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = _db(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def relays(db: Database, server: NatsServer) -> Iterator[Callable[[], RelayHarness]]:
+    """Starts relays on the test's database and server; closes them after the test."""
+    started: list[RelayHarness] = []
+
+    def start() -> RelayHarness:
+        started.append(RelayHarness(db, server.url))
+        return started[-1]
+
+    yield start
+    for harness in started:
         harness.close()
-        server.stop()
-        db.dispose()
 
 
-def test_a_rolled_back_transaction_publishes_nothing(database_url: str, tmp_path: Path) -> None:
-    server = NatsServer(tmp_path / "nats").start()
-    db = _db(database_url)
-    harness = RelayHarness(db, server.url)
-    try:
-        with db.uow() as uow:
-            uow.add_event(_event("rolled-back"))
-            # no commit: leaving the block rolls back
-        with pytest.raises(RuntimeError), db.uow() as uow:
-            uow.add_event(_event("failed-midway"))
-            raise RuntimeError("the use case failed after staging its event")
-        kept = _stage(db, ["committed"])
-        _wait(lambda: _pending(db) == 0, what="committed event published")
-        with db.read() as s:
-            assert s.scalar(select(func.count()).select_from(outbox_events)) == 1
-        assert asyncio.run(_stream_event_ids(server.url)) == kept
-    finally:
-        harness.close()
-        server.stop()
-        db.dispose()
+def test_events_written_during_a_nats_outage_arrive_once_when_it_is_back(
+    db: Database, server: NatsServer, relays: Callable[[], RelayHarness]
+) -> None:
+    harness = relays()
+    first = _stage(db, ["before-1", "before-2"])
+    _wait(lambda: _pending(db) == 0, what="first events published")
+
+    server.stop()
+    during = _stage(db, [f"during-{i}" for i in range(300)])  # writes succeed with NATS down
+    failures = harness.relay.failed_batches
+    _wait(lambda: harness.relay.failed_batches >= failures + 2, what="the relay to fail while NATS is down")
+    assert _pending(db) == 300
+
+    server.start()
+    _wait(lambda: _pending(db) == 0, timeout=30, what="backlog drained after NATS came back")
+    ids = asyncio.run(_stream_event_ids(server.url))
+    assert sorted(ids) == sorted(first + during)
+    assert len(ids) == len(set(ids)) == 302
 
 
-def test_republishing_a_row_is_deduplicated_by_jetstream(sqlite_url: str, tmp_path: Path) -> None:
-    server = NatsServer(tmp_path / "nats").start()
-    db = _db(sqlite_url)
-    harness = RelayHarness(db, server.url)
-    try:
-        ids = _stage(db, ["a", "b", "c"])
-        _wait(lambda: _pending(db) == 0, what="published")
-        # A relay that crashed after publishing but before marking the rows sends them again.
-        with db.uow() as uow:
-            uow.session.execute(update(outbox_events).values(published_at=None, next_attempt_at=None))
-            uow.commit()
-        harness.relay.wake()
-        _wait(lambda: _pending(db) == 0, what="republished")
-        assert asyncio.run(_stream_event_ids(server.url)) == ids
-    finally:
-        harness.close()
-        server.stop()
-        db.dispose()
+def test_a_rolled_back_transaction_publishes_nothing(
+    db: Database, server: NatsServer, relays: Callable[[], RelayHarness]
+) -> None:
+    relays()
+    with db.uow() as uow:
+        uow.add_event(_event("rolled-back"))
+        # no commit: leaving the block rolls back
+    with pytest.raises(RuntimeError), db.uow() as uow:
+        uow.add_event(_event("failed-midway"))
+        raise RuntimeError("the use case failed after staging its event")
+    kept = _stage(db, ["committed"])
+    _wait(lambda: _pending(db) == 0, what="committed event published")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(outbox_events)) == 1
+    assert asyncio.run(_stream_event_ids(server.url)) == kept
+
+
+def test_republishing_a_row_is_deduplicated_by_jetstream(
+    db: Database, server: NatsServer, relays: Callable[[], RelayHarness]
+) -> None:
+    harness = relays()
+    ids = _stage(db, ["a", "b", "c"])
+    _wait(lambda: _pending(db) == 0, what="published")
+    # A relay that crashed after publishing but before marking the rows sends them again.
+    with db.uow() as uow:
+        uow.session.execute(update(outbox_events).values(published_at=None, next_attempt_at=None))
+        uow.commit()
+    harness.relay.wake()
+    _wait(lambda: _pending(db) == 0, what="republished")
+    assert asyncio.run(_stream_event_ids(server.url)) == ids
 
 
 def test_several_relays_share_one_postgresql_database_without_publishing_twice(
-    database_url: str, tmp_path: Path
+    db: Database, server: NatsServer, relays: Callable[[], RelayHarness]
 ) -> None:
-    if database_url.startswith("sqlite"):
+    if db.is_sqlite:
         pytest.skip("SQLite runs one relay per database")
-    server = NatsServer(tmp_path / "nats").start()
-    db = _db(database_url)
-    relays = [RelayHarness(db, server.url) for _ in range(3)]
-    try:
-        with db.uow() as uow:
-            ids = uow.add_events([_event(f"bulk-{i}") for i in range(3000)])
-            uow.commit()
-        _wait(lambda: _pending(db) == 0, timeout=60, what="backlog drained by three relays")
-        assert sum(h.relay.published_total for h in relays) == 3000  # each row claimed by one relay
-        assert sorted(asyncio.run(_stream_event_ids(server.url))) == sorted(ids)
-    finally:
-        for h in relays:
-            h.close()
-        server.stop()
-        db.dispose()
+    started = [relays() for _ in range(3)]
+    with db.uow() as uow:
+        ids = uow.add_events([_event(f"bulk-{i}") for i in range(3000)])
+        uow.commit()
+    _wait(lambda: _pending(db) == 0, timeout=60, what="backlog drained by three relays")
+    assert sum(h.relay.published_total for h in started) == 3000  # each row claimed by one relay
+    assert sorted(asyncio.run(_stream_event_ids(server.url))) == sorted(ids)

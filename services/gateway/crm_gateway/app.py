@@ -4,6 +4,7 @@ health (/healthz alive, /readyz every service SERVING), metrics, and the resourc
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -103,8 +104,6 @@ def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None 
 
     @app.get("/metrics")
     def metrics() -> Response:
-        import os
-
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             prom_multiprocess.MultiProcessCollector(registry)
