@@ -374,22 +374,22 @@ class GetCampaignResponse(_message.Message):
     def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
 
 class ListCampaignsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "type", "status", "owner_id", "active_on")
+    __slots__ = ("page_size", "page_token", "query", "type", "status", "owner_ids", "active_on")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_ON_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
     type: CampaignType
     status: CampaignStatus
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     active_on: _types_pb2.Date
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., owner_id: _Optional[str] = ..., active_on: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., owner_ids: _Optional[_Iterable[str]] = ..., active_on: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
 
 class ListCampaignsResponse(_message.Message):
     __slots__ = ("campaigns", "next_page_token")

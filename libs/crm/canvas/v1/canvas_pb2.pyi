@@ -181,20 +181,20 @@ class GetCanvasResponse(_message.Message):
     def __init__(self, canvas: _Optional[_Union[Canvas, _Mapping]] = ...) -> None: ...
 
 class ListCanvasesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "status", "include_archived")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "status", "include_archived")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     status: CanvasStatus
     include_archived: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[_Union[CanvasStatus, str]] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[CanvasStatus, str]] = ..., include_archived: _Optional[bool] = ...) -> None: ...
 
 class ListCanvasesResponse(_message.Message):
     __slots__ = ("canvases", "next_page_token")

@@ -219,11 +219,11 @@ class GetClientResponse(_message.Message):
     def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ...) -> None: ...
 
 class ListClientsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "segment_tag", "city", "country_code", "include_archived")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "segment_tag", "city", "country_code", "include_archived")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_TAG_FIELD_NUMBER: _ClassVar[int]
     CITY_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -231,12 +231,12 @@ class ListClientsRequest(_message.Message):
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     segment_tag: str
     city: str
     country_code: str
     include_archived: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., segment_tag: _Optional[str] = ..., city: _Optional[str] = ..., country_code: _Optional[str] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., segment_tag: _Optional[str] = ..., city: _Optional[str] = ..., country_code: _Optional[str] = ..., include_archived: _Optional[bool] = ...) -> None: ...
 
 class ListClientsResponse(_message.Message):
     __slots__ = ("clients", "next_page_token")
@@ -327,20 +327,20 @@ class GetContactResponse(_message.Message):
     def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ...) -> None: ...
 
 class ListContactsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "client_id", "owner_id", "include_archived")
+    __slots__ = ("page_size", "page_token", "query", "client_id", "owner_ids", "include_archived")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
     client_id: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     include_archived: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., client_id: _Optional[str] = ..., owner_id: _Optional[str] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., client_id: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., include_archived: _Optional[bool] = ...) -> None: ...
 
 class ListContactsResponse(_message.Message):
     __slots__ = ("contacts", "next_page_token")
@@ -405,22 +405,22 @@ class GetProspectResponse(_message.Message):
     def __init__(self, prospect: _Optional[_Union[Prospect, _Mapping]] = ...) -> None: ...
 
 class ListProspectsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "status", "source", "source_campaign_id")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "status", "source", "source_campaign_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     status: ProspectStatus
     source: ProspectSource
     source_campaign_id: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ...) -> None: ...
 
 class ListProspectsResponse(_message.Message):
     __slots__ = ("prospects", "next_page_token")

@@ -378,11 +378,11 @@ class GetDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class ListDealsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "pipeline_id", "stage_id", "status", "client_id", "contact_id", "product_id", "source_campaign_id", "expected_close_from", "expected_close_to")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "pipeline_id", "stage_id", "status", "client_id", "contact_id", "product_id", "source_campaign_id", "expected_close_from", "expected_close_to")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -395,7 +395,7 @@ class ListDealsRequest(_message.Message):
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     pipeline_id: str
     stage_id: str
     status: DealStatus
@@ -405,7 +405,7 @@ class ListDealsRequest(_message.Message):
     source_campaign_id: str
     expected_close_from: _types_pb2.Date
     expected_close_to: _types_pb2.Date
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., product_id: _Optional[str] = ..., source_campaign_id: _Optional[str] = ..., expected_close_from: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., expected_close_to: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., product_id: _Optional[str] = ..., source_campaign_id: _Optional[str] = ..., expected_close_from: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., expected_close_to: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
 
 class ListDealsResponse(_message.Message):
     __slots__ = ("deals", "next_page_token")
@@ -544,11 +544,11 @@ class GetActivityResponse(_message.Message):
     def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ...) -> None: ...
 
 class ListActivitiesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "kind", "status", "due", "deal_id", "client_id", "contact_id", "prospect_id", "campaign_id", "due_after", "due_before")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "kind", "status", "due", "deal_id", "client_id", "contact_id", "prospect_id", "campaign_id", "due_after", "due_before")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DUE_FIELD_NUMBER: _ClassVar[int]
@@ -562,7 +562,7 @@ class ListActivitiesRequest(_message.Message):
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     kind: ActivityKind
     status: ActivityStatus
     due: ActivityDueFilter
@@ -573,7 +573,7 @@ class ListActivitiesRequest(_message.Message):
     campaign_id: str
     due_after: _timestamp_pb2.Timestamp
     due_before: _timestamp_pb2.Timestamp
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., kind: _Optional[_Union[ActivityKind, str]] = ..., status: _Optional[_Union[ActivityStatus, str]] = ..., due: _Optional[_Union[ActivityDueFilter, str]] = ..., deal_id: _Optional[str] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., prospect_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., kind: _Optional[_Union[ActivityKind, str]] = ..., status: _Optional[_Union[ActivityStatus, str]] = ..., due: _Optional[_Union[ActivityDueFilter, str]] = ..., deal_id: _Optional[str] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., prospect_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., due_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., due_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListActivitiesResponse(_message.Message):
     __slots__ = ("activities", "next_page_token")

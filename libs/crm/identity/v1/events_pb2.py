@@ -24,25 +24,34 @@ _sym_db = _symbol_database.Default()
 
 from crm.common.v1 import types_pb2 as crm_dot_common_dot_v1_dot_types__pb2
 from crm.identity.v1 import identity_pb2 as crm_dot_identity_dot_v1_dot_identity__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/identity/v1/events.proto\x12\x0f\x63rm.identity.v1\x1a\x19\x63rm/common/v1/types.proto\x1a\x1e\x63rm/identity/v1/identity.proto\"Z\n\x0bUserCreated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\"r\n\x0bUserUpdated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"^\n\x0fUserDeactivated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\"Z\n\x0bTeamCreated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Team\"r\n\x0bTeamUpdated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Team\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"Z\n\x0bTeamDeleted\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Teamb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63rm/identity/v1/events.proto\x12\x0f\x63rm.identity.v1\x1a\x19\x63rm/common/v1/types.proto\x1a\x1e\x63rm/identity/v1/identity.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Z\n\x0bUserCreated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\"r\n\x0bUserUpdated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"^\n\x0fUserDeactivated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04user\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.User\"Z\n\x0bTeamCreated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Team\"r\n\x0bTeamUpdated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Team\x12\x16\n\x0e\x63hanged_fields\x18\x03 \x03(\t\"Z\n\x0bTeamDeleted\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12#\n\x04team\x18\x02 \x01(\x0b\x32\x15.crm.identity.v1.Team\"c\n\x0eSessionRevoked\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12)\n\x07session\x18\x02 \x01(\x0b\x32\x18.crm.identity.v1.Session\"\x8f\x01\n\x13UserSessionsRevoked\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\x0brevoke_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x04 \x01(\t\"g\n\x0f\x41piTokenCreated\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12,\n\tapi_token\x18\x02 \x01(\x0b\x32\x19.crm.identity.v1.ApiToken\"g\n\x0f\x41piTokenRevoked\x12&\n\x04meta\x18\x01 \x01(\x0b\x32\x18.crm.common.v1.EventMeta\x12,\n\tapi_token\x18\x02 \x01(\x0b\x32\x19.crm.identity.v1.ApiTokenb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.identity.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USERCREATED']._serialized_start=108
-  _globals['_USERCREATED']._serialized_end=198
-  _globals['_USERUPDATED']._serialized_start=200
-  _globals['_USERUPDATED']._serialized_end=314
-  _globals['_USERDEACTIVATED']._serialized_start=316
-  _globals['_USERDEACTIVATED']._serialized_end=410
-  _globals['_TEAMCREATED']._serialized_start=412
-  _globals['_TEAMCREATED']._serialized_end=502
-  _globals['_TEAMUPDATED']._serialized_start=504
-  _globals['_TEAMUPDATED']._serialized_end=618
-  _globals['_TEAMDELETED']._serialized_start=620
-  _globals['_TEAMDELETED']._serialized_end=710
+  _globals['_USERCREATED']._serialized_start=141
+  _globals['_USERCREATED']._serialized_end=231
+  _globals['_USERUPDATED']._serialized_start=233
+  _globals['_USERUPDATED']._serialized_end=347
+  _globals['_USERDEACTIVATED']._serialized_start=349
+  _globals['_USERDEACTIVATED']._serialized_end=443
+  _globals['_TEAMCREATED']._serialized_start=445
+  _globals['_TEAMCREATED']._serialized_end=535
+  _globals['_TEAMUPDATED']._serialized_start=537
+  _globals['_TEAMUPDATED']._serialized_end=651
+  _globals['_TEAMDELETED']._serialized_start=653
+  _globals['_TEAMDELETED']._serialized_end=743
+  _globals['_SESSIONREVOKED']._serialized_start=745
+  _globals['_SESSIONREVOKED']._serialized_end=844
+  _globals['_USERSESSIONSREVOKED']._serialized_start=847
+  _globals['_USERSESSIONSREVOKED']._serialized_end=990
+  _globals['_APITOKENCREATED']._serialized_start=992
+  _globals['_APITOKENCREATED']._serialized_end=1095
+  _globals['_APITOKENREVOKED']._serialized_start=1097
+  _globals['_APITOKENREVOKED']._serialized_end=1200
 # @@protoc_insertion_point(module_scope)

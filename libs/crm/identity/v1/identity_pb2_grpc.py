@@ -69,10 +69,30 @@ class IdentityServiceStub:
                 request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.BatchGetUsersRequest.SerializeToString,
                 response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.BatchGetUsersResponse.FromString,
                 _registered_method=True)
-        self.Authenticate = channel.unary_unary(
-                '/crm.identity.v1.IdentityService/Authenticate',
-                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateRequest.SerializeToString,
-                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateResponse.FromString,
+        self.Login = channel.unary_unary(
+                '/crm.identity.v1.IdentityService/Login',
+                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
+                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+                _registered_method=True)
+        self.RefreshSession = channel.unary_unary(
+                '/crm.identity.v1.IdentityService/RefreshSession',
+                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionRequest.SerializeToString,
+                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionResponse.FromString,
+                _registered_method=True)
+        self.GetSession = channel.unary_unary(
+                '/crm.identity.v1.IdentityService/GetSession',
+                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionRequest.SerializeToString,
+                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionResponse.FromString,
+                _registered_method=True)
+        self.RevokeSession = channel.unary_unary(
+                '/crm.identity.v1.IdentityService/RevokeSession',
+                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionRequest.SerializeToString,
+                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionResponse.FromString,
+                _registered_method=True)
+        self.ListSigningKeys = channel.unary_unary(
+                '/crm.identity.v1.IdentityService/ListSigningKeys',
+                request_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysRequest.SerializeToString,
+                response_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysResponse.FromString,
                 _registered_method=True)
         self.ChangePassword = channel.unary_unary(
                 '/crm.identity.v1.IdentityService/ChangePassword',
@@ -173,15 +193,47 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Authenticate(self, request, context):
-        """Checks an e-mail and password and returns the user they belong to.
+    def Login(self, request, context):
+        """Signs in with an e-mail and password: opens a session and returns a short-lived signed
+        access token (a JWT the gateway verifies with the keys of ListSigningKeys, without calling
+        this service per request) and a refresh token. Failed attempts are rate-limited per account
+        and per client address (RESOURCE_EXHAUSTED with retry_after_seconds in the error metadata).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshSession(self, request, context):
+        """Trades a refresh token for a new access token and a new refresh token (rotation: the old
+        refresh token stops working; presenting it again revokes the whole session).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeSession(self, request, context):
+        """Ends a session (logout); its access tokens are refused from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSigningKeys(self, request, context):
+        """The public keys access tokens are signed with, newest first (the JWT header's kid names one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ChangePassword(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Sets a new password and revokes every session of the user.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -279,10 +331,30 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.BatchGetUsersRequest.FromString,
                     response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.BatchGetUsersResponse.SerializeToString,
             ),
-            'Authenticate': grpc.unary_unary_rpc_method_handler(
-                    servicer.Authenticate,
-                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateRequest.FromString,
-                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateResponse.SerializeToString,
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.FromString,
+                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.SerializeToString,
+            ),
+            'RefreshSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshSession,
+                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionRequest.FromString,
+                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionResponse.SerializeToString,
+            ),
+            'GetSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSession,
+                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionRequest.FromString,
+                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionResponse.SerializeToString,
+            ),
+            'RevokeSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeSession,
+                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionRequest.FromString,
+                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionResponse.SerializeToString,
+            ),
+            'ListSigningKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSigningKeys,
+                    request_deserializer=crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysRequest.FromString,
+                    response_serializer=crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysResponse.SerializeToString,
             ),
             'ChangePassword': grpc.unary_unary_rpc_method_handler(
                     servicer.ChangePassword,
@@ -535,7 +607,7 @@ class IdentityService:
             _registered_method=True)
 
     @staticmethod
-    def Authenticate(request,
+    def Login(request,
             target,
             options=(),
             channel_credentials=None,
@@ -548,9 +620,117 @@ class IdentityService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/crm.identity.v1.IdentityService/Authenticate',
-            crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateRequest.SerializeToString,
-            crm_dot_identity_dot_v1_dot_identity__pb2.AuthenticateResponse.FromString,
+            '/crm.identity.v1.IdentityService/Login',
+            crm_dot_identity_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
+            crm_dot_identity_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.identity.v1.IdentityService/RefreshSession',
+            crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionRequest.SerializeToString,
+            crm_dot_identity_dot_v1_dot_identity__pb2.RefreshSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.identity.v1.IdentityService/GetSession',
+            crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionRequest.SerializeToString,
+            crm_dot_identity_dot_v1_dot_identity__pb2.GetSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.identity.v1.IdentityService/RevokeSession',
+            crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionRequest.SerializeToString,
+            crm_dot_identity_dot_v1_dot_identity__pb2.RevokeSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSigningKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.identity.v1.IdentityService/ListSigningKeys',
+            crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysRequest.SerializeToString,
+            crm_dot_identity_dot_v1_dot_identity__pb2.ListSigningKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -309,11 +309,11 @@ class GetQuoteResponse(_message.Message):
     def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
 
 class ListQuotesRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_id", "deal_id", "client_id", "status", "root_number", "include_superseded")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "deal_id", "client_id", "status", "root_number", "include_superseded")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -322,13 +322,13 @@ class ListQuotesRequest(_message.Message):
     page_size: int
     page_token: str
     query: str
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     deal_id: str
     client_id: str
     status: QuoteStatus
     root_number: str
     include_superseded: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_id: _Optional[str] = ..., deal_id: _Optional[str] = ..., client_id: _Optional[str] = ..., status: _Optional[_Union[QuoteStatus, str]] = ..., root_number: _Optional[str] = ..., include_superseded: _Optional[bool] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., deal_id: _Optional[str] = ..., client_id: _Optional[str] = ..., status: _Optional[_Union[QuoteStatus, str]] = ..., root_number: _Optional[str] = ..., include_superseded: _Optional[bool] = ...) -> None: ...
 
 class ListQuotesResponse(_message.Message):
     __slots__ = ("quotes", "next_page_token")

@@ -429,20 +429,20 @@ class GetReportDefinitionResponse(_message.Message):
     def __init__(self, report_definition: _Optional[_Union[ReportDefinition, _Mapping]] = ...) -> None: ...
 
 class ListReportDefinitionsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "module", "owner_id", "include_shared")
+    __slots__ = ("page_size", "page_token", "query", "module", "owner_ids", "include_shared")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     MODULE_FIELD_NUMBER: _ClassVar[int]
-    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_SHARED_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
     module: ReportModule
-    owner_id: str
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
     include_shared: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., module: _Optional[_Union[ReportModule, str]] = ..., owner_id: _Optional[str] = ..., include_shared: _Optional[bool] = ...) -> None: ...
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., module: _Optional[_Union[ReportModule, str]] = ..., owner_ids: _Optional[_Iterable[str]] = ..., include_shared: _Optional[bool] = ...) -> None: ...
 
 class ListReportDefinitionsResponse(_message.Message):
     __slots__ = ("report_definitions", "next_page_token")
