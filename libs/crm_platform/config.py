@@ -106,7 +106,7 @@ class ServiceConfig:
     platform: PlatformSettings
 
 
-def _load(factory, what: str):  # type: ignore[no-untyped-def]
+def load_settings(factory, what: str):  # type: ignore[no-untyped-def]
     try:
         return factory()
     except ValidationError as exc:
@@ -115,7 +115,7 @@ def _load(factory, what: str):  # type: ignore[no-untyped-def]
 
 
 def platform_settings() -> PlatformSettings:
-    return _load(PlatformSettings, "the platform (CRM_*)")
+    return load_settings(PlatformSettings, "the platform (CRM_*)")
 
 
 def service_config(name: str) -> ServiceConfig:
@@ -124,7 +124,7 @@ def service_config(name: str) -> ServiceConfig:
     info = SERVICES[name]
     prefix = f"CRM_{name.upper()}_"
     platform = platform_settings()
-    own = _load(lambda: ServiceSettings(_env_prefix=prefix), f"service {name} ({prefix}*)")
+    own = load_settings(lambda: ServiceSettings(_env_prefix=prefix), f"service {name} ({prefix}*)")
     addr = own.addr or f"127.0.0.1:{info.grpc_port}"
     listen = own.listen or f"127.0.0.1:{addr.rpartition(':')[2]}"
     metrics = own.metrics_listen or f"127.0.0.1:{info.metrics_port}"

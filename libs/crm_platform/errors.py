@@ -79,6 +79,13 @@ class PermissionDenied(CrmError):
     reason = "permission_denied"
 
 
+class ResourceExhausted(CrmError):
+    """Too many attempts (e.g. failed logins): metadata carries retry_after_seconds."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "too_many_requests"
+
+
 class Unauthenticated(CrmError):
     code = grpc.StatusCode.UNAUTHENTICATED
     reason = "unauthenticated"
