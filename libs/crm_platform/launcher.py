@@ -1,11 +1,16 @@
 """`crm up`: runs the whole platform on this machine (the embedded default). Starts the bundled
 nats-server with JetStream (unless CRM_NATS_URL is given), every service on its own SQLite file
 under CRM_DATA_DIR (unless CRM_<SERVICE>_DATABASE_URL is given), then the gateway; waits until
-each is healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM."""
+each is healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM.
+
+Unless CRM_INTERNAL_TOKEN is given, a fresh random one is made for each run and handed to every
+child (the services accept calls only from holders of it). On the very first start the identity
+service creates the first admin; when it generated a one-time password, it is shown here."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -45,6 +50,10 @@ class Platform:
             self.env["CRM_NATS_URL"] = self.nats.url
         self.env["CRM_GATEWAY_LISTEN"] = self.gateway_listen
         self.env["CRM_LAUNCHER_PID"] = str(os.getpid())  # children end with us (crm_platform.parent)
+        if not self.env.get("CRM_INTERNAL_TOKEN"):
+            self.env["CRM_INTERNAL_TOKEN"] = secrets.token_urlsafe(32)
+        identity_log = self.log_dir / "identity.log"
+        self._identity_log_start = identity_log.stat().st_size if identity_log.exists() else 0
         for name in SERVICES:
             self._spawn(name, [sys.executable, "-m", f"crm_{name}"])
         self._spawn("gateway", [sys.executable, "-m", "crm_gateway"])
@@ -64,6 +73,19 @@ class Platform:
         if proc.poll() is not None:
             tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
             raise RuntimeError(f"{name} exited with code {proc.returncode}:\n  " + "\n  ".join(tail))
+
+    def first_admin_notice(self) -> str:
+        """The identity service's one-time admin password line, when this run created it."""
+        log = self.log_dir / "identity.log"
+        if not log.exists():
+            return ""
+        with open(log, "rb") as f:
+            f.seek(self._identity_log_start)
+            text = f.read().decode(errors="replace")
+        for line in text.splitlines():
+            if "first admin created" in line and "one-time password" in line:
+                return line[line.index("first admin created") :]
+        return ""
 
     def _wait_grpc(self, name: str, deadline: float) -> None:
         with grpc.insecure_channel(service_config(name).addr) as channel:
@@ -97,8 +119,11 @@ class Platform:
     def summary(self, seconds: float) -> str:
         lines = [
             f"CRM platform ready in {seconds:.1f}s",
-            f"  gateway    http://{self.gateway_listen}  (/readyz, /metrics)",
+            f"  gateway    http://{self.gateway_listen}  (API /api/v1, docs /api/docs, /readyz, /metrics)",
         ]
+        notice = self.first_admin_notice()
+        if notice:
+            lines.insert(1, f"  {notice}")
         for name in SERVICES:
             cfg = service_config(name)
             lines.append(f"  {name:<10} gRPC {cfg.addr}  metrics http://{cfg.metrics_listen}/metrics")

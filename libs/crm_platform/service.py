@@ -145,12 +145,13 @@ def main(spec: ServiceSpec) -> None:
         print(f"crm-{spec.name}: {exc}", file=sys.stderr)
         sys.exit(2)
     setup_logging(spec.name, config.platform.log_level, config.platform.log_format)
-    if not config.platform.internal_token and not config.listen.startswith("127.0.0.1:"):
-        log.warning(
-            "CRM_INTERNAL_TOKEN is not set while listening on %s: any caller that reaches this port "
-            "is trusted; set the same secret on the gateway and every service",
-            config.listen,
+    if not config.platform.internal_token:
+        print(
+            f"crm-{spec.name}: CRM_INTERNAL_TOKEN must be set (the same secret on the gateway and every service; "
+            "`crm up` makes one for each run)",
+            file=sys.stderr,
         )
+        sys.exit(2)
     runtime = ServiceRuntime(spec, config)
     stopping = threading.Event()
 

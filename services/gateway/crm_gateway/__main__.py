@@ -1,7 +1,8 @@
 """`python -m crm_gateway`: serves the gateway with gunicorn (gthread workers keep connections
-alive). CRM_GATEWAY_LISTEN (default 127.0.0.1:8080), CRM_GATEWAY_WORKERS (default 1),
-CRM_GATEWAY_THREADS (default 8). With more than one worker, Prometheus multiprocess mode is used
-(PROMETHEUS_MULTIPROC_DIR, emptied at start)."""
+alive), configured by crm_gateway.settings (CRM_GATEWAY_LISTEN, _WORKERS, _THREADS ...). Each worker
+builds its own app, and so follows the identity events itself. With more than one worker,
+Prometheus multiprocess mode is used (PROMETHEUS_MULTIPROC_DIR, emptied at start). The gateway
+refuses to start without CRM_INTERNAL_TOKEN: the services trust only callers that present it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from crm_gateway.settings import gateway_settings
 from crm_platform.config import ConfigError, platform_settings
 from crm_platform.logs import setup_logging
 from crm_platform.parent import exit_with_launcher
@@ -30,7 +32,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from crm_gateway.app import create_app
 
-        return create_app(max_body_bytes=int(os.environ.get("CRM_GATEWAY_MAX_BODY_BYTES", 1024 * 1024)))
+        return create_app()
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
@@ -43,12 +45,13 @@ def main() -> None:
     exit_with_launcher()
     try:
         settings = platform_settings()
-        listen = os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080")
-        workers = int(os.environ.get("CRM_GATEWAY_WORKERS", "1"))
-        threads = int(os.environ.get("CRM_GATEWAY_THREADS", "8"))
-    except (ConfigError, ValueError) as exc:
+        gateway = gateway_settings()
+        if not settings.internal_token:
+            raise ConfigError("CRM_INTERNAL_TOKEN must be set (the same secret on the gateway and every service)")
+    except ConfigError as exc:
         print(f"crm-gateway: {exc}", file=sys.stderr)
         sys.exit(2)
+    listen, workers, threads = gateway.listen, gateway.workers, gateway.threads
     setup_logging("gateway", settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "bind": listen,

@@ -4,6 +4,7 @@ JSON responses."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -66,9 +67,14 @@ def parse_body(model: type[M]) -> M:
         ) from None
 
 
-def parse_query(model: type[M]) -> M:
+def parse_query(model: type[M], list_fields: set[str] | frozenset[str] = frozenset()) -> M:
+    """Query parameters into `model`; a field typed as a list takes every value of a repeated
+    parameter (`?owner_id=a&owner_id=b`), any other takes the first."""
+    data: dict[str, Any] = {}
+    for key in request.args:
+        data[key] = request.args.getlist(key) if key in list_fields else request.args[key]
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(data)
     except ValidationError as exc:
         errors = validation_errors(exc)
         raise ProblemError(
@@ -86,3 +92,47 @@ def call(service: str, fn: Callable[..., R], req: Any) -> R:
 
 def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+
+
+_KEY_OK = re.compile(r"^[\x21-\x7e]{1,100}$")
+_IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+
+
+def idempotency_key(user_id: str) -> str:
+    """The request id for a create: the Idempotency-Key header, scoped to the caller so that two
+    users' keys never meet. Empty when none was sent."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return ""
+    if not _KEY_OK.match(key):
+        raise ProblemError(
+            400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 100 printable ASCII characters"
+        )
+    return f"{user_id}:{key}"
+
+
+def if_match() -> int | None:
+    """The version named by If-Match (an ETag this gateway gave), or None when absent or `*`."""
+    value = request.headers.get("If-Match")
+    if value is None or value.strip() == "*":
+        return None
+    m = _IF_MATCH.match(value.strip())
+    if not m:
+        raise ProblemError(400, "invalid_if_match", 'If-Match must be an ETag from this API, such as "3"')
+    return int(m.group(1))
+
+
+def etag(version: int) -> dict[str, str]:
+    return {"ETag": f'"{version}"'}
+
+
+def check_version(expected: int | None, current: int, what: str) -> int:
+    """The version to send as expected_version: If-Match when given (412 when stale already),
+    else the version just read, so that a change made in between is refused rather than lost."""
+    if expected is None:
+        return current
+    if expected != current:
+        raise ProblemError(
+            412, "precondition_failed", f"the {what} has changed since version {expected} (now {current}); re-read it"
+        )
+    return expected

@@ -1,32 +1,40 @@
-"""The gateway's Flask application factory: request ids, body size limits, problem+json errors,
-health (/healthz alive, /readyz every service SERVING), metrics, and the resource blueprints."""
+"""The gateway's Flask application factory: request ids, body size limits, authentication of
+every route not declared public, problem+json errors, CORS, metrics, Swagger UI at /api/docs, and
+the resources' blueprints."""
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import grpc
 from flask import Flask, Response, g, request
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess as prom_multiprocess
+from flask_cors import CORS
+from flask_swagger_ui import get_swaggerui_blueprint
+from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm_gateway import clients
-from crm_gateway.api import ProblemError, UpstreamError, respond
+from crm_gateway import clients, prospects, sessions, system, users
+from crm_gateway.api import ProblemError, UpstreamError
+from crm_gateway.auth import Authenticator, AuthError, Directory, IdentityFeed
+from crm_gateway.openapi import build_document
 from crm_gateway.problems import from_grpc, problem
-from crm_platform.config import SERVICES
-from crm_platform.context import new_request_id, request_id_var
-from crm_platform.grpc_client import channel_to
+from crm_gateway.routing import REGISTRY, IdConverter
+from crm_gateway.settings import GatewaySettings, gateway_settings
+from crm_platform.config import SERVICES, platform_settings
+from crm_platform.context import actor_var, new_request_id, request_id_var
+from crm_platform.grpc_client import decode_error
 from crm_platform.metrics import LATENCY_BUCKETS
 
 log = logging.getLogger(__name__)
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+DOCS_URL = "/api/docs"
+# Routes a user whose password must be changed may still call.
+PASSWORD_CHANGE_ALLOWED = frozenset({"auth.me", "auth.change_password", "auth.logout"})
 
 HTTP_REQUESTS = Counter(
     "crm_http_requests_total", "HTTP requests served by the gateway.", ["route", "method", "status"]
@@ -34,15 +42,63 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "crm_http_request_duration_seconds", "Time to serve an HTTP request.", ["route", "method"], buckets=LATENCY_BUCKETS
 )
-_health_pool = ThreadPoolExecutor(max_workers=len(SERVICES), thread_name_prefix="readyz")
+AUTH_FAILURES = Counter("crm_http_auth_failures_total", "Requests refused for their credentials.", ["code"])
+
+BLUEPRINTS = (system.res, sessions.res, users.users, users.teams, users.tokens, clients.res, prospects.res)
 
 
-def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None = None) -> Flask:
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = max_body_bytes
+def is_public(endpoint: str | None) -> bool:
+    """Routes anyone may call: those declared public, Swagger UI's page and files."""
+    if endpoint is None:
+        return True  # no route matched: the 404/405 handler answers
+    op = REGISTRY.by_endpoint.get(endpoint)
+    if op is not None:
+        return op.access == "public"
+    return endpoint.startswith("swagger_ui.")
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    services: list[str] | None = None,
+    nats_url: str | None = None,
+    follow_identity_events: bool = True,
+) -> Flask:
+    settings = settings or gateway_settings()
+    app = Flask(__name__, static_folder=None)
+    app.url_map.converters["id"] = IdConverter
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["CRM_READY_SERVICES"] = list(SERVICES) if services is None else services
+    app.config["CRM_METRICS_TOKEN"] = settings.metrics_token
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.register_blueprint(clients.bp)
-    ready_services = list(SERVICES) if services is None else services
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    for resource in BLUEPRINTS:
+        app.register_blueprint(resource.blueprint)
+    app.register_blueprint(
+        get_swaggerui_blueprint(DOCS_URL, "/api/v1/openapi.json", config={"app_name": "CRM API"}),
+        url_prefix=DOCS_URL,
+    )
+    if settings.cors_origin_list:
+        CORS(
+            app,
+            origins=settings.cors_origin_list,
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-Id"],
+            expose_headers=["ETag", "Location", "X-Request-Id", "Retry-After"],
+            max_age=600,
+        )
+    app.extensions["crm_openapi"] = build_document()
+
+    directory = Directory()
+    feed = None
+    if follow_identity_events:
+        feed = IdentityFeed(directory, nats_url or platform_settings().nats_url, settings.token_max_age_seconds)
+        feed.start()
+    app.extensions["crm_auth"] = Authenticator(
+        directory, feed, max_token_age=settings.token_max_age_seconds, fallback_ttl=settings.auth_fallback_cache_seconds
+    )
+    max_body = settings.max_body_bytes
 
     @app.before_request
     def _start() -> None:
@@ -50,8 +106,26 @@ def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None 
         rid = incoming if _REQUEST_ID_OK.match(incoming) else new_request_id()
         g.request_id_token = request_id_var.set(rid)
         g.started = time.perf_counter()
-        if request.content_length is not None and request.content_length > max_body_bytes:
+        if request.content_length is not None and request.content_length > max_body:
             raise RequestEntityTooLarge()
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.method == "OPTIONS" or is_public(request.endpoint):
+            return
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise AuthError("missing_token", "send a bearer token (sign in at POST /api/v1/auth/login)")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthError("invalid_token", "the Authorization header must be 'Bearer <token>'")
+        principal = app.extensions["crm_auth"].authenticate(token.strip())
+        g.principal = principal
+        g.actor_token = actor_var.set(principal.id)
+        if principal.user.password_change_required and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
+            raise ProblemError(
+                403, "password_change_required", "choose a new password first (POST /api/v1/auth/password)"
+            )
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -63,9 +137,19 @@ def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None 
 
     @app.teardown_request
     def _teardown(_exc: BaseException | None) -> None:
-        token = g.pop("request_id_token", None)
-        if token is not None:
-            request_id_var.reset(token)
+        for name, var in (("request_id_token", request_id_var), ("actor_token", actor_var)):
+            token = g.pop(name, None)
+            if token is not None:
+                var.reset(token)
+
+    @app.errorhandler(AuthError)
+    def _auth(exc: AuthError) -> Response:
+        AUTH_FAILURES.labels(exc.code).inc()
+        response = problem(401, exc.code, exc.detail)
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="crm", error="invalid_token", error_description="{exc.code}"'
+        )
+        return response
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError) -> Response:
@@ -73,11 +157,21 @@ def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None 
 
     @app.errorhandler(UpstreamError)
     def _upstream(exc: UpstreamError) -> Response:
-        return from_grpc(exc.info, exc.service)
+        if exc.info.code == grpc.StatusCode.ABORTED and request.headers.get("If-Match"):
+            return problem(412, "precondition_failed", exc.info.message)
+        response = from_grpc(exc.info, exc.service)
+        retry = exc.info.metadata.get("retry_after_seconds")
+        if response.status_code == 429 and retry:
+            response.headers["Retry-After"] = retry
+        return response
+
+    @app.errorhandler(grpc.RpcError)
+    def _rpc(exc: grpc.RpcError) -> Response:  # raised while authenticating (identity asked directly)
+        return from_grpc(decode_error(exc), "identity")
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
-        return problem(413, "body_too_large", f"the request body must be at most {max_body_bytes} bytes")
+        return problem(413, "body_too_large", f"the request body must be at most {max_body} bytes")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -92,30 +186,11 @@ def create_app(*, max_body_bytes: int = 1024 * 1024, services: list[str] | None 
         log.exception("unhandled error")
         return problem(500, "internal_error", "internal error (logged with the request id)")
 
-    @app.get("/healthz")
-    def healthz() -> Response:
-        return respond({"status": "alive"})
-
-    @app.get("/readyz")
-    def readyz() -> Response:
-        states = dict(zip(ready_services, _health_pool.map(_check, ready_services), strict=True))
-        ready = all(s == "SERVING" for s in states.values())
-        return respond({"status": "ready" if ready else "not_ready", "services": states}, 200 if ready else 503)
-
-    @app.get("/metrics")
-    def metrics() -> Response:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            registry = CollectorRegistry()
-            prom_multiprocess.MultiProcessCollector(registry)
-            return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
-        return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
-
     return app
 
 
-def _check(service: str) -> str:
-    try:
-        res = health_pb2_grpc.HealthStub(channel_to(service)).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(res.status)
-    except grpc.RpcError as exc:
-        return "UNREACHABLE" if exc.code() == grpc.StatusCode.UNAVAILABLE else exc.code().name
+def close_app(app: Flask) -> None:
+    """Stops the identity event feed (tests create many apps in one process)."""
+    auth: Any = app.extensions.get("crm_auth")
+    if auth is not None and auth.feed is not None:
+        auth.feed.close()

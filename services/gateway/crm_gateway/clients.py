@@ -1,21 +1,27 @@
-"""/api/v1/clients: the HTTP face of the contacts service's clients."""
+"""/api/v1/clients: the HTTP face of the contacts service's clients (Cliente). Clients are shared:
+every signed-in user sees them; their owner (or the owner's manager, or an admin) changes them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from flask import Blueprint, Response, request, url_for
-from google.protobuf.json_format import MessageToDict
+from flask import Response, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
-from crm_gateway.api import call, parse_body, parse_query, respond
+from crm_gateway.convert import ProtoJson, ProtoPage
+from crm_gateway.owned import Collection
+from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
-bp = Blueprint("clients", __name__)
+res = Resource("clients", "Clients", "Companies and people that buy (Cliente).")
 
 Short = Annotated[str, StringConstraints(max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=500)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
+Email = Annotated[str, StringConstraints(max_length=320)]
+Phones = Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Field(max_length=10)]
+Tags = Annotated[list[Short], Field(max_length=50)]
 
 
 class _Strict(BaseModel):
@@ -36,105 +42,125 @@ class AddressIn(_Strict):
 
 
 class ClientCreate(_Strict):
-    """A new client (Cliente): a company or a person that buys."""
+    """A new client. `owner_id` defaults to the caller."""
 
     name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    owner_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    owner_id: Id | None = None
     kind: Literal["company", "person"] = "company"
     legal_name: Text = ""
     tax_id: TaxIdIn | None = None
     industry: Text = ""
-    segment_tags: Annotated[list[Short], Field(max_length=50)] = []
-    email: Annotated[str, StringConstraints(max_length=320)] = ""
-    phones: Annotated[list[Annotated[str, StringConstraints(max_length=40)]], Field(max_length=10)] = []
+    segment_tags: Tags = []
+    email: Email = ""
+    phones: Phones = []
     website: Text = ""
     address: AddressIn | None = None
     source: Text = ""
-    force_duplicate: bool = False
+    force_duplicate: bool = Field(False, description="Create even when a client with the same e-mail or tax id exists.")
+
+
+class ClientPatch(_Strict):
+    """The fields to change; the others keep their values."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    owner_id: Id | None = None
+    kind: Literal["company", "person"] = "company"
+    legal_name: Text = ""
+    tax_id: TaxIdIn | None = None
+    industry: Text = ""
+    segment_tags: Tags = []
+    email: Email = ""
+    phones: Phones = []
+    website: Text = ""
+    address: AddressIn | None = None
+    source: Text = ""
 
 
 class ClientListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
+    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
     page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
-    q: Annotated[str, StringConstraints(max_length=200)] = ""
-    owner_id: Short = ""
+    q: Annotated[str, StringConstraints(max_length=200), Field(description="Text search: name, e-mail, tax id.")] = ""
+    owner_id: Annotated[list[Annotated[str, StringConstraints(max_length=36)]], Field(max_length=100)] = []
     segment_tag: Short = ""
     city: Short = ""
     country_code: Annotated[str, StringConstraints(max_length=2)] = ""
     include_archived: bool = False
 
 
-_KIND_NAMES = {
-    contacts_pb2.CLIENT_KIND_COMPANY: "company",
-    contacts_pb2.CLIENT_KIND_PERSON: "person",
-}
-_KIND_VALUES = {v: k for k, v in _KIND_NAMES.items()}
+CLIENTS = Collection(
+    kind="clients",
+    service="contacts",
+    stub=lambda: stub(contacts_pb2_grpc.ContactsServiceStub, "contacts"),
+    message=contacts_pb2.Client,
+    field="client",
+    get_rpc="GetClient",
+    requests=contacts_pb2,
+)
+ONE = ProtoJson(contacts_pb2.Client)
 
 
-def client_json(msg: contacts_pb2.Client) -> dict[str, Any]:
-    body = MessageToDict(msg, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
-    body["kind"] = _KIND_NAMES.get(msg.kind, "company")
-    body["version"] = msg.version
-    return body
-
-
-def _contacts() -> contacts_pb2_grpc.ContactsServiceStub:
-    return stub(contacts_pb2_grpc.ContactsServiceStub, "contacts")
-
-
-@bp.post("/api/v1/clients")
-def create_client() -> Response:
-    body = parse_body(ClientCreate)
-    msg = contacts_pb2.Client(
-        kind=_KIND_VALUES[body.kind],
-        name=body.name,
-        owner_id=body.owner_id,
-        legal_name=body.legal_name,
-        industry=body.industry,
-        segment_tags=body.segment_tags,
-        email=body.email,
-        phones=body.phones,
-        website=body.website,
-        source=body.source,
+@res.route("GET", "/api/v1/clients", query=ClientListQuery, response=ProtoPage(contacts_pb2.Client))
+def list_clients(query: ClientListQuery) -> Response:
+    """List clients, oldest first."""
+    return CLIENTS.list(
+        "ListClients",
+        "clients",
+        query.owner_id,
+        page_size=query.page_size,
+        page_token=query.page_token,
+        query=query.q,
+        segment_tag=query.segment_tag,
+        city=query.city,
+        country_code=query.country_code,
+        include_archived=query.include_archived,
     )
-    if body.tax_id:
-        msg.tax_id.country_code = body.tax_id.country_code.upper()
-        msg.tax_id.value = body.tax_id.value
-    if body.address:
-        msg.address.CopyFrom(contacts_pb2.Address(**body.address.model_dump()))
-    req = contacts_pb2.CreateClientRequest(
-        client=msg,
-        request_id=request.headers.get("Idempotency-Key", "")[:100],
-        force_duplicate=body.force_duplicate,
-    )
-    res = call("contacts", _contacts().CreateClient, req)
-    location = url_for("clients.get_client", client_id=res.client.id)
-    return respond(client_json(res.client), 201, {"Location": location})
 
 
-@bp.get("/api/v1/clients/<client_id>")
+@res.route(
+    "POST",
+    "/api/v1/clients",
+    body=ClientCreate,
+    response=ONE,
+    status=201,
+    errors=(409,),
+    response_headers=("Location", "ETag"),
+    request_headers=("Idempotency-Key",),
+)
+def create_client(body: ClientCreate) -> Response:
+    """Create a client.
+    A client with the same e-mail or tax id is a 409 naming it (`existing_id`), unless force_duplicate."""
+    return CLIENTS.create("CreateClient", body, lambda i: url_for("clients.get_client", client_id=i))
+
+
+@res.route("GET", "/api/v1/clients/<id:client_id>", response=ONE, errors=(404,), response_headers=("ETag",))
 def get_client(client_id: str) -> Response:
-    res = call("contacts", _contacts().GetClient, contacts_pb2.GetClientRequest(id=client_id))
-    return respond(client_json(res.client), headers={"ETag": f'"{res.client.version}"'})
+    """Get a client."""
+    return CLIENTS.get(client_id)
 
 
-@bp.get("/api/v1/clients")
-def list_clients() -> Response:
-    q = parse_query(ClientListQuery)
-    res = call(
-        "contacts",
-        _contacts().ListClients,
-        contacts_pb2.ListClientsRequest(
-            page_size=q.page_size,
-            page_token=q.page_token,
-            query=q.q,
-            owner_id=q.owner_id,
-            segment_tag=q.segment_tag,
-            city=q.city,
-            country_code=q.country_code,
-            include_archived=q.include_archived,
-        ),
-    )
-    return respond({"items": [client_json(c) for c in res.clients], "next_page_token": res.next_page_token})
+@res.route(
+    "PATCH",
+    "/api/v1/clients/<id:client_id>",
+    body=ClientPatch,
+    response=ONE,
+    errors=(404, 409, 412),
+    request_headers=("If-Match",),
+    response_headers=("ETag",),
+)
+def update_client(client_id: str, body: ClientPatch) -> Response:
+    """Update a client (its owner, their manager, or an admin)."""
+    return CLIENTS.update("UpdateClient", client_id, body)
+
+
+@res.route("POST", "/api/v1/clients/<id:client_id>:archive", response=ONE, errors=(404,), response_headers=("ETag",))
+def archive_client(client_id: str) -> Response:
+    """Archive a client: hidden from lists unless include_archived; its history stays."""
+    return CLIENTS.action("ArchiveClient", client_id)
+
+
+@res.route("DELETE", "/api/v1/clients/<id:client_id>", status=204, errors=(404,))
+def delete_client(client_id: str) -> Response:
+    """Delete a client that nothing refers to (otherwise 400 client_in_use: archive it instead)."""
+    return CLIENTS.delete("DeleteClient", client_id)

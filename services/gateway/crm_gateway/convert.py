@@ -1,0 +1,153 @@
+"""Protobuf messages as the HTTP API's JSON, and back, by one rule for every resource: field names
+as in the contract, enums as lower-case words without their prefix (CLIENT_KIND_COMPANY →
+"company", the UNSPECIFIED value → null), int64 as numbers, timestamps as RFC 3339 UTC strings
+(null when unset). The JSON schema of a response is derived from the same message descriptor, so
+the OpenAPI document and the answers agree by construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+_TIMESTAMP = Timestamp.DESCRIPTOR.full_name
+_INTS = {
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64,
+    FieldDescriptor.TYPE_SINT32,
+    FieldDescriptor.TYPE_SINT64,
+}
+
+
+def _enum_prefix(enum: EnumDescriptor) -> str:
+    return enum.values[0].name.removesuffix("UNSPECIFIED")
+
+
+def enum_words(enum: EnumDescriptor) -> list[str]:
+    prefix = _enum_prefix(enum)
+    return [v.name.removeprefix(prefix).lower() for v in enum.values if v.number != 0]
+
+
+def enum_value(enum: EnumDescriptor, word: str) -> int:
+    return enum.values_by_name[_enum_prefix(enum) + word.upper()].number
+
+
+def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
+    if fd.type == FieldDescriptor.TYPE_ENUM:
+        if value == 0:
+            return None
+        name = fd.enum_type.values_by_number[value].name
+        return name.removeprefix(_enum_prefix(fd.enum_type)).lower()
+    if fd.type == FieldDescriptor.TYPE_MESSAGE:
+        return to_json(value)
+    return value
+
+
+def to_json(msg: Message) -> Any:
+    if msg.DESCRIPTOR.full_name == _TIMESTAMP:
+        return msg.ToDatetime(UTC).isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+    out: dict[str, Any] = {}
+    for fd in msg.DESCRIPTOR.fields:
+        value = getattr(msg, fd.name)
+        if fd.is_repeated:
+            out[fd.name] = [_scalar_out(fd, v) for v in value]
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            out[fd.name] = to_json(value) if msg.HasField(fd.name) else None
+        else:
+            out[fd.name] = _scalar_out(fd, value)
+    return out
+
+
+def from_json(msg: Message, data: dict[str, Any]) -> Message:
+    """Fills `msg` from already-validated JSON (the pydantic model's dump)."""
+    fields = msg.DESCRIPTOR.fields_by_name
+    for name, value in data.items():
+        fd = fields[name]
+        if value is None:
+            msg.ClearField(name)
+        elif fd.is_repeated:
+            target = getattr(msg, name)
+            del target[:]
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                for item in value:
+                    from_json(target.add(), item)
+            elif fd.type == FieldDescriptor.TYPE_ENUM:
+                target.extend(enum_value(fd.enum_type, v) for v in value)
+            else:
+                target.extend(value)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+            if fd.message_type.full_name == _TIMESTAMP:
+                getattr(msg, name).FromDatetime(value)
+            else:
+                sub = getattr(msg, name)
+                sub.Clear()
+                from_json(sub, value)
+                sub.SetInParent()
+        elif fd.type == FieldDescriptor.TYPE_ENUM:
+            setattr(msg, name, enum_value(fd.enum_type, value))
+        else:
+            setattr(msg, name, value)
+    return msg
+
+
+# --- JSON schema of a message, for the OpenAPI document --------------------------------------
+
+
+def _field_schema(fd: FieldDescriptor, defs: dict[str, Any], ref: str) -> dict[str, Any]:
+    if fd.type == FieldDescriptor.TYPE_MESSAGE:
+        if fd.message_type.full_name == _TIMESTAMP:
+            schema: dict[str, Any] = {"type": "string", "format": "date-time"}
+        else:
+            schema = {"$ref": ref.format(model=message_schema(fd.message_type, defs, ref))}
+        if not fd.is_repeated:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+    elif fd.type == FieldDescriptor.TYPE_ENUM:
+        schema = {"enum": [*enum_words(fd.enum_type), None]}
+        if fd.is_repeated:
+            schema = {"enum": enum_words(fd.enum_type)}
+    elif fd.type == FieldDescriptor.TYPE_BOOL:
+        schema = {"type": "boolean"}
+    elif fd.type in _INTS:
+        schema = {"type": "integer"}
+    elif fd.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
+        schema = {"type": "number"}
+    else:
+        schema = {"type": "string"}
+    if fd.is_repeated:
+        schema = {"type": "array", "items": schema}
+    return schema
+
+
+def message_schema(desc: Descriptor, defs: dict[str, Any], ref: str) -> str:
+    """Adds the schema of a message (and of the messages it holds) to `defs`; returns its name."""
+    name = desc.name
+    if name in defs:
+        return name
+    defs[name] = {}  # placeholder against recursion
+    props = {fd.name: _field_schema(fd, defs, ref) for fd in desc.fields}
+    defs[name] = {"type": "object", "properties": props, "required": list(props)}
+    return name
+
+
+@dataclass(frozen=True)
+class ProtoJson:
+    """A response body that is one message as JSON."""
+
+    message: type[Message]
+
+
+@dataclass(frozen=True)
+class ProtoPage:
+    """A list response: `{"items": [...], "next_page_token": "..."}`."""
+
+    message: type[Message]
+
+
+def page(items: list[Message], next_page_token: str) -> dict[str, Any]:
+    return {"items": [to_json(m) for m in items], "next_page_token": next_page_token}

@@ -1,0 +1,103 @@
+"""The one way the gateway serves a collection of owned records (clients, prospects, and the other
+services' records as they land): read with a visibility check, list narrowed to what the caller
+may see, create with an assignable owner and an Idempotency-Key, update with If-Match and an
+ownership check, custom actions and delete on records the caller may change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.message import Message
+from pydantic import BaseModel
+
+from crm_gateway.access import assignable_owner, ensure_changeable, ensure_visible, owner_filter, principal
+from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
+from crm_gateway.convert import from_json, page, to_json
+
+# Fields a PATCH may never name (the service owns them).
+READ_ONLY = frozenset({"id", "create_time", "update_time", "version", "archived"})
+
+
+@dataclass(frozen=True)
+class Collection:
+    """How one kind of owned record maps onto its service's RPCs."""
+
+    kind: str  # "clients"
+    service: str  # "contacts"
+    stub: Callable[[], Any]
+    message: type[Message]  # contacts_pb2.Client
+    field: str  # the message's field name in requests/responses: "client"
+    get_rpc: str  # "GetClient"
+    requests: Any  # the *_pb2 module holding the request messages
+
+    def _req(self, rpc: str, **kw: Any) -> Message:
+        cls = getattr(self.requests, f"{rpc}Request")
+        return cls(**kw)  # type: ignore[no-any-return]
+
+    def _call(self, rpc: str, **kw: Any) -> Any:
+        return call(self.service, getattr(self.stub(), rpc), self._req(rpc, **kw))
+
+    def fetch(self, record_id: str, *, for_change: bool = False) -> Any:
+        record = getattr(self._call(self.get_rpc, id=record_id), self.field)
+        if for_change:
+            ensure_changeable(self.kind, record_id, record.owner_id)
+        else:
+            ensure_visible(self.kind, record_id, record.owner_id)
+        return record
+
+    def get(self, record_id: str) -> Response:
+        record = self.fetch(record_id)
+        return respond(to_json(record), headers=etag(record.version))
+
+    def list(self, rpc: str, plural: str, requested_owners: list[str], **filters: Any) -> Response:
+        owners = owner_filter(self.kind, requested_owners)
+        if owners is None:
+            return respond(page([], ""))
+        res = self._call(rpc, owner_ids=owners, **filters)
+        return respond(page(list(getattr(res, plural)), res.next_page_token))
+
+    def create(self, rpc: str, body: BaseModel, location: Callable[[str], str], **extra: Any) -> Response:
+        p = principal()
+        data = body.model_dump(exclude_unset=True, exclude=set(extra) | {"force_duplicate"})
+        data["owner_id"] = assignable_owner(data.get("owner_id"))
+        msg = from_json(self.message(), data)
+        kwargs = {self.field: msg, "request_id": idempotency_key(p.id), **extra}
+        if "force_duplicate" in type(body).model_fields:
+            kwargs["force_duplicate"] = body.force_duplicate
+        record = getattr(self._call(rpc, **kwargs), self.field)
+        return respond(to_json(record), 201, {"Location": location(record.id), **etag(record.version)})
+
+    def update(self, rpc: str, record_id: str, body: BaseModel) -> Response:
+        changed = body.model_dump(exclude_unset=True)
+        if not changed:
+            raise ProblemError(400, "empty_update", "name at least one field to change")
+        bad = READ_ONLY & set(changed)
+        if bad:
+            raise ProblemError(400, "read_only_field", f"these fields cannot be changed: {', '.join(sorted(bad))}")
+        current = self.fetch(record_id, for_change=True)
+        if "owner_id" in changed:
+            changed["owner_id"] = assignable_owner(changed["owner_id"])
+        msg = from_json(self.message(id=record_id), changed)
+        res = self._call(
+            rpc,
+            **{self.field: msg},
+            update_mask=FieldMask(paths=sorted(changed)),
+            expected_version=check_version(if_match(), current.version, self.kind.removesuffix("s")),
+        )
+        record = getattr(res, self.field)
+        return respond(to_json(record), headers=etag(record.version))
+
+    def action(self, rpc: str, record_id: str, **kw: Any) -> Response:
+        """A custom action (`:archive` ...) on a record the caller may change; answers the record."""
+        self.fetch(record_id, for_change=True)
+        record = getattr(self._call(rpc, id=record_id, **kw), self.field)
+        return respond(to_json(record), headers=etag(record.version))
+
+    def delete(self, rpc: str, record_id: str) -> Response:
+        self.fetch(record_id, for_change=True)
+        self._call(rpc, id=record_id)
+        return Response(status=204)

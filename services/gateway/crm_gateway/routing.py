@@ -1,0 +1,173 @@
+"""How a gateway route is declared: one decorator names the method, path, who may call it, and the
+pydantic models of its query, body and response. The same declaration validates each request and
+builds the OpenAPI 3.1 document, so the document cannot drift from what the gateway accepts."""
+
+from __future__ import annotations
+
+import functools
+import re
+import typing
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flask import Blueprint, Response, request
+from pydantic import BaseModel
+from werkzeug.routing import BaseConverter
+
+from crm_gateway.api import ProblemError, parse_body, parse_query
+
+Access = Literal["public", "user"]
+
+# Statuses a route can answer with besides its success, and what each means to a caller.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The request is malformed or a field is invalid (`errors` names each field).",
+    401: "No valid bearer token (missing, malformed, expired, tampered with or revoked).",
+    403: "The caller's role may not do this, or the password must be changed first.",
+    404: "No such record, or not one the caller may see.",
+    409: "A duplicate, or a concurrent change won (re-read and retry).",
+    412: "If-Match names a version that is no longer current.",
+    413: "The body is larger than the gateway accepts.",
+    415: "The body is not application/json.",
+    429: "Too many attempts; retry after the time given.",
+    503: "A service behind the gateway is unavailable; nothing was changed.",
+    504: "A service behind the gateway did not answer in time.",
+}
+# Every route behind a service may answer these.
+UPSTREAM_ERRORS = (503, 504)
+
+
+class IdConverter(BaseConverter):
+    """A path segment without ':' so that `/clients/<id:client_id>:archive` is unambiguous."""
+
+    regex = r"[^/:]+"
+
+
+@dataclass
+class Operation:
+    method: str
+    rule: str
+    endpoint: str
+    summary: str
+    description: str
+    tag: str
+    access: Access
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: Any
+    status: int
+    errors: tuple[int, ...]
+    response_headers: tuple[str, ...]
+    request_headers: tuple[str, ...]
+    content_type: str = "application/json"
+
+
+@dataclass
+class Registry:
+    """Every declared operation, in declaration order (the OpenAPI builder reads it)."""
+
+    operations: list[Operation] = field(default_factory=list)
+    by_endpoint: dict[str, Operation] = field(default_factory=dict)
+
+
+REGISTRY = Registry()
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    out = set()
+    for name, info in model.model_fields.items():
+        origin = typing.get_origin(info.annotation)
+        if origin is list or (
+            origin is not None and any(typing.get_origin(a) is list for a in typing.get_args(origin))
+        ):
+            out.add(name)
+    return out
+
+
+class Resource:
+    """A group of routes (one Flask blueprint, one OpenAPI tag)."""
+
+    def __init__(self, name: str, tag: str, description: str = ""):
+        self.blueprint = Blueprint(name, __name__)
+        self.tag = tag
+        self.description = description
+
+    def route(
+        self,
+        method: str,
+        rule: str,
+        *,
+        access: Access = "user",
+        query: type[BaseModel] | None = None,
+        body: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        errors: Iterable[int] = (),
+        response_headers: Iterable[str] = (),
+        request_headers: Iterable[str] = (),
+        content_type: str = "application/json",
+        upstream: bool = True,
+    ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+        """Declares a route. The view receives path parameters, then `query=` and `body=` (the
+        validated models) when declared."""
+
+        def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+            endpoint = f"{self.blueprint.name}.{view.__name__}"
+            doc = (view.__doc__ or "").strip()
+            summary, _, description = doc.partition("\n")
+            codes = set(errors) | {400}
+            if access == "user":
+                codes |= {401, 403}
+            if upstream:
+                codes |= set(UPSTREAM_ERRORS)
+            if body is not None:
+                codes |= {413, 415}
+            op = Operation(
+                method=method.upper(),
+                rule=rule,
+                endpoint=endpoint,
+                summary=summary.strip(),
+                description=description.strip(),
+                tag=self.tag,
+                access=access,
+                query=query,
+                body=body,
+                response=response,
+                status=status,
+                errors=tuple(sorted(codes)),
+                response_headers=tuple(response_headers),
+                request_headers=tuple(request_headers),
+                content_type=content_type,
+            )
+            list_fields = _list_fields(query) if query is not None else set()
+
+            @functools.wraps(view)
+            def wrapper(**path: Any) -> Response:
+                kwargs: dict[str, Any] = dict(path)
+                if query is not None:
+                    kwargs["query"] = parse_query(query, list_fields)
+                elif request.args:
+                    unknown = ", ".join(sorted(request.args))
+                    raise ProblemError(400, "invalid_query", f"unknown query parameter(s): {unknown}")
+                if body is not None:
+                    kwargs["body"] = parse_body(body)
+                return view(**kwargs)
+
+            wrapper.operation = op  # type: ignore[attr-defined]
+            self.blueprint.add_url_rule(rule, view.__name__, wrapper, methods=[op.method])
+            REGISTRY.operations.append(op)
+            REGISTRY.by_endpoint[endpoint] = op
+            return wrapper
+
+        return decorate
+
+
+def openapi_path(rule: str) -> tuple[str, list[str]]:
+    """Flask `/a/<id:x>:verb` → OpenAPI `/a/{x}:verb`, and the path parameter names."""
+    names: list[str] = []
+
+    def _sub(m: re.Match[str]) -> str:
+        names.append(m.group(2))
+        return "{" + m.group(2) + "}"
+
+    return re.sub(r"<(?:(\w+):)?(\w+)>", _sub, rule), names

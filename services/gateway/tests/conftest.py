@@ -1,0 +1,103 @@
+"""A real stack for the gateway's tests, once per module: the identity and contacts services over
+gRPC on loopback (SQLite files, the session's nats-server, an internal token they require), and
+the gateway app following identity's events. The team: an admin, a manager leading team Norte
+with reps Ana and Beto, and Carla, a rep outside the team."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crm_contacts.bootstrap import SPEC as CONTACTS
+from crm_gateway.app import close_app, create_app
+from crm_gateway.settings import GatewaySettings
+from crm_identity.bootstrap import SPEC as IDENTITY
+from crm_platform.config import PlatformSettings, ServiceConfig
+from crm_platform.nats_server import NatsServer
+from crm_platform.service import ServiceRuntime, ServiceSpec
+
+INTERNAL_TOKEN = "gateway-tests-internal-token"
+ADMIN_EMAIL = "admin@example.com"
+PASSWORD = "una clave larga 123"
+
+
+@dataclass
+class Stack:
+    app: Flask
+    http: FlaskClient
+    identity: ServiceRuntime
+    contacts: ServiceRuntime
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    refresh_tokens: dict[str, str] = field(default_factory=dict)
+
+    def login(self, email: str, password: str = PASSWORD, **environ: Any) -> Any:
+        return self.http.post("/api/v1/auth/login", json={"email": email, "password": password}, **environ)
+
+    def auth(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[who]}"}
+
+    def sign_in(self, who: str, email: str) -> None:
+        res = self.login(email)
+        assert res.status_code == 200, res.get_json()
+        body = res.get_json()
+        self.tokens[who], self.refresh_tokens[who] = body["access_token"], body["refresh_token"]
+        self.users[who] = body["user"]
+
+    def id(self, who: str) -> str:
+        return str(self.users[who]["id"])
+
+
+def _start(spec: ServiceSpec, db: Path, nats_url: str) -> ServiceRuntime:
+    settings = PlatformSettings(nats_url=nats_url, relay_poll_seconds=0.05, internal_token=INTERNAL_TOKEN)
+    config = ServiceConfig(spec.name, f"sqlite:///{db}", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", settings)
+    runtime = ServiceRuntime(spec, config)
+    runtime.start()
+    assert runtime.ready.wait(20), f"{spec.name} did not become ready"
+    return runtime
+
+
+@pytest.fixture(scope="module")
+def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("gateway-stack")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
+        mp.setenv("CRM_ADMIN_PASSWORD", PASSWORD)
+        mp.setenv("CRM_INTERNAL_TOKEN", INTERNAL_TOKEN)
+        identity = _start(IDENTITY, tmp / "identity.db", nats_server.url)
+        contacts = _start(CONTACTS, tmp / "contacts.db", nats_server.url)
+        mp.setenv("CRM_IDENTITY_ADDR", f"127.0.0.1:{identity.grpc_port}")
+        mp.setenv("CRM_CONTACTS_ADDR", f"127.0.0.1:{contacts.grpc_port}")
+        settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
+        app = create_app(settings, services=["identity", "contacts"], nats_url=nats_server.url)
+        s = Stack(app=app, http=app.test_client(), identity=identity, contacts=contacts)
+        s.sign_in("admin", ADMIN_EMAIL)
+        admin = s.auth("admin")
+
+        def user(email: str, name: str, role: str, team_id: str = "") -> dict[str, Any]:
+            body = {"email": email, "display_name": name, "role": role, "password": PASSWORD}
+            if team_id:
+                body["team_id"] = team_id
+            res = s.http.post("/api/v1/users", json=body, headers=admin)
+            assert res.status_code == 201, res.get_json()
+            return dict(res.get_json())
+
+        manager = user("marta@example.com", "Marta Gerente", "manager")
+        team = s.http.post("/api/v1/teams", json={"name": "Norte", "manager_id": manager["id"]}, headers=admin)
+        assert team.status_code == 201, team.get_json()
+        for who, email, name in (("ana", "ana@example.com", "Ana Rep"), ("beto", "beto@example.com", "Beto Rep")):
+            user(email, name, "rep", team.get_json()["id"])
+        user("carla@example.com", "Carla Rep", "rep")
+        for who in ("marta", "ana", "beto", "carla"):
+            s.sign_in(who, f"{who}@example.com")
+        s.users["team"] = team.get_json()
+        yield s
+        close_app(app)
+        contacts.stop(grace=1)
+        identity.stop(grace=1)
