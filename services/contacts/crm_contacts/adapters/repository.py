@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, insert, or_, select
+from sqlalchemy import Column, Text, cast, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from crm_contacts.adapters.tables import clients
+from crm_contacts.adapters.rows import contains, utc
+from crm_contacts.adapters.tables import clients, prospects
 from crm_contacts.domain.clients import Address, Client, ClientKind
 
-
-def _utc(value: Any) -> Any:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+# Every column of this service that refers to a client, by what it belongs to: a client that is
+# referred to cannot be deleted. Contacts (client_id) join this list when they are stored here.
+CLIENT_REFERENCES: tuple[tuple[str, Column[str]], ...] = (("prospects", prospects.c.converted_client_id),)
 
 
 def _row_to_client(row: Any) -> Client:
@@ -34,58 +34,87 @@ def _row_to_client(row: Any) -> Client:
         address=Address(row.street, row.city, row.region, row.postal_code, row.country_code),
         source=row.source,
         archived=row.archived,
-        created_at=_utc(row.created_at),
-        updated_at=_utc(row.updated_at),
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
         version=row.version,
     )
 
 
+def _values(client: Client) -> dict[str, Any]:
+    assert client.kind is not None, "only a validated client is stored"
+    return {
+        "kind": client.kind.value,
+        "name": client.name,
+        "name_search": client.name.casefold(),
+        "legal_name": client.legal_name,
+        "tax_country": client.tax_country,
+        "tax_id": client.tax_id,
+        "industry": client.industry,
+        "segment_tags": list(client.segment_tags),
+        "email": client.email,
+        "phones": list(client.phones),
+        "website": client.website,
+        "street": client.address.street,
+        "city": client.address.city,
+        "region": client.address.region,
+        "postal_code": client.address.postal_code,
+        "country_code": client.address.country_code,
+        "owner_id": client.owner_id,
+        "source": client.source,
+        "archived": client.archived,
+        "updated_at": client.updated_at,
+        "version": client.version,
+    }
+
+
 def add_client(session: Session, client: Client) -> None:
-    session.execute(
-        insert(clients).values(
-            id=client.id,
-            kind=client.kind.value,
-            name=client.name,
-            name_search=client.name.casefold(),
-            legal_name=client.legal_name,
-            tax_country=client.tax_country,
-            tax_id=client.tax_id,
-            industry=client.industry,
-            segment_tags=list(client.segment_tags),
-            email=client.email,
-            phones=list(client.phones),
-            website=client.website,
-            street=client.address.street,
-            city=client.address.city,
-            region=client.address.region,
-            postal_code=client.address.postal_code,
-            country_code=client.address.country_code,
-            owner_id=client.owner_id,
-            source=client.source,
-            archived=client.archived,
-            created_at=client.created_at,
-            updated_at=client.updated_at,
-            version=client.version,
-        )
+    session.execute(insert(clients).values(id=client.id, created_at=client.created_at, **_values(client)))
+
+
+def update_client(session: Session, client: Client, read_version: int) -> bool:
+    """Stores the changed client if its row is still at `read_version`; False if another change
+    came first (nothing written)."""
+    result = session.execute(
+        update(clients).where(clients.c.id == client.id, clients.c.version == read_version).values(**_values(client))
     )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def get_client(session: Session, client_id: str) -> Client | None:
-    row = session.execute(select(clients).where(clients.c.id == client_id)).first()
+def delete_client(session: Session, client_id: str) -> None:
+    session.execute(delete(clients).where(clients.c.id == client_id))
+
+
+def client_referenced_by(session: Session, client_id: str) -> list[str]:
+    """What in this service refers to the client (see CLIENT_REFERENCES); empty = nothing."""
+    return [
+        owner
+        for owner, column in CLIENT_REFERENCES
+        if session.scalar(select(column).where(column == client_id).limit(1)) is not None
+    ]
+
+
+def get_client(session: Session, client_id: str, *, for_update: bool = False) -> Client | None:
+    """The client, or None; `for_update` locks its row (PostgreSQL) until the transaction ends."""
+    stmt = select(clients).where(clients.c.id == client_id)
+    row = session.execute(stmt.with_for_update() if for_update else stmt).first()
     return None if row is None else _row_to_client(row)
 
 
-def find_duplicates(session: Session, client: Client) -> list[tuple[str, str]]:
-    """(field, existing client id) for each normalised e-mail, phone or tax id already in use."""
+def find_duplicates(
+    session: Session, client: Client, fields: Sequence[str] = ("email", "tax_id")
+) -> list[tuple[str, str]]:
+    """(field, id of another client) for each of `fields` ("email", "tax_id") whose normalised
+    value another client already has."""
     found: list[tuple[str, str]] = []
-    if client.email:
-        hit = session.scalar(select(clients.c.id).where(clients.c.email == client.email).limit(1))
+    others = clients.c.id != client.id
+    if client.email and "email" in fields:
+        hit = session.scalar(select(clients.c.id).where(clients.c.email == client.email, others).limit(1))
         if hit:
             found.append(("email", hit))
-    if client.tax_id:
+    if client.tax_id and "tax_id" in fields:
         hit = session.scalar(
             select(clients.c.id)
-            .where(clients.c.tax_country == client.tax_country, clients.c.tax_id == client.tax_id)
+            .where(clients.c.tax_country == client.tax_country, clients.c.tax_id == client.tax_id, others)
             .limit(1)
         )
         if hit:
@@ -99,7 +128,7 @@ def list_clients(
     limit: int,
     after_id: str | None,
     query: str = "",
-    owner_id: str = "",
+    owner_ids: Sequence[str] = (),
     segment_tag: str = "",
     city: str = "",
     country_code: str = "",
@@ -111,19 +140,21 @@ def list_clients(
         conditions.append(clients.c.id > after_id)
     if not include_archived:
         conditions.append(clients.c.archived.is_(False))
-    if owner_id:
-        conditions.append(clients.c.owner_id == owner_id)
+    if owner_ids:
+        conditions.append(clients.c.owner_id.in_(owner_ids))
     if city:
         conditions.append(clients.c.city == city)
     if country_code:
         conditions.append(clients.c.country_code == country_code.upper())
     if query:
-        needle = query.strip().casefold()
-        like = f"%{needle.replace('%', '').replace('_', '')}%"
         conditions.append(
-            or_(clients.c.name_search.like(like), clients.c.email.like(like), clients.c.tax_id == needle.upper())
+            or_(
+                contains(clients.c.name_search, query),
+                contains(clients.c.email, query),
+                clients.c.tax_id == query.strip().upper(),
+            )
         )
-    stmt = select(clients).where(and_(*conditions)).order_by(clients.c.id)
+    stmt = select(clients).where(*conditions).order_by(clients.c.id)
     if segment_tag:
         # Tags are normalised lower-case words stored as a JSON array: match the quoted tag.
         tag = segment_tag.strip().lower().replace('"', "")

@@ -1,22 +1,50 @@
-"""Client (Cliente) rules: what a valid client is, and how its fields are normalised. Pure Python:
-no ORM, no protobuf, no I/O."""
+"""Client (Cliente) rules: what a valid client is, how its fields are normalised, and what an
+update may change. Pure Python: no ORM, no protobuf, no I/O."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-
+from crm_contacts.domain.common import (
+    NAME_MAX,
+    TEXT_MAX,
+    Address,
+    check_length,
+    check_owner_id,
+    check_version,
+    normalise_email,
+    normalise_phones,
+    normalised_address,
+    normalised_tax_id,
+)
+from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FieldViolation, InvalidArgument
 
-NAME_MAX = 200
-TEXT_MAX = 500
+__all__ = ["Address", "Client", "ClientKind", "updated", "validated"]
+
 MAX_TAGS = 50
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+UPDATABLE = UpdatableFields(
+    fields=(
+        "kind",
+        "name",
+        "legal_name",
+        "tax_id",
+        "industry",
+        "segment_tags",
+        "email",
+        "phones",
+        "website",
+        "address",
+        "owner_id",
+        "source",
+    ),
+    # archived has its own call (ArchiveClient).
+    immutable=frozenset({"id", "archived", "create_time", "update_time", "version"}),
+)
 
 
 class ClientKind(StrEnum):
@@ -25,18 +53,10 @@ class ClientKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Address:
-    street: str = ""
-    city: str = ""
-    region: str = ""
-    postal_code: str = ""
-    country_code: str = ""
-
-
-@dataclass(frozen=True)
 class Client:
     id: str
-    kind: ClientKind
+    # None only in a draft that did not say (an update naming "kind" must give one).
+    kind: ClientKind | None
     name: str
     owner_id: str
     legal_name: str = ""
@@ -55,53 +75,23 @@ class Client:
     version: int = 1
 
 
-def normalise_email(value: str, field_name: str, problems: list[FieldViolation]) -> str:
-    value = value.strip()
-    if not value:
-        return ""
-    try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        problems.append(FieldViolation(field_name, f"'{value}' is not a valid e-mail address: {exc}"))
-        return value
-
-
-def normalise_phone(value: str, default_country: str, field_name: str, problems: list[FieldViolation]) -> str:
-    """E.164 (+573001234567); a number without +country uses the client's country."""
-    try:
-        number = phonenumbers.parse(value, default_country or None)
-    except phonenumbers.NumberParseException as exc:
-        problems.append(FieldViolation(field_name, f"'{value}' is not a phone number: {exc}"))
-        return value
-    if not phonenumbers.is_valid_number(number):
-        problems.append(FieldViolation(field_name, f"'{value}' is not a valid phone number"))
-        return value
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def validated(client: Client) -> Client:
     """The client with normalised fields, or InvalidArgument naming every bad field."""
     problems: list[FieldViolation] = []
+    if client.kind is None:
+        problems.append(FieldViolation("kind", "is required"))
     name = client.name.strip()
     if not name:
         problems.append(FieldViolation("name", "is required"))
-    elif len(name) > NAME_MAX:
-        problems.append(FieldViolation("name", f"must be at most {NAME_MAX} characters"))
-    if not client.owner_id:
-        problems.append(FieldViolation("owner_id", "is required"))
+    else:
+        check_length(name, "name", NAME_MAX, problems)
+    check_owner_id(client.owner_id, problems)
     for fname in ("legal_name", "industry", "website", "source"):
-        if len(getattr(client, fname)) > TEXT_MAX:
-            problems.append(FieldViolation(fname, f"must be at most {TEXT_MAX} characters"))
-    country = client.address.country_code.strip().upper()
-    if country and not _COUNTRY.match(country):
-        problems.append(FieldViolation("address.country_code", "must be an ISO 3166-1 alpha-2 code such as CO"))
-    tax_country = client.tax_country.strip().upper() or (country if client.tax_id else "")
-    if tax_country and not _COUNTRY.match(tax_country):
-        problems.append(FieldViolation("tax_id.country_code", "must be an ISO 3166-1 alpha-2 code such as CO"))
+        check_length(getattr(client, fname), fname, TEXT_MAX, problems)
+    address = normalised_address(client.address, problems)
+    tax_country, tax_id = normalised_tax_id(client.tax_country, client.tax_id, address.country_code, problems)
     email = normalise_email(client.email, "email", problems)
-    phones = tuple(
-        normalise_phone(p, country, f"phones[{i}]", problems) for i, p in enumerate(client.phones) if p.strip()
-    )
+    phones = normalise_phones(client.phones, address.country_code, problems)
     tags = tuple(dict.fromkeys(t.strip().lower() for t in client.segment_tags if t.strip()))
     if len(tags) > MAX_TAGS:
         problems.append(FieldViolation("segment_tags", f"at most {MAX_TAGS} tags"))
@@ -112,9 +102,20 @@ def validated(client: Client) -> Client:
         name=name,
         legal_name=client.legal_name.strip(),
         tax_country=tax_country,
-        tax_id=re.sub(r"[\s.]", "", client.tax_id).upper(),
+        tax_id=tax_id,
         email=email,
         phones=phones,
         segment_tags=tags,
-        address=replace(client.address, country_code=country),
+        address=address,
     )
+
+
+def updated(current: Client, draft: Client, mask: Sequence[str], expected_version: int = 0) -> tuple[Client, list[str]]:
+    """The client with the fields named in `mask` taken from `draft`, validated and normalised as
+    on create, and the names of the fields whose stored value changes (none: a no-op update).
+    A non-zero `expected_version` other than the stored one is a Conflict. Version and update
+    time are the caller's to bump."""
+    paths = UPDATABLE.check(mask)
+    check_version("client", current.id, current.version, expected_version)
+    after = validated(UPDATABLE.apply(current, draft, paths))
+    return after, UPDATABLE.changed(current, after)

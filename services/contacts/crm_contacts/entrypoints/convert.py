@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from crm.contacts.v1 import contacts_pb2
-from crm_contacts.domain.clients import Address, Client, ClientKind
+from crm_contacts.domain.clients import Client, ClientKind
+from crm_contacts.domain.common import Address
+from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_platform.errors import InvalidArgument
 
 _KIND_TO_PROTO = {
@@ -12,10 +14,66 @@ _KIND_TO_PROTO = {
 }
 _KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
 
+_STATUS_TO_PROTO = {
+    ProspectStatus.NEW: contacts_pb2.PROSPECT_STATUS_NEW,
+    ProspectStatus.CONTACTED: contacts_pb2.PROSPECT_STATUS_CONTACTED,
+    ProspectStatus.QUALIFIED: contacts_pb2.PROSPECT_STATUS_QUALIFIED,
+    ProspectStatus.CONVERTED: contacts_pb2.PROSPECT_STATUS_CONVERTED,
+    ProspectStatus.DISQUALIFIED: contacts_pb2.PROSPECT_STATUS_DISQUALIFIED,
+}
+_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
 
-def client_from_proto(msg: contacts_pb2.Client) -> Client:
-    kind = _KIND_FROM_PROTO.get(msg.kind) if msg.kind else ClientKind.COMPANY
-    if kind is None:
+_SOURCE_TO_PROTO = {
+    ProspectSource.WEB: contacts_pb2.PROSPECT_SOURCE_WEB,
+    ProspectSource.REFERRAL: contacts_pb2.PROSPECT_SOURCE_REFERRAL,
+    ProspectSource.CAMPAIGN: contacts_pb2.PROSPECT_SOURCE_CAMPAIGN,
+    ProspectSource.TRADE_FAIR: contacts_pb2.PROSPECT_SOURCE_TRADE_FAIR,
+    ProspectSource.ADS: contacts_pb2.PROSPECT_SOURCE_ADS,
+    ProspectSource.RD_STATION: contacts_pb2.PROSPECT_SOURCE_RD_STATION,
+    ProspectSource.IMPORT: contacts_pb2.PROSPECT_SOURCE_IMPORT,
+}
+_SOURCE_FROM_PROTO = {v: k for k, v in _SOURCE_TO_PROTO.items()}
+
+
+def _address_from_proto(msg: contacts_pb2.Address) -> Address:
+    return Address(msg.street, msg.city, msg.region, msg.postal_code, msg.country_code)
+
+
+def _address_to_proto(address: Address) -> contacts_pb2.Address:
+    return contacts_pb2.Address(
+        street=address.street,
+        city=address.city,
+        region=address.region,
+        postal_code=address.postal_code,
+        country_code=address.country_code,
+    )
+
+
+def prospect_status_from_proto(value: int, field: str = "status") -> ProspectStatus | None:
+    """None for PROSPECT_STATUS_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
+    if not value:
+        return None
+    status = _STATUS_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if status is None:
+        raise InvalidArgument.field(field, f"unknown prospect status {value}")
+    return status
+
+
+def prospect_source_from_proto(value: int, field: str = "source") -> ProspectSource | None:
+    """None for PROSPECT_SOURCE_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
+    if not value:
+        return None
+    source = _SOURCE_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if source is None:
+        raise InvalidArgument.field(field, f"unknown prospect source {value}")
+    return source
+
+
+def client_from_proto(msg: contacts_pb2.Client, default_kind: ClientKind | None = ClientKind.COMPANY) -> Client:
+    """A draft client; an unspecified kind becomes `default_kind` (None in an update's draft, so
+    that naming "kind" without giving one is an error)."""
+    kind = _KIND_FROM_PROTO.get(msg.kind) if msg.kind else default_kind  # type: ignore[call-overload]
+    if msg.kind and kind is None:
         raise InvalidArgument.field("kind", f"unknown client kind {msg.kind}")
     return Client(
         id=msg.id,
@@ -30,14 +88,13 @@ def client_from_proto(msg: contacts_pb2.Client) -> Client:
         email=msg.email,
         phones=tuple(msg.phones),
         website=msg.website,
-        address=Address(
-            msg.address.street, msg.address.city, msg.address.region, msg.address.postal_code, msg.address.country_code
-        ),
+        address=_address_from_proto(msg.address),
         source=msg.source,
     )
 
 
 def client_to_proto(client: Client) -> contacts_pb2.Client:
+    assert client.kind is not None, "only a validated client is sent"
     msg = contacts_pb2.Client(
         id=client.id,
         kind=_KIND_TO_PROTO[client.kind],
@@ -49,13 +106,7 @@ def client_to_proto(client: Client) -> contacts_pb2.Client:
         email=client.email,
         phones=list(client.phones),
         website=client.website,
-        address=contacts_pb2.Address(
-            street=client.address.street,
-            city=client.address.city,
-            region=client.address.region,
-            postal_code=client.address.postal_code,
-            country_code=client.address.country_code,
-        ),
+        address=_address_to_proto(client.address),
         owner_id=client.owner_id,
         source=client.source,
         archived=client.archived,
@@ -65,4 +116,56 @@ def client_to_proto(client: Client) -> contacts_pb2.Client:
         msg.create_time.FromDatetime(client.created_at)
     if client.updated_at:
         msg.update_time.FromDatetime(client.updated_at)
+    return msg
+
+
+def prospect_from_proto(msg: contacts_pb2.Prospect) -> Prospect:
+    """A draft prospect; output-only fields (conversion ids, times, version) are left out."""
+    return Prospect(
+        id=msg.id,
+        owner_id=msg.owner_id,
+        company_name=msg.company_name,
+        first_name=msg.first_name,
+        last_name=msg.last_name,
+        job_title=msg.job_title,
+        email=msg.email,
+        phones=tuple(msg.phones),
+        tax_country=msg.tax_id.country_code,
+        tax_id=msg.tax_id.value,
+        industry=msg.industry,
+        address=_address_from_proto(msg.address),
+        source=prospect_source_from_proto(msg.source),
+        source_campaign_id=msg.source_campaign_id,
+        status=prospect_status_from_proto(msg.status),
+        disqualified_reason=msg.disqualified_reason,
+    )
+
+
+def prospect_to_proto(prospect: Prospect) -> contacts_pb2.Prospect:
+    assert prospect.status is not None, "only a validated prospect is sent"
+    msg = contacts_pb2.Prospect(
+        id=prospect.id,
+        company_name=prospect.company_name,
+        first_name=prospect.first_name,
+        last_name=prospect.last_name,
+        job_title=prospect.job_title,
+        email=prospect.email,
+        phones=list(prospect.phones),
+        tax_id=contacts_pb2.TaxId(country_code=prospect.tax_country, value=prospect.tax_id),
+        industry=prospect.industry,
+        address=_address_to_proto(prospect.address),
+        source=_SOURCE_TO_PROTO[prospect.source] if prospect.source else contacts_pb2.PROSPECT_SOURCE_UNSPECIFIED,
+        source_campaign_id=prospect.source_campaign_id,
+        status=_STATUS_TO_PROTO[prospect.status],
+        disqualified_reason=prospect.disqualified_reason,
+        owner_id=prospect.owner_id,
+        converted_client_id=prospect.converted_client_id,
+        converted_contact_id=prospect.converted_contact_id,
+        converted_deal_id=prospect.converted_deal_id,
+        version=prospect.version,
+    )
+    if prospect.created_at:
+        msg.create_time.FromDatetime(prospect.created_at)
+    if prospect.updated_at:
+        msg.update_time.FromDatetime(prospect.updated_at)
     return msg

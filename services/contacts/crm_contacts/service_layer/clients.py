@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-
-from sqlalchemy.exc import IntegrityError
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import repository
+from crm_contacts.domain import clients as rules
 from crm_contacts.domain.clients import Client, validated
+from crm_contacts.domain.common import touched
 from crm_contacts.entrypoints import convert
-from crm_platform import idempotency, pagination
-from crm_platform.db import Database
-from crm_platform.errors import AlreadyExists, NotFound
+from crm_contacts.service_layer.listing import page_by_id
+from crm_contacts.service_layer.requests import run_once
+from crm_platform.db import Database, UnitOfWork
+from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
 from crm_platform.ids import is_valid_id, new_id
 
 CREATE_SCOPE = "CreateClient"
@@ -22,11 +24,42 @@ CREATE_SCOPE = "CreateClient"
 @dataclass(frozen=True)
 class ClientFilters:
     query: str = ""
-    owner_id: str = ""
+    # Sorted, without repeats (see domain.common.owner_filter); empty = any owner.
+    owner_ids: tuple[str, ...] = ()
     segment_tag: str = ""
     city: str = ""
     country_code: str = ""
     include_archived: bool = False
+
+
+def _not_found(client_id: str) -> NotFound:
+    return NotFound(f"client '{client_id}' not found", reason="client_not_found", metadata={"id": client_id})
+
+
+def _stored(uow: UnitOfWork, client_id: str) -> Client:
+    """The client, its row locked until the unit of work ends; NOT_FOUND if there is none."""
+    if not client_id:
+        raise InvalidArgument.field("id", "is required")
+    client = repository.get_client(uow.session, client_id, for_update=True) if is_valid_id(client_id) else None
+    if client is None:
+        raise _not_found(client_id)
+    return client
+
+
+def _refuse_duplicates(uow: UnitOfWork, client: Client, fields: Sequence[str] = ("email", "tax_id")) -> None:
+    dups = repository.find_duplicates(uow.session, client, fields)
+    if dups:
+        field, existing = dups[0]
+        raise AlreadyExists(
+            f"a client with this {field} already exists: {existing}",
+            reason="duplicate_client",
+            metadata={"existing_id": existing, "field": field},
+        )
+
+
+def _store_change(uow: UnitOfWork, before: Client, after: Client) -> None:
+    if not repository.update_client(uow.session, after, before.version):
+        raise Conflict(f"client '{before.id}' changed meanwhile: read it again and retry", reason="version_mismatch")
 
 
 def create_client(
@@ -34,62 +67,82 @@ def create_client(
 ) -> contacts_pb2.CreateClientResponse:
     """Validates and stores a new client and stages client_created. A repeated request_id returns
     the first answer; a duplicate e-mail or tax id is ALREADY_EXISTS naming the existing client."""
-    for attempt in range(2):
-        with db.uow() as uow:
-            earlier = idempotency.remembered(uow.session, CREATE_SCOPE, request_id, contacts_pb2.CreateClientResponse)
-            if earlier is not None:
-                return earlier
-            now = datetime.now(UTC)
-            client = validated(draft)
-            client = Client(**{**client.__dict__, "id": new_id(), "created_at": now, "updated_at": now, "version": 1})
-            if not force_duplicate:
-                dups = repository.find_duplicates(uow.session, client)
-                if dups:
-                    field, existing = dups[0]
-                    raise AlreadyExists(
-                        f"a client with this {field} already exists: {existing}",
-                        reason="duplicate_client",
-                        metadata={"existing_id": existing, "field": field},
-                    )
-            repository.add_client(uow.session, client)
-            message = convert.client_to_proto(client)
-            uow.add_event(events_pb2.ClientCreated(client=message))
-            response = contacts_pb2.CreateClientResponse(client=message)
-            idempotency.remember(uow.session, CREATE_SCOPE, request_id, response)
-            try:
-                uow.commit()
-            except IntegrityError:
-                if attempt == 0 and request_id:
-                    continue  # a concurrent call with the same request_id won: answer as it did
-                raise
-            return response
-    raise AssertionError("unreachable")
+
+    def create(uow: UnitOfWork) -> contacts_pb2.CreateClientResponse:
+        now = datetime.now(UTC)
+        client = replace(validated(draft), id=new_id(), created_at=now, updated_at=now, version=1, archived=False)
+        if not force_duplicate:
+            _refuse_duplicates(uow, client)
+        repository.add_client(uow.session, client)
+        message = convert.client_to_proto(client)
+        uow.add_event(events_pb2.ClientCreated(client=message))
+        return contacts_pb2.CreateClientResponse(client=message)
+
+    return run_once(db, CREATE_SCOPE, request_id, contacts_pb2.CreateClientResponse, create)
+
+
+def update_client(db: Database, draft: Client, mask: Sequence[str], *, expected_version: int = 0) -> Client:
+    """Changes the fields named in `mask` (validated as on create) and stages client_updated with
+    the names of the fields that changed. A new e-mail or tax id that another client has is
+    ALREADY_EXISTS; a stale `expected_version` is ABORTED. An update that changes nothing
+    stores nothing and publishes nothing."""
+    with db.uow() as uow:
+        current = _stored(uow, draft.id)
+        after, changed = rules.updated(current, draft, mask, expected_version)
+        if not changed:
+            return current
+        _refuse_duplicates(uow, after, [f for f in ("email", "tax_id") if f in changed])
+        after = touched(after, datetime.now(UTC))
+        _store_change(uow, current, after)
+        uow.add_event(events_pb2.ClientUpdated(client=convert.client_to_proto(after), changed_fields=changed))
+        uow.commit()
+        return after
+
+
+def archive_client(db: Database, client_id: str) -> Client:
+    """Marks the client archived (hidden from lists unless asked for) and stages client_archived;
+    archiving an archived client changes nothing and publishes nothing."""
+    with db.uow() as uow:
+        current = _stored(uow, client_id)
+        if current.archived:
+            return current
+        after = touched(replace(current, archived=True), datetime.now(UTC))
+        _store_change(uow, current, after)
+        uow.add_event(events_pb2.ClientArchived(client=convert.client_to_proto(after)))
+        uow.commit()
+        return after
+
+
+def delete_client(db: Database, client_id: str) -> None:
+    """Deletes the client for good and stages client_deleted; FAILED_PRECONDITION (client_in_use)
+    while anything in this service refers to it (archive it instead)."""
+    with db.uow() as uow:
+        current = _stored(uow, client_id)
+        users = repository.client_referenced_by(uow.session, current.id)
+        if users:
+            raise FailedPrecondition(
+                f"client '{current.id}' is referred to by {', '.join(users)}: archive it instead",
+                reason="client_in_use",
+                metadata={"id": current.id, "referenced_by": ",".join(users)},
+            )
+        repository.delete_client(uow.session, current.id)
+        uow.add_event(events_pb2.ClientDeleted(client_id=current.id))
+        uow.commit()
 
 
 def get_client(db: Database, client_id: str) -> Client:
     if not is_valid_id(client_id):
-        raise NotFound(f"client '{client_id}' not found", reason="client_not_found")
+        raise _not_found(client_id)
     with db.read() as session:
         client = repository.get_client(session, client_id)
     if client is None:
-        raise NotFound(f"client '{client_id}' not found", reason="client_not_found")
+        raise _not_found(client_id)
     return client
 
 
 def list_clients(db: Database, filters: ClientFilters, page_size: int, page_token: str) -> tuple[list[Client], str]:
-    size = pagination.page_size(page_size)
-    key = pagination.decode_token(page_token, filters.__dict__)
-    with db.read() as session:
-        rows = list(
-            repository.list_clients(
-                session,
-                limit=size + 1,
-                after_id=str(key[0]) if key else None,
-                **filters.__dict__,
-            )
-        )
-    next_token = ""
-    if len(rows) > size:
-        rows = rows[:size]
-        next_token = pagination.encode_token([rows[-1].id], filters.__dict__)
-    return rows, next_token
+    def fetch(limit: int, after_id: str | None) -> list[Client]:
+        with db.read() as session:
+            return list(repository.list_clients(session, limit=limit, after_id=after_id, **filters.__dict__))
+
+    return page_by_id(filters.__dict__, page_size, page_token, fetch)

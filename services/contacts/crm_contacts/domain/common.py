@@ -1,0 +1,140 @@
+"""Rules shared by clients and prospects (and, later, contacts): field limits, e-mail, phone, tax id
+and address normalisation, owner filters, and optimistic concurrency. Pure Python: no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from crm_platform.errors import Conflict, FieldViolation, InvalidArgument
+
+NAME_MAX = 200
+TEXT_MAX = 500
+# Ids (own and other services') are UUID strings; owners are user ids of the identity service.
+ID_MAX = 36
+TAX_ID_MAX = 50
+MAX_PHONES = 20
+MAX_OWNER_IDS = 1000
+R = TypeVar("R")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+# Limits of the stored address columns.
+_ADDRESS_MAX = {"street": TEXT_MAX, "city": NAME_MAX, "region": NAME_MAX, "postal_code": 20}
+
+
+@dataclass(frozen=True)
+class Address:
+    street: str = ""
+    city: str = ""
+    region: str = ""
+    postal_code: str = ""
+    country_code: str = ""
+
+
+def check_length(value: str, field_name: str, limit: int, problems: list[FieldViolation]) -> None:
+    if len(value) > limit:
+        problems.append(FieldViolation(field_name, f"must be at most {limit} characters"))
+
+
+def is_country_code(value: str) -> bool:
+    return bool(_COUNTRY.match(value))
+
+
+def normalise_email(value: str, field_name: str, problems: list[FieldViolation]) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        return validate_email(value, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        problems.append(FieldViolation(field_name, f"'{value}' is not a valid e-mail address: {exc}"))
+        return value
+
+
+def normalise_phone(value: str, default_country: str, field_name: str, problems: list[FieldViolation]) -> str:
+    """E.164 (+573001234567); a number without +country uses the record's country."""
+    try:
+        number = phonenumbers.parse(value, default_country or None)
+    except phonenumbers.NumberParseException as exc:
+        problems.append(FieldViolation(field_name, f"'{value}' is not a phone number: {exc}"))
+        return value
+    if not phonenumbers.is_valid_number(number):
+        problems.append(FieldViolation(field_name, f"'{value}' is not a valid phone number"))
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_phones(values: Sequence[str], default_country: str, problems: list[FieldViolation]) -> tuple[str, ...]:
+    """Each non-blank phone in E.164, in the given order, without repeats."""
+    if len(values) > MAX_PHONES:
+        problems.append(FieldViolation("phones", f"at most {MAX_PHONES} phone numbers"))
+        return tuple(values)
+    phones = (normalise_phone(p, default_country, f"phones[{i}]", problems) for i, p in enumerate(values) if p.strip())
+    return tuple(dict.fromkeys(phones))
+
+
+def normalised_address(address: Address, problems: list[FieldViolation]) -> Address:
+    """Trimmed fields within their limits and an upper-case ISO 3166-1 alpha-2 country code."""
+    for name, limit in _ADDRESS_MAX.items():
+        check_length(getattr(address, name).strip(), f"address.{name}", limit, problems)
+    country = address.country_code.strip().upper()
+    if country and not is_country_code(country):
+        problems.append(FieldViolation("address.country_code", "must be an ISO 3166-1 alpha-2 code such as CO"))
+    return Address(
+        street=address.street.strip(),
+        city=address.city.strip(),
+        region=address.region.strip(),
+        postal_code=address.postal_code.strip(),
+        country_code=country,
+    )
+
+
+def normalised_tax_id(
+    tax_country: str, tax_id: str, address_country: str, problems: list[FieldViolation]
+) -> tuple[str, str]:
+    """(country, value): the country defaults to the address's when a value is given; the value
+    loses spaces and dots and is upper-cased (900.123.456-7 → 900123456-7)."""
+    value = re.sub(r"[\s.]", "", tax_id).upper()
+    country = tax_country.strip().upper() or (address_country if value else "")
+    if country and not is_country_code(country):
+        problems.append(FieldViolation("tax_id.country_code", "must be an ISO 3166-1 alpha-2 code such as CO"))
+    check_length(value, "tax_id.value", TAX_ID_MAX, problems)
+    return country, value
+
+
+def check_owner_id(owner_id: str, problems: list[FieldViolation]) -> None:
+    if not owner_id:
+        problems.append(FieldViolation("owner_id", "is required"))
+    else:
+        check_length(owner_id, "owner_id", ID_MAX, problems)
+
+
+def owner_filter(owner_ids: Sequence[str]) -> tuple[str, ...]:
+    """The owners a list is narrowed to, sorted and without repeats (so that a page token does not
+    depend on their order); empty = any owner. A blank id is an error, never "any owner"."""
+    if len(owner_ids) > MAX_OWNER_IDS:
+        raise InvalidArgument.field("owner_ids", f"at most {MAX_OWNER_IDS} owners")
+    problems = [FieldViolation(f"owner_ids[{i}]", "must not be empty") for i, o in enumerate(owner_ids) if not o]
+    if problems:
+        raise InvalidArgument(problems)
+    return tuple(sorted(set(owner_ids)))
+
+
+def check_version(what: str, record_id: str, stored: int, expected: int) -> None:
+    """Optimistic concurrency: an update that names the version it read fails unless it is current."""
+    if expected and expected != stored:
+        raise Conflict(
+            f"{what} '{record_id}' is at version {stored}, not {expected}: read it again and retry",
+            reason="version_mismatch",
+            metadata={"current_version": str(stored), "expected_version": str(expected)},
+        )
+
+
+def touched(record: R, now: datetime) -> R:
+    """The record as a change leaves it: next version, updated now."""
+    return replace(record, version=record.version + 1, updated_at=now)  # type: ignore[attr-defined]

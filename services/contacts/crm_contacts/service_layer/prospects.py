@@ -1,0 +1,129 @@
+"""Use cases on prospects. Each runs in one unit of work: the change and its event commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from crm.contacts.v1 import contacts_pb2, events_pb2
+from crm_contacts.adapters import prospect_repository as repository
+from crm_contacts.domain import prospects as rules
+from crm_contacts.domain.common import touched
+from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
+from crm_contacts.entrypoints import convert
+from crm_contacts.service_layer.listing import page_by_id
+from crm_contacts.service_layer.requests import run_once
+from crm_platform.db import Database, UnitOfWork
+from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from crm_platform.ids import is_valid_id, new_id
+
+CREATE_SCOPE = "CreateProspect"
+
+
+@dataclass(frozen=True)
+class ProspectFilters:
+    query: str = ""
+    # Sorted, without repeats (see domain.common.owner_filter); empty = any owner.
+    owner_ids: tuple[str, ...] = ()
+    status: ProspectStatus | None = None
+    source: ProspectSource | None = None
+    source_campaign_id: str = ""
+
+
+def _not_found(prospect_id: str) -> NotFound:
+    return NotFound(f"prospect '{prospect_id}' not found", reason="prospect_not_found", metadata={"id": prospect_id})
+
+
+def _stored(uow: UnitOfWork, prospect_id: str) -> Prospect:
+    """The prospect, its row locked until the unit of work ends; NOT_FOUND if there is none."""
+    if not prospect_id:
+        raise InvalidArgument.field("id", "is required")
+    found = repository.get_prospect(uow.session, prospect_id, for_update=True) if is_valid_id(prospect_id) else None
+    if found is None:
+        raise _not_found(prospect_id)
+    return found
+
+
+def _refuse_duplicates(uow: UnitOfWork, prospect: Prospect, fields: Sequence[str] = ("email", "phones")) -> None:
+    dups = repository.find_duplicates(uow.session, prospect, fields)
+    if dups:
+        field, existing = dups[0]
+        raise AlreadyExists(
+            f"a prospect with this {field} already exists: {existing}",
+            reason="duplicate_prospect",
+            metadata={"existing_id": existing, "field": field},
+        )
+
+
+def create_prospect(
+    db: Database, draft: Prospect, *, request_id: str = "", force_duplicate: bool = False
+) -> contacts_pb2.CreateProspectResponse:
+    """Validates and stores a new prospect (status NEW) and stages prospect_created. A repeated
+    request_id returns the first answer; an e-mail or phone that another prospect has is
+    ALREADY_EXISTS naming it, unless `force_duplicate`."""
+
+    def create(uow: UnitOfWork) -> contacts_pb2.CreateProspectResponse:
+        prospect = rules.new_prospect(draft, new_id(), datetime.now(UTC))
+        if not force_duplicate:
+            _refuse_duplicates(uow, prospect)
+        repository.add_prospect(uow.session, prospect)
+        message = convert.prospect_to_proto(prospect)
+        uow.add_event(events_pb2.ProspectCreated(prospect=message))
+        return contacts_pb2.CreateProspectResponse(prospect=message)
+
+    return run_once(db, CREATE_SCOPE, request_id, contacts_pb2.CreateProspectResponse, create)
+
+
+def update_prospect(db: Database, draft: Prospect, mask: Sequence[str], *, expected_version: int = 0) -> Prospect:
+    """Changes the fields named in `mask` (status by the status machine) and stages
+    prospect_updated with the names of the fields that changed. A new e-mail or phone that
+    another prospect has is ALREADY_EXISTS; a stale `expected_version` is ABORTED; a converted
+    prospect is FAILED_PRECONDITION. An update that changes nothing stores nothing."""
+    with db.uow() as uow:
+        current = _stored(uow, draft.id)
+        after, changed = rules.updated(current, draft, mask, expected_version)
+        if not changed:
+            return current
+        # Only what this update adds is checked: a duplicate created on purpose does not block later edits.
+        added_phones = tuple(p for p in after.phones if p not in current.phones)
+        _refuse_duplicates(uow, replace(after, phones=added_phones), [f for f in ("email", "phones") if f in changed])
+        after = touched(after, datetime.now(UTC))
+        if not repository.update_prospect(uow.session, after, current.version):
+            raise Conflict(
+                f"prospect '{current.id}' changed meanwhile: read it again and retry", reason="version_mismatch"
+            )
+        uow.add_event(events_pb2.ProspectUpdated(prospect=convert.prospect_to_proto(after), changed_fields=changed))
+        uow.commit()
+        return after
+
+
+def delete_prospect(db: Database, prospect_id: str) -> None:
+    """Deletes the prospect for good and stages prospect_deleted; a converted prospect stays
+    (FAILED_PRECONDITION), as the record of its conversion."""
+    with db.uow() as uow:
+        current = _stored(uow, prospect_id)
+        rules.check_changeable(current)
+        repository.delete_prospect(uow.session, current.id)
+        uow.add_event(events_pb2.ProspectDeleted(prospect_id=current.id))
+        uow.commit()
+
+
+def get_prospect(db: Database, prospect_id: str) -> Prospect:
+    if not is_valid_id(prospect_id):
+        raise _not_found(prospect_id)
+    with db.read() as session:
+        found = repository.get_prospect(session, prospect_id)
+    if found is None:
+        raise _not_found(prospect_id)
+    return found
+
+
+def list_prospects(
+    db: Database, filters: ProspectFilters, page_size: int, page_token: str
+) -> tuple[list[Prospect], str]:
+    def fetch(limit: int, after_id: str | None) -> list[Prospect]:
+        with db.read() as session:
+            return repository.list_prospects(session, limit=limit, after_id=after_id, **filters.__dict__)
+
+    return page_by_id(filters.__dict__, page_size, page_token, fetch)
