@@ -5,6 +5,7 @@ HTTP with client_created arriving on JetStream; SIGTERM stops it leaving no proc
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,6 +50,9 @@ def _alive(pid: int) -> bool:
         return False
 
 
+NEW_ADMIN_PASSWORD = "la clave del admin 2026"
+
+
 class Running:
     def __init__(self, proc: subprocess.Popen[str], base: str, nats_url: str, log: Path):
         self.proc, self.base, self.nats_url, self.log = proc, base, nats_url, log
@@ -62,6 +66,8 @@ def _start_up(data: Path) -> Running:
         env.pop(f"CRM_{name.upper()}_DATABASE_URL", None)
         env.pop(f"CRM_{name.upper()}_LISTEN", None)
     env.pop("CRM_NATS_URL", None)
+    for var in ("CRM_ADMIN_EMAIL", "CRM_ADMIN_PASSWORD", "CRM_INTERNAL_TOKEN"):
+        env.pop(var, None)
     gateway = f"127.0.0.1:{free_port()}"
     env.update(CRM_DATA_DIR=str(data), CRM_GATEWAY_LISTEN=gateway)
     log = data / "crm-up.out"
@@ -104,21 +110,62 @@ def test_everything_is_ready_and_listed(platform: Running) -> None:
     assert "(embedded)" in text
 
 
+def _first_admin(platform: Running) -> tuple[str, str]:
+    """The e-mail and one-time password `crm up` printed for the admin it created."""
+    line = next(x for x in platform.log.read_text().splitlines() if "first admin created" in x)
+    m = re.search(r"first admin created: (\S+); one-time password: (\S+)", line)
+    assert m, line
+    return m.group(1), m.group(2)
+
+
+def test_first_admin_signs_in_with_the_printed_password_then_must_change_it(platform: Running) -> None:
+    email, one_time = _first_admin(platform)
+    assert requests.get(f"{platform.base}/api/v1/clients", timeout=10).status_code == 401
+    session = requests.post(
+        f"{platform.base}/api/v1/auth/login", json={"email": email, "password": one_time}, timeout=10
+    )
+    assert session.status_code == 200, session.text
+    headers = {"Authorization": f"Bearer {session.json()['access_token']}"}
+    blocked = requests.get(f"{platform.base}/api/v1/clients", headers=headers, timeout=10)
+    assert blocked.status_code == 403 and blocked.json()["code"] == "password_change_required"
+    changed = requests.post(
+        f"{platform.base}/api/v1/auth/password",
+        json={"current_password": one_time, "new_password": NEW_ADMIN_PASSWORD},
+        headers=headers,
+        timeout=10,
+    )
+    assert changed.status_code == 204, changed.text
+
+
+def _admin_headers(platform: Running) -> dict[str, str]:
+    email, _ = _first_admin(platform)
+    res = requests.post(
+        f"{platform.base}/api/v1/auth/login", json={"email": email, "password": NEW_ADMIN_PASSWORD}, timeout=10
+    )
+    assert res.status_code == 200, res.text
+    return {"Authorization": f"Bearer {res.json()['access_token']}"}
+
+
 def test_thin_path_over_http_with_the_event_on_jetstream(platform: Running) -> None:
+    headers = _admin_headers(platform)
     res = requests.post(
         f"{platform.base}/api/v1/clients",
-        json={"name": "Distribuidora Peña", "owner_id": "u-1", "email": "compras@pena.example"},
+        json={"name": "Distribuidora Peña", "email": "compras@pena.example"},
+        headers=headers,
         timeout=10,
     )
     assert res.status_code == 201, res.text
     client = res.json()
-    listed = requests.get(f"{platform.base}/api/v1/clients", timeout=10).json()
+    listed = requests.get(f"{platform.base}/api/v1/clients", headers=headers, timeout=10).json()
     assert client["id"] in [c["id"] for c in listed["items"]]
 
-    bad = requests.post(f"{platform.base}/api/v1/clients", json={"owner_id": "u-1", "extra": 1}, timeout=10)
+    bad = requests.post(
+        f"{platform.base}/api/v1/clients", json={"owner_id": "u-1", "extra": 1}, headers=headers, timeout=10
+    )
     assert bad.status_code == 400 and bad.headers["Content-Type"] == "application/problem+json"
     assert {e["field"] for e in bad.json()["errors"]} == {"name", "extra"}
-    assert len(requests.get(f"{platform.base}/api/v1/clients", timeout=10).json()["items"]) == 1
+    assert len(requests.get(f"{platform.base}/api/v1/clients", headers=headers, timeout=10).json()["items"]) == 1
+    assert requests.get(f"{platform.base}/api/docs/", timeout=10).status_code == 200
 
     event = wait_for_event(platform.nats_url, events_pb2.ClientCreated, lambda e: e.client.id == client["id"])
     assert event.client.name == "Distribuidora Peña" and event.meta.producer == "contacts"
@@ -150,3 +197,12 @@ def test_a_malformed_setting_stops_crm_up_before_it_starts_anything(tmp_path: Pa
     assert res.returncode == 2
     assert "CRM_CONTACTS_ADDR must be host:port" in res.stderr
     assert list(tmp_path.iterdir()) == []  # nothing started, nothing written
+
+
+@pytest.mark.parametrize("module", ["crm_contacts", "crm_gateway"])
+def test_a_service_or_the_gateway_refuses_to_start_without_the_internal_token(module: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CRM_INTERNAL_TOKEN"}
+    env["CRM_DATA_DIR"] = str(tmp_path)
+    res = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and "CRM_INTERNAL_TOKEN must be set" in res.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created

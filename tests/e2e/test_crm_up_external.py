@@ -33,6 +33,8 @@ def test_up_uses_the_given_nats_and_databases(
     postgres_databases: dict[str, str], nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CRM_NATS_URL", nats_server.url)
+    monkeypatch.setenv("CRM_ADMIN_EMAIL", "jefe@example.com")
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "clave externa 12345")
     for svc, url in postgres_databases.items():
         monkeypatch.setenv(f"CRM_{svc.upper()}_DATABASE_URL", url)
         monkeypatch.setenv(f"CRM_{svc.upper()}_ADDR", f"127.0.0.1:{free_port()}")
@@ -42,8 +44,15 @@ def test_up_uses_the_given_nats_and_databases(
     try:
         platform.start(timeout=90)
         assert platform.nats is None  # the given server, not an embedded one
+        session = requests.post(
+            f"http://{gateway}/api/v1/auth/login",
+            json={"email": "jefe@example.com", "password": "clave externa 12345"},
+            timeout=10,
+        )
+        assert session.status_code == 200, session.text
+        headers = {"Authorization": f"Bearer {session.json()['access_token']}"}
         res = requests.post(
-            f"http://{gateway}/api/v1/clients", json={"name": "Externa SA", "owner_id": "u"}, timeout=10
+            f"http://{gateway}/api/v1/clients", json={"name": "Externa SA"}, headers=headers, timeout=10
         )
         assert res.status_code == 201, res.text
         engine = create_engine(postgres_databases["contacts"])

@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 import jwt
+from cryptography.hazmat.primitives import serialization
 from google.protobuf.message import Message
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -201,12 +202,14 @@ class IdentityFeed:
         self._loop: BackgroundLoop | None = None
         self._stop: asyncio.Event | None = None
         self._bus: EventBus | None = None
+        self._closing = False
 
     def start(self) -> None:
         self._loop = BackgroundLoop("gateway-identity-feed")
         self._loop.submit(self._run())
 
     def close(self) -> None:
+        self._closing = True
         if self._loop is None:
             return
         if self._stop is not None:
@@ -263,6 +266,8 @@ class IdentityFeed:
                 raise
             except Exception as exc:
                 self.synced.clear()
+                if self._closing or self._stop.is_set():
+                    break
                 log.warning("identity feed interrupted (%s); resuming", exc or type(exc).__name__)
                 await asyncio.sleep(0.5)
         loader.cancel()
@@ -328,16 +333,9 @@ class SigningKeys:
                     self._fetched = 0.0
                     raise
                 self._keys = {
-                    k.key_id: jwt.PyJWK.from_dict(_jwk_of(k.public_key_pem), algorithm=k.algorithm)
-                    for k in res.signing_keys
+                    k.key_id: serialization.load_pem_public_key(k.public_key_pem.encode()) for k in res.signing_keys
                 }
         return self._keys.get(kid)
-
-
-def _jwk_of(pem: str) -> dict[str, Any]:
-    from jwt.algorithms import OKPAlgorithm
-
-    return dict(OKPAlgorithm.to_jwk(OKPAlgorithm.prepare_key(OKPAlgorithm, pem), as_dict=True))  # type: ignore[arg-type]
 
 
 @dataclass

@@ -91,7 +91,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         manager = user("marta@example.com", "Marta Gerente", "manager")
         team = s.http.post("/api/v1/teams", json={"name": "Norte", "manager_id": manager["id"]}, headers=admin)
         assert team.status_code == 201, team.get_json()
-        for who, email, name in (("ana", "ana@example.com", "Ana Rep"), ("beto", "beto@example.com", "Beto Rep")):
+        for email, name in (("ana@example.com", "Ana Rep"), ("beto@example.com", "Beto Rep")):
             user(email, name, "rep", team.get_json()["id"])
         user("carla@example.com", "Carla Rep", "rep")
         for who in ("marta", "ana", "beto", "carla"):

@@ -57,7 +57,10 @@ def test_refresh_rotates_and_a_reused_refresh_token_ends_the_session(stack: Stac
     assert second.status_code == 200
     fresh = second.get_json()
     assert fresh["refresh_token"] != first["refresh_token"] and fresh["session_id"] == first["session_id"]
-    assert stack.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code == 200
+    assert (
+        stack.http.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code
+        == 200
+    )
     replay = stack.http.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert replay.status_code == 401
     # The reuse revoked the session: even the newest tokens stop working.
@@ -115,7 +118,10 @@ def test_an_admin_reset_forces_a_new_password_before_anything_else(stack: Stack)
     # Changing the password ended every session; the new password works and nothing is blocked.
     assert stack.http.get("/api/v1/auth/me", headers=headers).status_code == 401
     again = stack.login("olvidadiza@example.com", "mi propia clave 789").get_json()
-    assert stack.http.get("/api/v1/clients", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code == 200
+    assert (
+        stack.http.get("/api/v1/clients", headers={"Authorization": f"Bearer {again['access_token']}"}).status_code
+        == 200
+    )
 
 
 def test_api_tokens_are_shown_once_work_as_their_user_and_stop_when_revoked(stack: Stack) -> None:

@@ -65,7 +65,11 @@ def test_who_changes_whose_prospects(stack: Stack, prospects: dict[str, str], vi
             assert delete.status_code == 204, (viewer, owner, delete.get_json())
             again = stack.http.post(
                 "/api/v1/prospects",
-                json={"company_name": f"Prospecto de {owner}", "email": f"p-{owner}@cliente.example", "owner_id": stack.id(owner)},
+                json={
+                    "company_name": f"Prospecto de {owner}",
+                    "email": f"p-{owner}@cliente.example",
+                    "owner_id": stack.id(owner),
+                },
                 headers=stack.auth("admin"),
             )
             assert again.status_code == 201, again.get_json()
@@ -129,7 +133,9 @@ def test_only_admins_manage_users_and_teams(stack: Stack) -> None:
         assert res.status_code == 403
     # Everyone may read the team list, and edit their own name but not their own role.
     assert stack.http.get("/api/v1/users", headers=stack.auth("ana")).status_code == 200
-    own = stack.http.patch(f"/api/v1/users/{stack.id('ana')}", json={"display_name": "Ana M."}, headers=stack.auth("ana"))
+    own = stack.http.patch(
+        f"/api/v1/users/{stack.id('ana')}", json={"display_name": "Ana M."}, headers=stack.auth("ana")
+    )
     assert own.status_code == 200 and own.get_json()["display_name"] == "Ana M."
     promote = stack.http.patch(f"/api/v1/users/{stack.id('ana')}", json={"role": "admin"}, headers=stack.auth("ana"))
     assert promote.status_code == 403
