@@ -2,10 +2,10 @@
 
 Starts the platform as `crm up` does (every service and the gateway as their own processes,
 gunicorn gthread, SQLite, embedded nats-server, free loopback ports) and, beside it, a bare Flask
-app under the same gunicorn settings whose one route makes one gRPC call (the identity service's
-health Check, an echo). Then, with wrk (or a bounded Python client when wrk is missing), for
---seconds each and --rounds times, alternating:
-  echo   GET /echo on the bare app                       (Flask → one gRPC call)
+app under the same gunicorn settings whose one route makes the same gRPC call the gateway makes
+(contacts' GetClient) with no authentication, validation or metrics. Then, with wrk (or a bounded
+Python client when wrk is missing), for --seconds each and --rounds times, alternating:
+  echo   GET /echo/<id> on the bare app                  (Flask → GetClient, nothing else)
   authed GET /api/v1/clients/<id> on the gateway, Bearer (verify the JWT locally, directory
          checks, → contacts GetClient, one gRPC call reading SQLite)
 and prints requests/s, latency and the ratio authed/echo (target ≥ 70 %).
@@ -41,18 +41,18 @@ PASSWORD = "bench clave larga 123"
 
 ECHO_APP = textwrap.dedent(
     """
-    import os
     from flask import Flask, jsonify
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from google.protobuf.json_format import MessageToDict
+    from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
     from crm_platform.grpc_client import channel_to
 
     app = Flask(__name__)
-    stub = health_pb2_grpc.HealthStub(channel_to("identity"))
+    stub = contacts_pb2_grpc.ContactsServiceStub(channel_to("contacts"))
 
-    @app.get("/echo")
-    def echo():
-        res = stub.Check(health_pb2.HealthCheckRequest())
-        return jsonify({"status": res.status})
+    @app.get("/echo/<client_id>")
+    def echo(client_id):
+        res = stub.GetClient(contacts_pb2.GetClientRequest(id=client_id))
+        return jsonify(MessageToDict(res.client))
     """
 )
 
@@ -186,7 +186,7 @@ def main() -> None:
         deadline = time.monotonic() + 20
         while True:
             try:
-                urllib.request.urlopen(f"http://{echo_addr}/echo", timeout=1).read()
+                urllib.request.urlopen(f"http://{echo_addr}/echo/{client['id']}", timeout=1).read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -195,10 +195,11 @@ def main() -> None:
 
         authed_url = f"{base}/api/v1/clients/{client['id']}"
         load(authed_url, 2, args.connections, token)  # warm-up
-        load(f"http://{echo_addr}/echo", 2, args.connections)
+        echo_url = f"http://{echo_addr}/echo/{client['id']}"
+        load(echo_url, 2, args.connections)
         echo_rates, authed_rates = [], []
         for r in range(args.rounds):
-            e, e_lat = load(f"http://{echo_addr}/echo", args.seconds, args.connections)
+            e, e_lat = load(echo_url, args.seconds, args.connections)
             a, a_lat = load(authed_url, args.seconds, args.connections, token)
             echo_rates.append(e)
             authed_rates.append(a)

@@ -354,6 +354,7 @@ class Authenticator:
         self.max_token_age = max_token_age
         self.fallback_ttl = fallback_ttl
         self._cache: dict[str, _Cached] = {}
+        self._verified: dict[str, dict[str, Any]] = {}
         self._cache_lock = threading.Lock()
 
     # --- small TTL cache for the answers asked of identity -------------------------------------
@@ -414,6 +415,24 @@ class Authenticator:
     def authenticate(self, token: str) -> Principal:
         if token.startswith(API_TOKEN_PREFIX):
             return self._api_token(token)
+        claims = self._verified.get(token)
+        if claims is None or claims["exp"] <= time.time():
+            claims = self._verify(token)
+            with self._cache_lock:
+                if len(self._verified) >= 20_000:
+                    self._verified.clear()
+                self._verified[token] = claims
+        user_id, session_id = str(claims["sub"]), str(claims["sid"])
+        user = self._user(user_id)
+        if not user.active:
+            raise AuthError("user_inactive", "this user has been deactivated")
+        if self._session_revoked(user_id, session_id):
+            raise AuthError("session_revoked", "this session has ended; sign in again")
+        return Principal(user=user, session_id=session_id)
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        """The claims of a well-signed, current access token. Signature checks cost ~0.16 ms, so a
+        verified token is remembered until it expires; revocation is still checked on every use."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -438,13 +457,7 @@ class Authenticator:
             raise AuthError("invalid_token", f"the bearer token is invalid ({exc})") from None
         if claims["exp"] - claims["iat"] > self.max_token_age:
             raise AuthError("invalid_token", "the access token lives longer than this gateway accepts")
-        user_id, session_id = str(claims["sub"]), str(claims["sid"])
-        user = self._user(user_id)
-        if not user.active:
-            raise AuthError("user_inactive", "this user has been deactivated")
-        if self._session_revoked(user_id, session_id):
-            raise AuthError("session_revoked", "this session has ended; sign in again")
-        return Principal(user=user, session_id=session_id)
+        return dict(claims)
 
     def _api_token(self, token: str) -> Principal:
         digest = hashlib.sha256(token.encode()).hexdigest()
