@@ -1,5 +1,6 @@
-"""The identity service's own tables (none yet beyond the platform tables)."""
+"""The identity service's table metadata, under the name the platform's migration test and the
+Alembic env look for; the tables themselves are defined in adapters/tables.py."""
 
-import sqlalchemy as sa
+from crm_identity.adapters.tables import metadata
 
-metadata = sa.MetaData()
+__all__ = ["metadata"]

@@ -1,4 +1,4 @@
-from crm_identity.tables import metadata
+from crm_identity.adapters.tables import metadata
 from crm_platform.migrations import run_env
 from crm_platform.tables import platform_metadata
 

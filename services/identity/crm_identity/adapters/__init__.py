@@ -1,0 +1,1 @@
+"""Storage and cryptography of the identity service: tables, repository, hashing, signing."""

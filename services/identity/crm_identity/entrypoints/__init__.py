@@ -1,0 +1,1 @@
+"""The gRPC side of the identity service: the servicer and the protobuf conversions."""

@@ -1,0 +1,1 @@
+"""The identity use cases, each in one unit of work."""
