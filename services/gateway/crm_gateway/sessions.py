@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.identity.v1 import identity_pb2
 from crm_gateway.access import authenticator, principal
-from crm_gateway.api import ProblemError, call, respond
+from crm_gateway.api import ProblemError, UpstreamError, call, respond
 from crm_gateway.auth import UserState, _identity
 from crm_gateway.convert import ProtoJson, to_json
 from crm_gateway.routing import Resource
@@ -88,7 +88,15 @@ def refresh(body: RefreshIn) -> Response:
     """Trade a refresh token for a new access token and a new refresh token.
     The old refresh token stops working; presenting it again ends the session."""
     req = identity_pb2.RefreshSessionRequest(refresh_token=body.refresh_token, client_address=_client_address())
-    return _tokens(call("identity", _identity().RefreshSession, req))
+    try:
+        return _tokens(call("identity", _identity().RefreshSession, req))
+    except UpstreamError as exc:
+        # A reused refresh token ended its session: refuse its access tokens here at once (the
+        # other gateway processes learn it from identity's event), and keep the id to ourselves.
+        revoked = exc.info.metadata.pop("revoked_session_id", "")
+        if revoked:
+            authenticator().directory.revoke_session(revoked, time.time())
+        raise
 
 
 @res.route("POST", "/api/v1/auth/logout", status=204, errors=(400,))

@@ -3,9 +3,15 @@ sign-out and deactivation refused at once, rate limiting, one-time passwords, AP
 
 from __future__ import annotations
 
+import time
+
+import grpc
 import jwt
 
-from .conftest import PASSWORD, Stack
+from crm.identity.v1 import identity_pb2, identity_pb2_grpc
+from crm_platform.grpc_server import INTERNAL_TOKEN_HEADER
+
+from .conftest import INTERNAL_TOKEN, PASSWORD, Stack
 
 
 def _new_user(stack: Stack, email: str, role: str = "rep", password: str = PASSWORD) -> str:
@@ -145,3 +151,28 @@ def test_api_tokens_are_shown_once_work_as_their_user_and_stop_when_revoked(stac
         "/api/v1/api-tokens", json={"name": "x", "user_id": stack.id("ana")}, headers=stack.auth("carla")
     )
     assert other.status_code == 403
+
+
+def test_a_revocation_made_elsewhere_reaches_the_gateway_through_identity_events(stack: Stack) -> None:
+    """Another gateway process (here: a direct gRPC call) ends a session; this one learns it from
+    the event feed, not from asking identity on each request."""
+    deadline = time.monotonic() + 10
+    while stack.http.get("/readyz").get_json()["identity_events"] != "synced":
+        assert time.monotonic() < deadline, "the identity event feed never caught up"
+        time.sleep(0.05)
+    session = stack.login("beto@example.com").get_json()
+    headers = {"Authorization": f"Bearer {session['access_token']}"}
+    assert stack.http.get("/api/v1/auth/me", headers=headers).status_code == 200
+    channel = grpc.insecure_channel(f"127.0.0.1:{stack.identity.grpc_port}")
+    identity_pb2_grpc.IdentityServiceStub(channel).RevokeSession(
+        identity_pb2.RevokeSessionRequest(id=session["session_id"]),
+        metadata=[(INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN)],
+        timeout=5,
+    )
+    channel.close()
+    deadline = time.monotonic() + 10
+    while stack.http.get("/api/v1/auth/me", headers=headers).status_code == 200:
+        assert time.monotonic() < deadline, "the revocation never reached the gateway"
+        time.sleep(0.02)
+    res = stack.http.get("/api/v1/auth/me", headers=headers)
+    assert res.status_code == 401 and res.get_json()["code"] == "session_revoked"
