@@ -21,7 +21,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         2592000,
     )
     assert (s.login_max_failures_per_account, s.login_max_failures_per_address, s.login_window_seconds) == (5, 50, 900)
-    assert s.password_hash_time_cost is None and s.password_hash_memory_cost is None
+    # OWASP's argon2id configuration: 19 MiB, two passes, one lane.
+    assert (s.password_hash_memory_cost, s.password_hash_time_cost, s.password_hash_parallelism) == (19456, 2, 1)
     assert IdentitySettings(login_window_seconds=60).login_window_seconds == 60
 
 
