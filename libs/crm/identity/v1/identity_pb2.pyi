@@ -449,10 +449,12 @@ class ListApiTokensResponse(_message.Message):
     def __init__(self, api_tokens: _Optional[_Iterable[_Union[ApiToken, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RevokeApiTokenRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "user_id")
     ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    user_id: str
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ...) -> None: ...
 
 class RevokeApiTokenResponse(_message.Message):
     __slots__ = ("api_token",)
