@@ -12,6 +12,19 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ImportKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_KIND_UNSPECIFIED: _ClassVar[ImportKind]
+    IMPORT_KIND_CLIENTS: _ClassVar[ImportKind]
+    IMPORT_KIND_CONTACTS: _ClassVar[ImportKind]
+    IMPORT_KIND_PROSPECTS: _ClassVar[ImportKind]
+
+class ImportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_FORMAT_UNSPECIFIED: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_CSV: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_XLSX: _ClassVar[ImportFormat]
+
 class ClientKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CLIENT_KIND_UNSPECIFIED: _ClassVar[ClientKind]
@@ -45,6 +58,13 @@ class ProspectSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROSPECT_SOURCE_ADS: _ClassVar[ProspectSource]
     PROSPECT_SOURCE_RD_STATION: _ClassVar[ProspectSource]
     PROSPECT_SOURCE_IMPORT: _ClassVar[ProspectSource]
+IMPORT_KIND_UNSPECIFIED: ImportKind
+IMPORT_KIND_CLIENTS: ImportKind
+IMPORT_KIND_CONTACTS: ImportKind
+IMPORT_KIND_PROSPECTS: ImportKind
+IMPORT_FORMAT_UNSPECIFIED: ImportFormat
+IMPORT_FORMAT_CSV: ImportFormat
+IMPORT_FORMAT_XLSX: ImportFormat
 CLIENT_KIND_UNSPECIFIED: ClientKind
 CLIENT_KIND_COMPANY: ClientKind
 CLIENT_KIND_PERSON: ClientKind
@@ -161,7 +181,7 @@ class Contact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., client_id: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., job_title: _Optional[str] = ..., email: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., decision_role: _Optional[_Union[DecisionRole, str]] = ..., primary: _Optional[bool] = ..., owner_id: _Optional[str] = ..., archived: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class Prospect(_message.Message):
-    __slots__ = ("id", "company_name", "first_name", "last_name", "job_title", "email", "phones", "tax_id", "industry", "address", "source", "source_campaign_id", "status", "disqualified_reason", "owner_id", "converted_client_id", "converted_contact_id", "converted_deal_id", "create_time", "update_time", "version")
+    __slots__ = ("id", "company_name", "first_name", "last_name", "job_title", "email", "phones", "tax_id", "industry", "address", "source", "source_campaign_id", "status", "disqualified_reason", "owner_id", "converted_client_id", "converted_contact_id", "converted_deal_id", "create_time", "update_time", "version", "archived")
     ID_FIELD_NUMBER: _ClassVar[int]
     COMPANY_NAME_FIELD_NUMBER: _ClassVar[int]
     FIRST_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +203,7 @@ class Prospect(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ARCHIVED_FIELD_NUMBER: _ClassVar[int]
     id: str
     company_name: str
     first_name: str
@@ -204,7 +225,8 @@ class Prospect(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., company_name: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., job_title: _Optional[str] = ..., email: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., tax_id: _Optional[_Union[TaxId, _Mapping]] = ..., industry: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., disqualified_reason: _Optional[str] = ..., owner_id: _Optional[str] = ..., converted_client_id: _Optional[str] = ..., converted_contact_id: _Optional[str] = ..., converted_deal_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    archived: bool
+    def __init__(self, id: _Optional[str] = ..., company_name: _Optional[str] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., job_title: _Optional[str] = ..., email: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., tax_id: _Optional[_Union[TaxId, _Mapping]] = ..., industry: _Optional[str] = ..., address: _Optional[_Union[Address, _Mapping]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., disqualified_reason: _Optional[str] = ..., owner_id: _Optional[str] = ..., converted_client_id: _Optional[str] = ..., converted_contact_id: _Optional[str] = ..., converted_deal_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., archived: _Optional[bool] = ...) -> None: ...
 
 class GetClientRequest(_message.Message):
     __slots__ = ("id",)
@@ -219,7 +241,7 @@ class GetClientResponse(_message.Message):
     def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ...) -> None: ...
 
 class ListClientsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_ids", "segment_tag", "city", "country_code", "include_archived")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "segment_tag", "city", "country_code", "include_archived", "industry", "source", "kind", "created_after", "created_before", "include_total_size")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -228,6 +250,12 @@ class ListClientsRequest(_message.Message):
     CITY_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_CODE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
@@ -236,15 +264,23 @@ class ListClientsRequest(_message.Message):
     city: str
     country_code: str
     include_archived: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., segment_tag: _Optional[str] = ..., city: _Optional[str] = ..., country_code: _Optional[str] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+    industry: str
+    source: str
+    kind: ClientKind
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    include_total_size: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., segment_tag: _Optional[str] = ..., city: _Optional[str] = ..., country_code: _Optional[str] = ..., include_archived: _Optional[bool] = ..., industry: _Optional[str] = ..., source: _Optional[str] = ..., kind: _Optional[_Union[ClientKind, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_total_size: _Optional[bool] = ...) -> None: ...
 
 class ListClientsResponse(_message.Message):
-    __slots__ = ("clients", "next_page_token")
+    __slots__ = ("clients", "next_page_token", "total_size")
     CLIENTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     clients: _containers.RepeatedCompositeFieldContainer[Client]
     next_page_token: str
-    def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateClientRequest(_message.Message):
     __slots__ = ("client", "request_id", "force_duplicate")
@@ -327,28 +363,38 @@ class GetContactResponse(_message.Message):
     def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ...) -> None: ...
 
 class ListContactsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "client_id", "owner_ids", "include_archived")
+    __slots__ = ("page_size", "page_token", "query", "client_id", "owner_ids", "include_archived", "decision_role", "created_after", "created_before", "include_total_size")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    DECISION_ROLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
     client_id: str
     owner_ids: _containers.RepeatedScalarFieldContainer[str]
     include_archived: bool
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., client_id: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., include_archived: _Optional[bool] = ...) -> None: ...
+    decision_role: DecisionRole
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    include_total_size: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., client_id: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., include_archived: _Optional[bool] = ..., decision_role: _Optional[_Union[DecisionRole, str]] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_total_size: _Optional[bool] = ...) -> None: ...
 
 class ListContactsResponse(_message.Message):
-    __slots__ = ("contacts", "next_page_token")
+    __slots__ = ("contacts", "next_page_token", "total_size")
     CONTACTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     contacts: _containers.RepeatedCompositeFieldContainer[Contact]
     next_page_token: str
-    def __init__(self, contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateContactRequest(_message.Message):
     __slots__ = ("contact", "request_id", "force_duplicate")
@@ -392,6 +438,30 @@ class DeleteContactResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ArchiveContactRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ArchiveContactResponse(_message.Message):
+    __slots__ = ("contact",)
+    CONTACT_FIELD_NUMBER: _ClassVar[int]
+    contact: Contact
+    def __init__(self, contact: _Optional[_Union[Contact, _Mapping]] = ...) -> None: ...
+
+class ArchiveProspectRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ArchiveProspectResponse(_message.Message):
+    __slots__ = ("prospect",)
+    PROSPECT_FIELD_NUMBER: _ClassVar[int]
+    prospect: Prospect
+    def __init__(self, prospect: _Optional[_Union[Prospect, _Mapping]] = ...) -> None: ...
+
 class GetProspectRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]
@@ -405,7 +475,7 @@ class GetProspectResponse(_message.Message):
     def __init__(self, prospect: _Optional[_Union[Prospect, _Mapping]] = ...) -> None: ...
 
 class ListProspectsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_ids", "status", "source", "source_campaign_id")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "status", "source", "source_campaign_id", "include_archived", "city", "country_code", "industry", "created_after", "created_before", "include_total_size")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -413,6 +483,13 @@ class ListProspectsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ARCHIVED_FIELD_NUMBER: _ClassVar[int]
+    CITY_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_CODE_FIELD_NUMBER: _ClassVar[int]
+    INDUSTRY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
@@ -420,15 +497,24 @@ class ListProspectsRequest(_message.Message):
     status: ProspectStatus
     source: ProspectSource
     source_campaign_id: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ...) -> None: ...
+    include_archived: bool
+    city: str
+    country_code: str
+    industry: str
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    include_total_size: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[ProspectStatus, str]] = ..., source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ..., include_archived: _Optional[bool] = ..., city: _Optional[str] = ..., country_code: _Optional[str] = ..., industry: _Optional[str] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_total_size: _Optional[bool] = ...) -> None: ...
 
 class ListProspectsResponse(_message.Message):
-    __slots__ = ("prospects", "next_page_token")
+    __slots__ = ("prospects", "next_page_token", "total_size")
     PROSPECTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     prospects: _containers.RepeatedCompositeFieldContainer[Prospect]
     next_page_token: str
-    def __init__(self, prospects: _Optional[_Iterable[_Union[Prospect, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, prospects: _Optional[_Iterable[_Union[Prospect, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateProspectRequest(_message.Message):
     __slots__ = ("prospect", "request_id", "force_duplicate")
@@ -497,3 +583,63 @@ class ConvertProspectResponse(_message.Message):
     prospect: Prospect
     client_created: bool
     def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., prospect: _Optional[_Union[Prospect, _Mapping]] = ..., client_created: _Optional[bool] = ...) -> None: ...
+
+class ImportRecordsRequest(_message.Message):
+    __slots__ = ("kind", "format", "content", "file_name", "default_owner_id", "allowed_owner_ids", "dry_run", "default_source", "source_campaign_id")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    kind: ImportKind
+    format: ImportFormat
+    content: bytes
+    file_name: str
+    default_owner_id: str
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    dry_run: bool
+    default_source: ProspectSource
+    source_campaign_id: str
+    def __init__(self, kind: _Optional[_Union[ImportKind, str]] = ..., format: _Optional[_Union[ImportFormat, str]] = ..., content: _Optional[bytes] = ..., file_name: _Optional[str] = ..., default_owner_id: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ..., dry_run: _Optional[bool] = ..., default_source: _Optional[_Union[ProspectSource, str]] = ..., source_campaign_id: _Optional[str] = ...) -> None: ...
+
+class ImportRowProblem(_message.Message):
+    __slots__ = ("row", "field", "message")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    field: str
+    message: str
+    def __init__(self, row: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ImportDuplicate(_message.Message):
+    __slots__ = ("row", "existing_id", "field")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    EXISTING_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    existing_id: str
+    field: str
+    def __init__(self, row: _Optional[int] = ..., existing_id: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class ImportRecordsResponse(_message.Message):
+    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids")
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    total_rows: int
+    created: int
+    duplicates: int
+    failed: int
+    problems: _containers.RepeatedCompositeFieldContainer[ImportRowProblem]
+    duplicate_rows: _containers.RepeatedCompositeFieldContainer[ImportDuplicate]
+    created_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -94,6 +94,11 @@ class ContactsServiceStub:
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteContactRequest.SerializeToString,
                 response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteContactResponse.FromString,
                 _registered_method=True)
+        self.ArchiveContact = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ArchiveContact',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.FromString,
+                _registered_method=True)
         self.GetProspect = channel.unary_unary(
                 '/crm.contacts.v1.ContactsService/GetProspect',
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.GetProspectRequest.SerializeToString,
@@ -119,10 +124,20 @@ class ContactsServiceStub:
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteProspectRequest.SerializeToString,
                 response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteProspectResponse.FromString,
                 _registered_method=True)
+        self.ArchiveProspect = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ArchiveProspect',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectResponse.FromString,
+                _registered_method=True)
         self.ConvertProspect = channel.unary_unary(
                 '/crm.contacts.v1.ContactsService/ConvertProspect',
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectRequest.SerializeToString,
                 response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectResponse.FromString,
+                _registered_method=True)
+        self.ImportRecords = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/ImportRecords',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsResponse.FromString,
                 _registered_method=True)
 
 
@@ -202,6 +217,12 @@ class ContactsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ArchiveContact(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetProspect(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -232,8 +253,27 @@ class ContactsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ConvertProspect(self, request, context):
+    def ArchiveProspect(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConvertProspect(self, request, context):
+        """Creates the client and its contact from a prospect, exactly once: converting again (or two
+        converts racing) returns the first result and creates nothing more. A requested deal is
+        opened by the deals service from the prospect_converted event.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportRecords(self, request, context):
+        """Imports clients, contacts or prospects from a CSV or XLSX file: valid rows land, every
+        invalid row is reported (row number, field, problem), rows duplicating an existing record
+        (same normalised e-mail, phone or tax id) are reported and skipped, so importing the same file
+        again adds nothing.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -301,6 +341,11 @@ def add_ContactsServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteContactRequest.FromString,
                     response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteContactResponse.SerializeToString,
             ),
+            'ArchiveContact': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveContact,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.SerializeToString,
+            ),
             'GetProspect': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProspect,
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.GetProspectRequest.FromString,
@@ -326,10 +371,20 @@ def add_ContactsServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteProspectRequest.FromString,
                     response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.DeleteProspectResponse.SerializeToString,
             ),
+            'ArchiveProspect': grpc.unary_unary_rpc_method_handler(
+                    servicer.ArchiveProspect,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectResponse.SerializeToString,
+            ),
             'ConvertProspect': grpc.unary_unary_rpc_method_handler(
                     servicer.ConvertProspect,
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectRequest.FromString,
                     response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectResponse.SerializeToString,
+            ),
+            'ImportRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportRecords,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -667,6 +722,33 @@ class ContactsService:
             _registered_method=True)
 
     @staticmethod
+    def ArchiveContact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ArchiveContact',
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def GetProspect(request,
             target,
             options=(),
@@ -802,6 +884,33 @@ class ContactsService:
             _registered_method=True)
 
     @staticmethod
+    def ArchiveProspect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ArchiveProspect',
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveProspectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ConvertProspect(request,
             target,
             options=(),
@@ -818,6 +927,33 @@ class ContactsService:
             '/crm.contacts.v1.ContactsService/ConvertProspect',
             crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectRequest.SerializeToString,
             crm_dot_contacts_dot_v1_dot_contacts__pb2.ConvertProspectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/ImportRecords',
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.ImportRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
