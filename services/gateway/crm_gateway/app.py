@@ -17,7 +17,7 @@ from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm_gateway import clients, prospects, sessions, system, users
+from crm_gateway import clients, contacts, prospects, sessions, system, users
 from crm_gateway.api import ProblemError, UpstreamError
 from crm_gateway.auth import Authenticator, AuthError, Directory, IdentityFeed
 from crm_gateway.openapi import build_document
@@ -44,7 +44,16 @@ HTTP_LATENCY = Histogram(
 )
 AUTH_FAILURES = Counter("crm_http_auth_failures_total", "Requests refused for their credentials.", ["code"])
 
-BLUEPRINTS = (system.res, sessions.res, users.users, users.teams, users.tokens, clients.res, prospects.res)
+BLUEPRINTS = (
+    system.res,
+    sessions.res,
+    users.users,
+    users.teams,
+    users.tokens,
+    clients.res,
+    contacts.res,
+    prospects.res,
+)
 
 
 def is_public(endpoint: str | None) -> bool:
@@ -106,7 +115,11 @@ def create_app(
         rid = incoming if _REQUEST_ID_OK.match(incoming) else new_request_id()
         g.request_id_token = request_id_var.set(rid)
         g.started = time.perf_counter()
-        if request.content_length is not None and request.content_length > max_body:
+        op = REGISTRY.by_endpoint.get(request.endpoint or "")
+        limit = op.max_body if op is not None and op.max_body else max_body
+        request.max_content_length = limit
+        g.max_body = limit
+        if request.content_length is not None and request.content_length > limit:
             raise RequestEntityTooLarge()
 
     @app.before_request
@@ -171,7 +184,7 @@ def create_app(
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_exc: RequestEntityTooLarge) -> Response:
-        return problem(413, "body_too_large", f"the request body must be at most {max_body} bytes")
+        return problem(413, "body_too_large", f"the request body must be at most {g.get('max_body', max_body)} bytes")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

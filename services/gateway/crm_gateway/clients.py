@@ -3,14 +3,15 @@ every signed-in user sees them; their owner (or the owner's manager, or an admin
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm_gateway.convert import ProtoJson, ProtoPage
-from crm_gateway.owned import Collection
+from crm_gateway.lists import Filters, ImportQuery, Paging
+from crm_gateway.owned import IMPORT_MAX_BYTES, XLSX, Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
@@ -76,17 +77,30 @@ class ClientPatch(_Strict):
     source: Text = ""
 
 
-class ClientListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
-    q: Annotated[str, StringConstraints(max_length=200), Field(description="Text search: name, e-mail, tax id.")] = ""
-    owner_id: Annotated[list[Annotated[str, StringConstraints(max_length=36)]], Field(max_length=100)] = []
+class ClientFilters(Filters):
     segment_tag: Short = ""
     city: Short = ""
     country_code: Annotated[str, StringConstraints(max_length=2)] = ""
-    include_archived: bool = False
+    industry: Short = ""
+    source: Short = ""
+    kind: Literal["company", "person"] | None = None
+
+    def client_filters(self) -> dict[str, Any]:
+        out = self.rpc_filters()
+        out.update(
+            segment_tag=self.segment_tag,
+            city=self.city,
+            country_code=self.country_code,
+            industry=self.industry,
+            source=self.source,
+        )
+        if self.kind:
+            out["kind"] = contacts_pb2.ClientKind.Value(f"CLIENT_KIND_{self.kind.upper()}")
+        return out
+
+
+class ClientListQuery(ClientFilters, Paging):
+    pass
 
 
 CLIENTS = Collection(
@@ -104,18 +118,29 @@ ONE = ProtoJson(contacts_pb2.Client)
 @res.route("GET", "/api/v1/clients", query=ClientListQuery, response=ProtoPage(contacts_pb2.Client))
 def list_clients(query: ClientListQuery) -> Response:
     """List clients, oldest first."""
-    return CLIENTS.list(
-        "ListClients",
-        "clients",
-        query.owner_id,
-        page_size=query.page_size,
-        page_token=query.page_token,
-        query=query.q,
-        segment_tag=query.segment_tag,
-        city=query.city,
-        country_code=query.country_code,
-        include_archived=query.include_archived,
-    )
+    return CLIENTS.list("ListClients", "clients", query.owner_id, **query.client_filters(), **query.rpc_paging())
+
+
+@res.route("GET", "/api/v1/clients:export", query=ClientFilters, content_type="text/csv")
+def export_clients(query: ClientFilters) -> Response:
+    """Export clients as CSV: every client the same filters would list (streamed)."""
+    return CLIENTS.export_csv("ListClients", "clients", query.owner_id, **query.client_filters())
+
+
+@res.route(
+    "POST",
+    "/api/v1/clients:import",
+    query=ImportQuery,
+    response=ProtoJson(contacts_pb2.ImportRecordsResponse),
+    upload_types=("text/csv", XLSX),
+    max_body=IMPORT_MAX_BYTES,
+)
+def import_clients(query: ImportQuery) -> Response:
+    """Import clients from a CSV or XLSX file (the body).
+    Valid rows land; each invalid row is reported with its row number, field and problem; rows
+    duplicating an existing client (e-mail, phone, tax id) are skipped and listed, so importing the
+    same file again adds nothing. Column names may be in Spanish or English."""
+    return CLIENTS.import_file(contacts_pb2.IMPORT_KIND_CLIENTS, query)
 
 
 @res.route(

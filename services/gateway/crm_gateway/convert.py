@@ -6,6 +6,10 @@ the OpenAPI document and the answers agree by construction."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -149,5 +153,68 @@ class ProtoPage:
     message: type[Message]
 
 
-def page(items: list[Message], next_page_token: str) -> dict[str, Any]:
-    return {"items": [to_json(m) for m in items], "next_page_token": next_page_token}
+def page(items: list[Message], next_page_token: str, total_size: int | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"items": [to_json(m) for m in items], "next_page_token": next_page_token}
+    if total_size is not None:
+        body["total_size"] = total_size
+    return body
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+# A cell starting with one of these is taken for a formula by spreadsheet programs (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_OR_PHONE = re.compile(r"^[+-]?[0-9][0-9 .,()-]*$")
+
+
+def _looks_like_formula(cell: str) -> bool:
+    # Phone numbers (+57 ...) and negative amounts start with + or - too, and are kept as they are.
+    return cell.startswith(_FORMULA_START) and not _NUMBER_OR_PHONE.match(cell)
+
+
+def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else k, v, out)
+    elif isinstance(value, list):
+        out[prefix] = "; ".join("" if v is None else str(v) for v in value)
+    elif value is None:
+        out[prefix] = ""
+    elif isinstance(value, bool):
+        out[prefix] = "true" if value else "false"
+    else:
+        out[prefix] = str(value)
+
+
+def _columns(desc: Descriptor, prefix: str = "") -> list[str]:
+    cols: list[str] = []
+    for fd in desc.fields:
+        name = f"{prefix}{fd.name}"
+        if fd.type == FieldDescriptor.TYPE_MESSAGE and not fd.is_repeated and fd.message_type.full_name != _TIMESTAMP:
+            cols += _columns(fd.message_type, name + ".")
+        else:
+            cols.append(name)
+    return cols
+
+
+def csv_rows(message: type[Message], pages: Iterator[list[Message]]) -> Iterator[str]:
+    """CSV text of messages: a header of the contract's field names (nested ones dotted, such as
+    address.city), one line per message; cells that a spreadsheet would run as formulas are
+    prefixed with a quote."""
+    columns = _columns(message.DESCRIPTOR)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(columns)
+    for items in pages:
+        for msg in items:
+            flat: dict[str, str] = {}
+            _flat("", to_json(msg), flat)
+            row = []
+            for c in columns:
+                cell = flat.get(c, "")
+                row.append("'" + cell if _looks_like_formula(cell) else cell)
+            writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

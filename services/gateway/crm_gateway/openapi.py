@@ -80,6 +80,10 @@ def _schema_of(response: Any, mapping: dict[tuple[Any, str], Any], defs: dict[st
                     "type": "string",
                     "description": "Pass as page_token for the next page; empty at the end.",
                 },
+                "total_size": {
+                    "type": "integer",
+                    "description": "Every record matching the filters; only when include_total_size was asked.",
+                },
             },
         }
         return {"$ref": REF.format(model=page_name)}
@@ -139,6 +143,12 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": mapping[(op.body, "validation")]}},
+            }
+        elif op.upload_types:
+            operation["requestBody"] = {
+                "required": True,
+                "description": f"The file itself as the body (at most {op.max_body} bytes).",
+                "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in op.upload_types},
             }
         success: dict[str, Any] = {"description": "Success."}
         if op.response is not None:

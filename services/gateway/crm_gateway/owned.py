@@ -5,19 +5,33 @@ ownership check, custom actions and delete on records the caller may change."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response
+from flask import Response, request, stream_with_context
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.message import Message
 from pydantic import BaseModel
 
-from crm_gateway.access import assignable_owner, ensure_changeable, ensure_visible, owner_filter, principal
+from crm.contacts.v1 import contacts_pb2
+from crm_gateway.access import (
+    assignable_owner,
+    change_scope,
+    ensure_changeable,
+    ensure_visible,
+    owner_filter,
+    principal,
+)
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
-from crm_gateway.convert import from_json, page, to_json
+from crm_gateway.convert import csv_rows, from_json, page, to_json
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The largest file an import accepts (the services take gRPC messages of up to 16 MiB).
+IMPORT_MAX_BYTES = 15 * 1024 * 1024
+# An export stops after this many rows (a list that large is a job for reports, not a download).
+EXPORT_MAX_ROWS = 1_000_000
 # Fields a PATCH may never name (the service owns them).
 READ_ONLY = frozenset({"id", "create_time", "update_time", "version", "archived"})
 
@@ -55,10 +69,64 @@ class Collection:
 
     def list(self, rpc: str, plural: str, requested_owners: list[str], **filters: Any) -> Response:
         owners = owner_filter(self.kind, requested_owners)
+        total = bool(filters.get("include_total_size"))
         if owners is None:
-            return respond(page([], ""))
+            return respond(page([], "", 0 if total else None))
         res = self._call(rpc, owner_ids=owners, **filters)
-        return respond(page(list(getattr(res, plural)), res.next_page_token))
+        return respond(page(list(getattr(res, plural)), res.next_page_token, res.total_size if total else None))
+
+    def export_csv(self, rpc: str, plural: str, requested_owners: list[str], **filters: Any) -> Response:
+        """Every record the list would show, as CSV, streamed page by page."""
+        owners = owner_filter(self.kind, requested_owners)
+        filters.pop("page_token", None)
+        filters.pop("include_total_size", None)
+        filters.pop("page_size", None)
+
+        def pages() -> Iterator[list[Message]]:
+            if owners is None:
+                return
+            token, rows = "", 0
+            while rows < EXPORT_MAX_ROWS:
+                res = self._call(rpc, owner_ids=owners, page_size=500, page_token=token, **filters)
+                items = list(getattr(res, plural))
+                rows += len(items)
+                yield items
+                token = res.next_page_token
+                if not token:
+                    return
+
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return Response(
+            stream_with_context(csv_rows(self.message, pages())),
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{self.kind}-{stamp}.csv"'},
+        )
+
+    def import_file(self, kind: int, query: Any, **extra: Any) -> Response:
+        """A CSV or XLSX file (the raw body) imported by the service, with its per-row report."""
+        media = request.mimetype
+        formats = {"text/csv": contacts_pb2.IMPORT_FORMAT_CSV, XLSX: contacts_pb2.IMPORT_FORMAT_XLSX}
+        if media not in formats:
+            raise ProblemError(415, "unsupported_media_type", f"send the file as text/csv or {XLSX}")
+        content = request.get_data(cache=False)
+        if not content:
+            raise ProblemError(400, "empty_file", "the body is empty: send the file itself")
+        scope = change_scope()
+        res = call(
+            self.service,
+            self.stub().ImportRecords,
+            contacts_pb2.ImportRecordsRequest(
+                kind=kind,
+                format=formats[media],
+                content=content,
+                file_name=request.headers.get("X-File-Name", "")[:200],
+                default_owner_id=assignable_owner(query.default_owner_id or None, "default_owner_id"),
+                allowed_owner_ids=sorted(scope) if scope is not None else [],
+                dry_run=query.dry_run,
+                **extra,
+            ),
+        )
+        return respond(to_json(res))
 
     def create(self, rpc: str, body: BaseModel, location: Callable[[str], str], **extra: Any) -> Response:
         p = principal()

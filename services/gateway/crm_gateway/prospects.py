@@ -3,15 +3,17 @@ their team's; an admin all."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Response, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm_gateway.api import call, respond
 from crm_gateway.clients import AddressIn, Email, Id, Phones, Short, TaxIdIn, Text
-from crm_gateway.convert import ProtoJson, ProtoPage
-from crm_gateway.owned import Collection
+from crm_gateway.convert import ProtoJson, ProtoPage, to_json
+from crm_gateway.lists import OPTIONAL_UUID, Filters, ImportQuery, Paging
+from crm_gateway.owned import IMPORT_MAX_BYTES, XLSX, Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
@@ -19,6 +21,10 @@ res = Resource("prospects", "Prospects", "Potential clients found by prospecting
 
 Source = Literal["web", "referral", "campaign", "trade_fair", "ads", "rd_station", "import"]
 Status = Literal["new", "contacted", "qualified", "converted", "disqualified"]
+
+
+def _enum(enum: Any, prefix: str, word: str | None) -> int:
+    return 0 if word is None else int(enum.Value(f"{prefix}{word.upper()}"))
 
 
 class _Strict(BaseModel):
@@ -65,16 +71,49 @@ class ProspectPatch(_Strict):
     owner_id: Id | None = None
 
 
-class ProspectListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
-    q: Annotated[str, StringConstraints(max_length=200), Field(description="Text search: names, company, e-mail.")] = ""
-    owner_id: Annotated[list[Annotated[str, StringConstraints(max_length=36)]], Field(max_length=100)] = []
+class ProspectFilters(Filters):
     status: Status | None = None
     source: Source | None = None
     source_campaign_id: Annotated[str, StringConstraints(max_length=36)] = ""
+    city: Short = ""
+    country_code: Annotated[str, StringConstraints(max_length=2)] = ""
+    industry: Short = ""
+
+    def prospect_filters(self) -> dict[str, Any]:
+        out = self.rpc_filters()
+        out.update(
+            status=_enum(contacts_pb2.ProspectStatus, "PROSPECT_STATUS_", self.status),
+            source=_enum(contacts_pb2.ProspectSource, "PROSPECT_SOURCE_", self.source),
+            source_campaign_id=self.source_campaign_id,
+            city=self.city,
+            country_code=self.country_code,
+            industry=self.industry,
+        )
+        return out
+
+
+class ProspectListQuery(ProspectFilters, Paging):
+    pass
+
+
+class Money(_Strict):
+    amount: Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$")]
+    currency_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class ConvertIn(_Strict):
+    """How to convert: reuse a matching client (same tax id, or same company e-mail domain) instead
+    of creating one; ask for a deal to be opened for the client."""
+
+    reuse_matching_client: bool = False
+    open_deal: bool = False
+    deal_title: Annotated[str, StringConstraints(max_length=200)] = ""
+    deal_amount: Money | None = None
+
+
+class ProspectImportQuery(ImportQuery):
+    default_source: Source | None = Field(None, description="Source of rows naming none (import when unset).")
+    source_campaign_id: Annotated[str, StringConstraints(pattern=OPTIONAL_UUID)] = ""
 
 
 PROSPECTS = Collection(
@@ -87,24 +126,38 @@ PROSPECTS = Collection(
     requests=contacts_pb2,
 )
 ONE = ProtoJson(contacts_pb2.Prospect)
-
-
-def _enum(enum: type, prefix: str, word: str | None) -> int:
-    return 0 if word is None else enum.Value(f"{prefix}{word.upper()}")  # type: ignore[attr-defined]
+ConversionOut = ProtoJson(contacts_pb2.ConvertProspectResponse)
 
 
 @res.route("GET", "/api/v1/prospects", query=ProspectListQuery, response=ProtoPage(contacts_pb2.Prospect))
 def list_prospects(query: ProspectListQuery) -> Response:
     """List the prospects the caller may see, oldest first."""
     return PROSPECTS.list(
-        "ListProspects",
-        "prospects",
-        query.owner_id,
-        page_size=query.page_size,
-        page_token=query.page_token,
-        query=query.q,
-        status=_enum(contacts_pb2.ProspectStatus, "PROSPECT_STATUS_", query.status),
-        source=_enum(contacts_pb2.ProspectSource, "PROSPECT_SOURCE_", query.source),
+        "ListProspects", "prospects", query.owner_id, **query.prospect_filters(), **query.rpc_paging()
+    )
+
+
+@res.route("GET", "/api/v1/prospects:export", query=ProspectFilters, content_type="text/csv")
+def export_prospects(query: ProspectFilters) -> Response:
+    """Export the prospects the caller may see as CSV (the same filters as the list)."""
+    return PROSPECTS.export_csv("ListProspects", "prospects", query.owner_id, **query.prospect_filters())
+
+
+@res.route(
+    "POST",
+    "/api/v1/prospects:import",
+    query=ProspectImportQuery,
+    response=ProtoJson(contacts_pb2.ImportRecordsResponse),
+    upload_types=("text/csv", XLSX),
+    max_body=IMPORT_MAX_BYTES,
+)
+def import_prospects(query: ProspectImportQuery) -> Response:
+    """Import prospects from a CSV or XLSX file (the body), with a per-row report.
+    Rows duplicating a prospect (e-mail, phone) are skipped and listed; importing again adds nothing."""
+    return PROSPECTS.import_file(
+        contacts_pb2.IMPORT_KIND_PROSPECTS,
+        query,
+        default_source=_enum(contacts_pb2.ProspectSource, "PROSPECT_SOURCE_", query.default_source),
         source_campaign_id=query.source_campaign_id,
     )
 
@@ -149,3 +202,36 @@ def update_prospect(prospect_id: str, body: ProspectPatch) -> Response:
 def delete_prospect(prospect_id: str) -> Response:
     """Delete a prospect that was not converted."""
     return PROSPECTS.delete("DeleteProspect", prospect_id)
+
+
+@res.route(
+    "POST", "/api/v1/prospects/<id:prospect_id>:archive", response=ONE, errors=(404,), response_headers=("ETag",)
+)
+def archive_prospect(prospect_id: str) -> Response:
+    """Archive a prospect: hidden from lists unless include_archived."""
+    return PROSPECTS.action("ArchiveProspect", prospect_id)
+
+
+@res.route(
+    "POST",
+    "/api/v1/prospects/<id:prospect_id>:convert",
+    body=ConvertIn,
+    response=ConversionOut,
+    errors=(404,),
+)
+def convert_prospect(prospect_id: str, body: ConvertIn) -> Response:
+    """Convert a prospect into a client and its contact, exactly once.
+    Converting again returns the first result and creates nothing more. With open_deal the deals
+    service opens a deal for the new client."""
+    PROSPECTS.fetch(prospect_id, for_change=True)
+    req = contacts_pb2.ConvertProspectRequest(
+        prospect_id=prospect_id,
+        reuse_matching_client=body.reuse_matching_client,
+        open_deal=body.open_deal,
+        deal_title=body.deal_title,
+    )
+    if body.deal_amount is not None:
+        req.deal_amount.amount = body.deal_amount.amount
+        req.deal_amount.currency_code = body.deal_amount.currency_code
+    res = call("contacts", PROSPECTS.stub().ConvertProspect, req)
+    return respond(to_json(res))

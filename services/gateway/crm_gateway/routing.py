@@ -60,6 +60,10 @@ class Operation:
     response_headers: tuple[str, ...]
     request_headers: tuple[str, ...]
     content_type: str = "application/json"
+    # A larger body limit than the gateway's default (file uploads), and the media types accepted
+    # as the raw body instead of JSON.
+    max_body: int | None = None
+    upload_types: tuple[str, ...] = ()
 
 
 @dataclass
@@ -107,6 +111,8 @@ class Resource:
         request_headers: Iterable[str] = (),
         content_type: str = "application/json",
         upstream: bool = True,
+        max_body: int | None = None,
+        upload_types: Iterable[str] = (),
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         """Declares a route. The view receives path parameters, then `query=` and `body=` (the
         validated models) when declared."""
@@ -120,7 +126,7 @@ class Resource:
                 codes |= {401, 403}
             if upstream:
                 codes |= set(UPSTREAM_ERRORS)
-            if body is not None:
+            if body is not None or upload_types:
                 codes |= {413, 415}
             op = Operation(
                 method=method.upper(),
@@ -138,6 +144,8 @@ class Resource:
                 response_headers=tuple(response_headers),
                 request_headers=tuple(request_headers),
                 content_type=content_type,
+                max_body=max_body,
+                upload_types=tuple(upload_types),
             )
             list_fields = _list_fields(query) if query is not None else set()
 

@@ -1,0 +1,60 @@
+"""Query models every owned collection shares: filters common to all lists (text, owners, creation
+range, archived), paging on top of them for lists, and the parameters of a file import."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+# Record and user ids are UUIDs.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+Id = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+OPTIONAL_UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+Short = Annotated[str, StringConstraints(max_length=200)]
+
+
+class Filters(BaseModel):
+    """What every list and export of owned records can be narrowed by."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(max_length=200), Field(description="Text search.")] = ""
+    owner_id: Annotated[list[Id], Field(max_length=100, description="Repeat for several owners.")] = []
+    created_after: AwareDatetime | None = Field(None, description="Created at or after (RFC 3339, with offset).")
+    created_before: AwareDatetime | None = Field(None, description="Created before (RFC 3339, with offset).")
+    include_archived: bool = False
+
+    def rpc_filters(self) -> dict[str, Any]:
+        """The filters as keyword arguments of the List RPC (owners are narrowed separately)."""
+        out: dict[str, Any] = {"query": self.q, "include_archived": self.include_archived}
+        for name in ("created_after", "created_before"):
+            value = getattr(self, name)
+            if value is not None:
+                ts = Timestamp()
+                ts.FromDatetime(value)
+                out[name] = ts
+        return out
+
+
+class Paging(BaseModel):
+    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
+    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    include_total_size: bool = Field(False, description="Also count every match (total_size).")
+
+    def rpc_paging(self) -> dict[str, Any]:
+        return {
+            "page_size": self.page_size,
+            "page_token": self.page_token,
+            "include_total_size": self.include_total_size,
+        }
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(False, description="Check every row and report; write nothing.")
+    default_owner_id: Annotated[
+        str, StringConstraints(pattern=OPTIONAL_UUID), Field(description="Owner of rows naming none.")
+    ] = ""
