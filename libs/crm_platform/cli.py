@@ -4,6 +4,9 @@ crm up             run the whole platform (embedded: bundled NATS, SQLite per se
 crm test [ARGS]    lint (ruff) and run every test (pytest ARGS)
 crm gen-protos     regenerate libs/crm from protos/
 crm migrate [SVC]  apply migrations of one or every service, then exit
+crm create-user --email E --name N --role admin|manager|rep [--team-id T] [--password P]
+                   create a user in identity's database (without --password, a one-time
+                   password is printed once)
 """
 
 from __future__ import annotations
@@ -54,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if command == "migrate":
         return _migrate(args)
+    if command == "create-user":
+        from crm_identity.cli import create_user
+
+        return create_user(args)
     print(__doc__)
     return 0 if command in ("help", "-h", "--help") else 2
 

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -395,6 +395,12 @@ class Authenticator:
             self._remember(f"user:{user_id}", user, self.fallback_ttl)
         return user
 
+    def _active_user(self, user_id: str) -> UserState:
+        user = self._user(user_id)
+        if not user.active:
+            raise AuthError("user_inactive", "this user has been deactivated")
+        return user
+
     def _session_revoked(self, user_id: str, session_id: str) -> bool:
         if self.directory.session_is_revoked(user_id, session_id):
             return True
@@ -423,9 +429,7 @@ class Authenticator:
                     self._verified.clear()
                 self._verified[token] = claims
         user_id, session_id = str(claims["sub"]), str(claims["sid"])
-        user = self._user(user_id)
-        if not user.active:
-            raise AuthError("user_inactive", "this user has been deactivated")
+        user = self._active_user(user_id)
         if self._session_revoked(user_id, session_id):
             raise AuthError("session_revoked", "this session has ended; sign in again")
         return Principal(user=user, session_id=session_id)
@@ -477,7 +481,4 @@ class Authenticator:
         if token_id in self.directory.revoked_api_tokens or (expires and expires <= time.time()):
             self.forget(f"pat:{digest}")
             raise AuthError("invalid_token", "the API token is unknown, expired or revoked")
-        user = self._user(user_id)
-        if not user.active:
-            raise AuthError("user_inactive", "this user has been deactivated")
-        return Principal(user=replace(user), api_token_id=token_id)
+        return Principal(user=self._active_user(user_id), api_token_id=token_id)

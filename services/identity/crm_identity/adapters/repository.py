@@ -143,6 +143,20 @@ def record_login(session: DbSession, user_id: str, now: datetime, upgraded_hash:
     session.execute(update(users).where(users.c.id == user_id).values(**values))
 
 
+def lock_active_admins(session: DbSession) -> list[str]:
+    """The ids of the active admins, locked until the transaction ends (PostgreSQL; SQLite
+    writers are serialised anyway), in id order so that two lockers queue instead of deadlocking.
+    A transaction that waited for a row another one demoted or deactivated does not get it back
+    (PostgreSQL re-checks the condition on the newest version of a row it waited for)."""
+    stmt = (
+        select(users.c.id)
+        .where(users.c.role == Role.ADMIN.value, users.c.active.is_(True))
+        .order_by(users.c.id)
+        .with_for_update()
+    )
+    return list(session.scalars(stmt))
+
+
 def any_user(session: DbSession) -> bool:
     return session.scalar(select(exists().select_from(users))) or False
 
@@ -336,6 +350,29 @@ def get_refresh_token(session: DbSession, digest: str) -> tuple[str, datetime | 
 
 def mark_refresh_token_used(session: DbSession, digest: str, now: datetime) -> None:
     session.execute(update(refresh_tokens).where(refresh_tokens.c.token_hash == digest).values(used_at=now))
+
+
+def purge_ended_sessions(session: DbSession, ended_before: datetime, batch: int = 500) -> None:
+    """Deletes up to `batch` refresh tokens of sessions that ended (were revoked, or expired)
+    before `ended_before`, then up to `batch` such sessions that no refresh token refers to any
+    more. Sessions still open keep all their tokens, used ones included (reuse detection needs
+    them). On PostgreSQL rows another transaction holds are skipped, not waited for."""
+    ended = or_(sessions.c.revoked_at < ended_before, sessions.c.expire_at < ended_before)
+    old_tokens = (
+        select(refresh_tokens.c.token_hash)
+        .join(sessions, sessions.c.id == refresh_tokens.c.session_id)
+        .where(ended)
+        .limit(batch)
+        .with_for_update(of=refresh_tokens, skip_locked=True)
+    )
+    session.execute(delete(refresh_tokens).where(refresh_tokens.c.token_hash.in_(old_tokens.scalar_subquery())))
+    old_sessions = (
+        select(sessions.c.id)
+        .where(ended, ~exists().where(refresh_tokens.c.session_id == sessions.c.id))
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(delete(sessions).where(sessions.c.id.in_(old_sessions.scalar_subquery())))
 
 
 # --- sign-in attempts -------------------------------------------------------------------------

@@ -13,6 +13,9 @@ REASON_DEACTIVATED = "deactivated"
 REASON_PASSWORD_CHANGED = "password_changed"
 REASON_REFRESH_TOKEN_REUSED = "refresh_token_reused"
 REASON_MAX = 100
+# An ended (revoked or expired) session and its refresh tokens are deleted this long after it
+# ended. Until then a used token presented again is still recognised, and named in the answer.
+ENDED_SESSION_RETENTION = timedelta(days=1)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """User rules: what a valid user is (e-mail, name, role, time zone, locale) and how its fields
-are normalised, and which fields an update may change. Pure Python: no ORM, no protobuf, no I/O."""
+are normalised, which fields an update may change, and that an active admin always remains.
+Pure Python: no ORM, no protobuf, no I/O."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from enum import StrEnum
 import babel
 from email_validator import EmailNotValidError, validate_email
 
-from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 DISPLAY_NAME_MAX = 200
 EMAIL_MAX = 320
@@ -50,6 +51,10 @@ class User:
     def email_key(self) -> str:
         """The e-mail as compared for uniqueness and sign-in: lower case."""
         return self.email.lower()
+
+    @property
+    def is_active_admin(self) -> bool:
+        return self.active and self.role == Role.ADMIN
 
 
 def normalise_email(value: str) -> str:
@@ -158,3 +163,13 @@ def update_paths(requested: list[str], patch: User) -> list[str]:
 
 def changed_fields(before: User, after: User, paths: list[str]) -> list[str]:
     return [p for p in paths if getattr(before, p) != getattr(after, p)]
+
+
+def check_an_admin_remains(before: User, after: User, other_active_admins: int) -> None:
+    """FailedPrecondition (last_admin) when the change would leave no active admin: `before` is
+    an active admin, `after` is not, and no other user is an active admin."""
+    if before.is_active_admin and not after.is_active_admin and other_active_admins == 0:
+        raise FailedPrecondition(
+            f"user '{before.id}' is the last active admin; make another user an admin first",
+            reason="last_admin",
+        )

@@ -191,7 +191,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def RevokeApiToken(
         self, request: identity_pb2.RevokeApiTokenRequest, context: grpc.ServicerContext
     ) -> identity_pb2.RevokeApiTokenResponse:
-        token = api_tokens.revoke_api_token(self.deps, request.id)
+        token = api_tokens.revoke_api_token(self.deps, request.id, user_id=request.user_id)
         return identity_pb2.RevokeApiTokenResponse(api_token=convert.api_token_to_proto(token))
 
     def VerifyApiToken(

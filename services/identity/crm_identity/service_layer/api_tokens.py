@@ -90,13 +90,14 @@ def list_api_tokens(
     return rows, next_token
 
 
-def revoke_api_token(deps: Deps, token_id: str) -> ApiToken:
-    """Revokes for good (ApiTokenRevoked); revoking a revoked token answers it unchanged."""
+def revoke_api_token(deps: Deps, token_id: str, user_id: str = "") -> ApiToken:
+    """Revokes for good (ApiTokenRevoked); revoking a revoked token answers it unchanged. With
+    user_id, another user's token is NOT_FOUND, as if it did not exist (revoked or not)."""
     if not is_valid_id(token_id):
         raise _not_found(token_id)
     with deps.db.uow() as uow:
         token = repository.get_api_token(uow.session, token_id, for_update=True)
-        if token is None:
+        if token is None or (user_id and token.user_id != user_id):
             raise _not_found(token_id)
         if token.revoked_at is not None:
             return token

@@ -16,6 +16,7 @@ from crm.identity.v1 import events_pb2
 from crm_identity.adapters import repository
 from crm_identity.adapters.token_signing import AccessToken, SigningKey, generate_signing_key, sign_access_token
 from crm_identity.domain.sessions import (
+    ENDED_SESSION_RETENTION,
     REASON_LOGOUT,
     REASON_MAX,
     REASON_REFRESH_TOKEN_REUSED,
@@ -133,19 +134,28 @@ def _refuse_while_limited(deps: Deps, session: DbSession, key: str, address: str
         )
 
 
+def count_password_attempt(deps: Deps, uow: UnitOfWork, key: str, address: str, now: datetime) -> None:
+    """To call before checking a password given for the account `key` (Login, ChangePassword):
+    RESOURCE_EXHAUSTED while the account (or the address, when there is one) is at its limit of
+    failed attempts; otherwise the attempt is counted as a failure from now on, and the caller
+    clears the account's attempts when the password proves right. So a guess in flight already
+    counts, and guesses sent in parallel cannot all pass the check before any is counted."""
+    # One attempt at a time per e-mail (PostgreSQL; SQLite writers queue anyway).
+    repository.advisory_lock(uow.session, f"login:{key}")
+    _refuse_while_limited(deps, uow.session, key, address, now)
+    repository.add_login_attempt(uow.session, key, address, now)
+
+
 def login(deps: Deps, email: str, password: str, *, client_address: str = "", user_agent: str = "") -> SignIn:
     key = email_key(email)
     address = client_address.strip()[:ADDRESS_MAX]
     now = utcnow()
     with deps.db.uow() as uow:
-        # One attempt at a time per e-mail (PostgreSQL; SQLite writers queue anyway), so that
-        # guesses sent in parallel cannot all pass the check below before any is counted.
-        repository.advisory_lock(uow.session, f"login:{key}")
+        # Every sign-in keeps the tables small: a bounded batch of each, skipping rows that
+        # another transaction holds.
         repository.purge_login_attempts(uow.session, now - deps.login_window)
-        _refuse_while_limited(deps, uow.session, key, address, now)
-        # Counted as a failure from now on; a success clears it. So a guess in flight already
-        # counts against the limit, before the password is checked.
-        repository.add_login_attempt(uow.session, key, address, now)
+        repository.purge_ended_sessions(uow.session, now - ENDED_SESSION_RETENTION)
+        count_password_attempt(deps, uow, key, address, now)
         found = repository.find_user_by_email_key(uow.session, key)
         uow.commit()
 

@@ -13,7 +13,7 @@ from crm.identity.v1 import events_pb2, identity_pb2
 from crm_identity.adapters import repository
 from crm_identity.domain.passwords import check_password
 from crm_identity.domain.sessions import REASON_DEACTIVATED
-from crm_identity.domain.users import User, changed_fields, update_paths, validated
+from crm_identity.domain.users import User, changed_fields, check_an_admin_remains, update_paths, validated
 from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import (
     check_version,
@@ -53,6 +53,14 @@ def _check_email_free(session: DbSession, user: User) -> None:
             reason="duplicate_email",
             metadata={"existing_id": existing},
         )
+
+
+def _lock_other_admins(session: DbSession, user_id: str) -> int:
+    """How many active admins there are besides `user_id`, with every active admin's row locked
+    until the transaction ends, so that two calls that each remove one of the last two admins
+    queue and the second sees the first's change. Every use case that may remove an admin takes
+    this lock before locking the user's own row: the same order everywhere, so no deadlock."""
+    return sum(1 for admin_id in repository.lock_active_admins(session) if admin_id != user_id)
 
 
 def create_user(
@@ -131,13 +139,15 @@ def list_users(deps: Deps, filters: UserFilters, page_size: int, page_token: str
 
 def update_user(deps: Deps, patch: User, mask: list[str], expected_version: int = 0) -> User:
     """Changes the fields named by the mask (see domain.users.update_paths) and stages
-    UserUpdated with the fields that really changed; an update that changes nothing is a no-op."""
+    UserUpdated with the fields that really changed; an update that changes nothing is a no-op.
+    Taking the admin role from the last active admin is FAILED_PRECONDITION (last_admin)."""
     if not is_valid_id(patch.id):
         raise user_not_found(patch.id)
     paths = update_paths(mask, patch)
 
     def body() -> User:
         with deps.db.uow() as uow:
+            other_admins = _lock_other_admins(uow.session, patch.id) if "role" in paths else 0
             current = repository.get_user(uow.session, patch.id, for_update=True)
             if current is None:
                 raise user_not_found(patch.id)
@@ -146,6 +156,8 @@ def update_user(deps: Deps, patch: User, mask: list[str], expected_version: int 
             changed = changed_fields(current, candidate, paths)
             if not changed:
                 return current
+            if "role" in changed:
+                check_an_admin_remains(current, candidate, other_admins)
             if "team_id" in changed:
                 _check_team(uow.session, candidate.team_id)
             if candidate.email_key != current.email_key:
@@ -163,10 +175,11 @@ def update_user(deps: Deps, patch: User, mask: list[str], expected_version: int 
 def deactivate_user(deps: Deps, user_id: str, expected_version: int = 0) -> User:
     """Marks the user inactive (it can no longer sign in or use its API tokens) and ends every
     session: stages UserDeactivated and UserSessionsRevoked. Deactivating an inactive user
-    answers the user unchanged."""
+    answers the user unchanged; the last active admin is FAILED_PRECONDITION (last_admin)."""
     if not is_valid_id(user_id):
         raise user_not_found(user_id)
     with deps.db.uow() as uow:
+        other_admins = _lock_other_admins(uow.session, user_id)
         current = repository.get_user(uow.session, user_id, for_update=True)
         if current is None:
             raise user_not_found(user_id)
@@ -175,6 +188,7 @@ def deactivate_user(deps: Deps, user_id: str, expected_version: int = 0) -> User
             return current
         now = utcnow()
         updated = replace(current, active=False, deactivated_at=now, updated_at=now, version=current.version + 1)
+        check_an_admin_remains(current, updated, other_admins)
         repository.save_user(uow.session, updated, current.version)
         uow.add_event(events_pb2.UserDeactivated(user=convert.user_to_proto(updated)))
         revoke_all_sessions(uow, user_id, now, REASON_DEACTIVATED)

@@ -1,6 +1,7 @@
 """API tokens over real gRPC, on SQLite and PostgreSQL: the plaintext is answered once and only
-its hash stored; verify, list, revoke; a retried create answers the same token without the
-plaintext; unknown, expired, revoked tokens and inactive users are refused alike; events."""
+its hash stored; verify, list, revoke (only the named owner's, when one is named); a retried
+create answers the same token without the plaintext; unknown, expired, revoked tokens and
+inactive users are refused alike; events."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from crm_platform.errors import ErrorInfo
 from crm_platform.grpc_client import decode_error
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime
+from crm_platform.tables import outbox_events
 from crm_platform.testing import wait_for_event
 
 MakeUser = Callable[..., identity_pb2.User]
@@ -148,3 +150,33 @@ def test_refused_tokens_and_bad_requests(
         if field:
             assert [v.field for v in info.violations] == [field]
     assert _count(identity) == before
+
+
+def test_revoke_naming_the_owner_refuses_another_users_token(
+    identity: ServiceRuntime, stub: IdentityServiceStub, make_user: MakeUser
+) -> None:
+    ana, beto = make_user("ana@example.com"), make_user("beto@example.com")
+    made = _create(stub, ana.id)
+    assert identity.db is not None
+
+    def revoke(owner: str) -> identity_pb2.ApiToken:
+        return stub.RevokeApiToken(identity_pb2.RevokeApiTokenRequest(id=made.api_token.id, user_id=owner), timeout=5).api_token
+
+    def state() -> tuple[object, int]:
+        with identity.db.read() as s:  # type: ignore[union-attr]
+            revoked_at = s.scalar(select(api_tokens.c.revoked_at))
+            return revoked_at, int(s.scalar(select(func.count()).select_from(outbox_events)) or 0)
+
+    before = state()
+    for owner in (beto.id, UNKNOWN_ID, "junk"):
+        info = _error(lambda o=owner: revoke(o))  # type: ignore[misc]
+        assert (info.code, info.reason) == (grpc.StatusCode.NOT_FOUND, "api_token_not_found"), owner
+        assert info.message == f"API token '{made.api_token.id}' not found"
+    assert state() == before and before[0] is None  # not revoked, no event
+    assert _verify(stub, made.plaintext_token).user.id == ana.id
+
+    revoked = revoke(ana.id)
+    assert revoked.HasField("revoke_time") and revoked.user_id == ana.id
+    assert revoke(ana.id) == revoked
+    # Revoked or not, another user's token is not found (not answered as it is).
+    assert _error(lambda: revoke(beto.id)).code == grpc.StatusCode.NOT_FOUND

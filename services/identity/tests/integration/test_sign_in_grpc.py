@@ -2,7 +2,8 @@
 and carries the agreed claims; wrong credentials all look the same; failed attempts are limited
 per account and per address (in the database, so even parallel guesses stop at the limit);
 refresh tokens rotate and a reused one ends the session; sessions end on logout, deactivation and
-password change, with their events on JetStream."""
+password change, with their events on JetStream; a wrong current password at ChangePassword counts
+as a failed sign-in; sign-ins delete sessions (and their refresh tokens) that ended a day ago."""
 
 from __future__ import annotations
 
@@ -369,3 +370,117 @@ def test_change_password(stub: IdentityServiceStub, make_user: MakeUser, nats_se
         )
     )
     assert info.code == grpc.StatusCode.NOT_FOUND
+
+
+def _password_hash(rt: ServiceRuntime, user_id: str) -> str:
+    assert rt.db is not None
+    with rt.db.read() as s:
+        return str(s.scalar(select(users.c.password_hash).where(users.c.id == user_id)))
+
+
+def test_wrong_current_passwords_count_as_failed_sign_ins(
+    identity: ServiceRuntime, stub: IdentityServiceStub, make_user: MakeUser
+) -> None:
+    ana = make_user("Ana@example.com")
+
+    def change(current: str, new: str = "a brand new password") -> None:
+        req = identity_pb2.ChangePasswordRequest(user_id=ana.id, current_password=current, new_password=new)
+        stub.ChangePassword(req, timeout=5)
+
+    for _ in range(3):
+        info = _error(lambda: change("wrong password!"))
+        assert info.code == grpc.StatusCode.INVALID_ARGUMENT and [v.field for v in info.violations] == [
+            "current_password"
+        ]
+    assert _attempts(identity, "ana@example.com") == 3
+    for _ in range(2):  # the same limit as sign-ins: 5 failures in all
+        assert _error(lambda: _login(stub, "ana@example.com", "wrong password!")).reason == "invalid_credentials"
+    stored = _password_hash(identity, ana.id)
+
+    # At the limit the current password is not even checked: the right one is refused too.
+    locked = _error(lambda: change(PASSWORD))
+    assert locked.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert locked.message == "too many failed sign-in attempts; retry later"
+    assert 890 <= int(locked.metadata["retry_after_seconds"]) <= 900
+    assert _error(lambda: _login(stub, "ana@example.com")).code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert _password_hash(identity, ana.id) == stored and _attempts(identity, "ana@example.com") == 5
+
+    # Once the failures leave the window, the right current password changes it and clears them.
+    assert identity.db is not None
+    with identity.db.uow() as uow:
+        uow.session.execute(
+            update(login_attempts).values(attempted_at=login_attempts.c.attempted_at - timedelta(seconds=901))
+        )
+        uow.commit()
+    change(PASSWORD)
+    assert _attempts(identity, "ana@example.com") == 0
+    _login(stub, "ana@example.com", "a brand new password")
+
+
+def _session_ids(rt: ServiceRuntime) -> set[str]:
+    assert rt.db is not None
+    with rt.db.read() as s:
+        return set(s.scalars(select(sessions.c.id)))
+
+
+def _token_sessions(rt: ServiceRuntime) -> list[str]:
+    """The session of each stored refresh token."""
+    assert rt.db is not None
+    with rt.db.read() as s:
+        return sorted(s.scalars(select(refresh_tokens.c.session_id)))
+
+
+def _end_sessions(rt: ServiceRuntime, ago: timedelta, *, revoked: list[str] = (), expired: list[str] = ()) -> None:  # type: ignore[assignment]
+    assert rt.db is not None
+    when = datetime.now(UTC) - ago
+    with rt.db.uow() as uow:
+        uow.session.execute(update(sessions).where(sessions.c.id.in_(revoked)).values(revoked_at=when))
+        uow.session.execute(update(sessions).where(sessions.c.id.in_(expired)).values(expire_at=when))
+        uow.commit()
+
+
+def test_sign_in_deletes_sessions_that_ended_over_a_day_ago(
+    identity: ServiceRuntime, stub: IdentityServiceStub, make_user: MakeUser
+) -> None:
+    make_user("ana@example.com")
+    live = _login(stub, "ana@example.com")
+    _refresh(stub, live.refresh_token)  # the used token stays, with the current one
+    revoked_long_ago, expired_long_ago, revoked_lately, expired_lately = (
+        _login(stub, "ana@example.com").session.id for _ in range(4)
+    )
+    _refresh(stub, _login(stub, "ana@example.com").refresh_token)  # made below into a long-ago revoked session
+    with_used_token = _session_ids(identity) - {live.session.id, revoked_long_ago, expired_long_ago}
+    with_used_token -= {revoked_lately, expired_lately}
+    [rotated_long_ago] = with_used_token
+    day = timedelta(days=1)
+    _end_sessions(identity, day + timedelta(minutes=5), revoked=[revoked_long_ago, rotated_long_ago])
+    _end_sessions(identity, day + timedelta(minutes=5), expired=[expired_long_ago])
+    _end_sessions(identity, day - timedelta(minutes=5), revoked=[revoked_lately], expired=[expired_lately])
+
+    _error(lambda: _login(stub, "ana@example.com", "wrong password!"))  # any sign-in, even a failed one
+
+    stays = {live.session.id, revoked_lately, expired_lately}
+    assert _session_ids(identity) == stays
+    assert _token_sessions(identity) == sorted([live.session.id, live.session.id, revoked_lately, expired_lately])
+    # Reuse detection on the live session still works.
+    reused = _error(lambda: _refresh(stub, live.refresh_token))
+    assert reused.metadata == {"revoked_session_id": live.session.id}
+
+
+def test_ended_sessions_are_deleted_a_bounded_batch_at_a_time(
+    identity: ServiceRuntime, stub: IdentityServiceStub, make_user: MakeUser
+) -> None:
+    make_user("ana@example.com")
+    ended = [_login(stub, "ana@example.com").session.id for _ in range(3)]
+    _end_sessions(identity, timedelta(days=2), revoked=ended)
+    assert identity.db is not None
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    with identity.db.uow() as uow:
+        repository.purge_ended_sessions(uow.session, cutoff, batch=2)
+        uow.commit()
+    # Two tokens went, then the two sessions nothing refers to any more; the third waits.
+    assert len(_token_sessions(identity)) == 1 and _session_ids(identity) == set(_token_sessions(identity))
+    with identity.db.uow() as uow:
+        repository.purge_ended_sessions(uow.session, cutoff, batch=2)
+        uow.commit()
+    assert _session_ids(identity) == set() and _token_sessions(identity) == []

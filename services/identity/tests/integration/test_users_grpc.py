@@ -1,10 +1,14 @@
 """Users over real gRPC, on SQLite and PostgreSQL: create, get, list, update, deactivate,
-reactivate and batch-get; every error with its status, reason and field, changing nothing; and
-the user events on JetStream."""
+reactivate and batch-get; every error with its status, reason and field, changing nothing; the
+last active admin stays, even when two calls race to remove the last two; and the user events on
+JetStream."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
@@ -13,20 +17,22 @@ from sqlalchemy import func, select
 
 from crm.identity.v1 import events_pb2, identity_pb2
 from crm.identity.v1.identity_pb2_grpc import IdentityServiceStub
+from crm_identity.adapters import repository
 from crm_identity.adapters.tables import users
 from crm_platform.grpc_client import decode_error
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime
+from crm_platform.tables import outbox_events
 from crm_platform.testing import wait_for_event
 
 MakeUser = Callable[..., identity_pb2.User]
 UNKNOWN_ID = "0190f0e0-0000-7000-8000-000000000000"
 
 
-def _count(rt: ServiceRuntime) -> int:
+def _count(rt: ServiceRuntime, table: object = users) -> int:
     assert rt.db is not None
     with rt.db.read() as s:
-        return int(s.scalar(select(func.count()).select_from(users)) or 0)
+        return int(s.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
 
 
 def _fails(call: Callable[[], object], code: grpc.StatusCode) -> object:
@@ -223,3 +229,83 @@ def test_user_events_reach_jetstream(stub: IdentityServiceStub, make_user: MakeU
     stub.ReactivateUser(identity_pb2.ReactivateUserRequest(id=ana.id), timeout=5)
     on = wait_for_event(nats_server.url, events_pb2.UserUpdated, lambda e: e.user.id == ana.id and e.user.version == 4)
     assert list(on.changed_fields) == ["active"] and on.user.active
+
+
+def _active_admins(stub: IdentityServiceStub) -> list[identity_pb2.User]:
+    return list(stub.ListUsers(identity_pb2.ListUsersRequest(role=identity_pb2.ROLE_ADMIN), timeout=5).users)
+
+
+def _set_role(stub: IdentityServiceStub, user_id: str, role: int) -> identity_pb2.User:
+    req = identity_pb2.UpdateUserRequest(
+        user=identity_pb2.User(id=user_id, role=role), update_mask=FieldMask(paths=["role"])
+    )  # type: ignore[arg-type]
+    return stub.UpdateUser(req, timeout=5).user
+
+
+def _deactivate(stub: IdentityServiceStub, user_id: str) -> identity_pb2.User:
+    return stub.DeactivateUser(identity_pb2.DeactivateUserRequest(id=user_id), timeout=5).user
+
+
+def test_the_last_active_admin_stays(identity: ServiceRuntime, stub: IdentityServiceStub, make_user: MakeUser) -> None:
+    [first] = _active_admins(stub)  # made at first start
+    events = _count(identity, outbox_events)
+    for call in (lambda: _set_role(stub, first.id, identity_pb2.ROLE_REP), lambda: _deactivate(stub, first.id)):
+        info = _fails(call, grpc.StatusCode.FAILED_PRECONDITION)
+        assert info.reason == "last_admin"  # type: ignore[attr-defined]
+        assert info.message == f"user '{first.id}' is the last active admin; make another user an admin first"  # type: ignore[attr-defined]
+    assert stub.GetUser(identity_pb2.GetUserRequest(id=first.id), timeout=5).user == first  # nothing changed
+    assert _count(identity, outbox_events) == events  # and nothing was announced
+    # Changes that keep it an active admin are fine.
+    same_role = identity_pb2.UpdateUserRequest(
+        user=identity_pb2.User(id=first.id, display_name="Jefa", role=identity_pb2.ROLE_ADMIN),
+        update_mask=FieldMask(paths=["display_name", "role"]),
+    )
+    assert stub.UpdateUser(same_role, timeout=5).user.display_name == "Jefa"
+
+    # With a second admin, either may go; then the other is the last.
+    beto = make_user("beto@example.com", role=identity_pb2.ROLE_ADMIN)
+    assert _set_role(stub, first.id, identity_pb2.ROLE_MANAGER).role == identity_pb2.ROLE_MANAGER
+    assert _fails(lambda: _deactivate(stub, beto.id), grpc.StatusCode.FAILED_PRECONDITION).reason == "last_admin"  # type: ignore[attr-defined]
+    # An inactive admin does not count.
+    carla = make_user("carla@example.com", role=identity_pb2.ROLE_ADMIN)
+    _deactivate(stub, carla.id)
+    info = _fails(lambda: _set_role(stub, beto.id, identity_pb2.ROLE_REP), grpc.StatusCode.FAILED_PRECONDITION)
+    assert info.reason == "last_admin"  # type: ignore[attr-defined]
+    assert _set_role(stub, carla.id, identity_pb2.ROLE_REP).role == identity_pb2.ROLE_REP  # an inactive admin may be
+    stub.ReactivateUser(identity_pb2.ReactivateUserRequest(id=carla.id), timeout=5)
+    _set_role(stub, carla.id, identity_pb2.ROLE_ADMIN)
+    assert not _deactivate(stub, beto.id).active
+    assert [u.id for u in _active_admins(stub)] == [carla.id]
+
+
+@pytest.mark.parametrize("moves", [("demote", "demote"), ("deactivate", "deactivate"), ("demote", "deactivate")])
+def test_racing_removals_of_the_last_two_admins_leave_one(
+    stub: IdentityServiceStub, make_user: MakeUser, monkeypatch: pytest.MonkeyPatch, moves: tuple[str, str]
+) -> None:
+    [first] = _active_admins(stub)
+    second = make_user("beto@example.com", role=identity_pb2.ROLE_ADMIN)
+    # Each call waits between its check and its write, so that without a lock both would pass
+    # the check before either wrote (the service runs in this process).
+    save_user = repository.save_user
+
+    def slow_save_user(*args: object, **kwargs: object) -> bool:
+        time.sleep(0.3)
+        return save_user(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(repository, "save_user", slow_save_user)
+    start = threading.Barrier(2)
+
+    def remove(move: str, user_id: str) -> grpc.StatusCode:
+        start.wait()
+        try:
+            _set_role(stub, user_id, identity_pb2.ROLE_REP) if move == "demote" else _deactivate(stub, user_id)
+        except grpc.RpcError as exc:
+            info = decode_error(exc)
+            assert info.reason == "last_admin", info
+            return info.code
+        return grpc.StatusCode.OK
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = list(pool.map(remove, moves, [first.id, second.id]))
+    assert sorted(codes, key=str) == sorted([grpc.StatusCode.OK, grpc.StatusCode.FAILED_PRECONDITION], key=str)
+    assert len(_active_admins(stub)) == 1

@@ -1,5 +1,5 @@
 """User rules without I/O: e-mail normalisation and validation, display name, role, time zone and
-locale checks, update masks; errors name the field."""
+locale checks, update masks, the last active admin; errors name the field."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from crm_identity.domain.users import (
     DEFAULT_TIME_ZONE,
     Role,
     User,
+    check_an_admin_remains,
     email_key,
     normalise_locale,
     update_paths,
     validated,
 )
-from crm_platform.errors import InvalidArgument
+from crm_platform.errors import FailedPrecondition, InvalidArgument
 
 
 def _user(**overrides: object) -> User:
@@ -101,3 +102,17 @@ def test_any_valid_address_keys_to_its_lower_case_form(address: str) -> None:
         return  # hypothesis produces some addresses email-validator rightly refuses (e.g. special-use domains)
     assert user.email_key == user.email.lower()
     assert email_key(address.upper()) == email_key(address)
+
+
+def test_the_last_active_admin_cannot_stop_being_one() -> None:
+    admin = _user(id="a1", role=Role.ADMIN)
+    for after in (_user(id="a1", role=Role.MANAGER), _user(id="a1", role=Role.ADMIN, active=False)):
+        with pytest.raises(FailedPrecondition) as err:
+            check_an_admin_remains(admin, after, other_active_admins=0)
+        assert err.value.reason == "last_admin" and "'a1' is the last active admin" in err.value.message
+        check_an_admin_remains(admin, after, other_active_admins=1)  # another admin remains
+    check_an_admin_remains(admin, _user(id="a1", role=Role.ADMIN, display_name="Otro"), other_active_admins=0)
+    # An inactive admin is not one of the admins that must remain; a rep never was.
+    inactive = _user(id="a1", role=Role.ADMIN, active=False)
+    check_an_admin_remains(inactive, _user(id="a1", role=Role.REP, active=False), other_active_admins=0)
+    check_an_admin_remains(_user(role=Role.REP), _user(role=Role.REP, active=False), other_active_admins=0)
