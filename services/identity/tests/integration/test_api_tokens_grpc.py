@@ -160,7 +160,9 @@ def test_revoke_naming_the_owner_refuses_another_users_token(
     assert identity.db is not None
 
     def revoke(owner: str) -> identity_pb2.ApiToken:
-        return stub.RevokeApiToken(identity_pb2.RevokeApiTokenRequest(id=made.api_token.id, user_id=owner), timeout=5).api_token
+        return stub.RevokeApiToken(
+            identity_pb2.RevokeApiTokenRequest(id=made.api_token.id, user_id=owner), timeout=5
+        ).api_token
 
     def state() -> tuple[object, int]:
         with identity.db.read() as s:  # type: ignore[union-attr]
