@@ -161,6 +161,11 @@ def any_user(session: DbSession) -> bool:
     return session.scalar(select(exists().select_from(users))) or False
 
 
+def any_active_admin(session: DbSession) -> bool:
+    stmt = select(exists().where(users.c.role == Role.ADMIN.value, users.c.active.is_(True)))
+    return session.scalar(stmt) or False
+
+
 def list_users(
     session: DbSession,
     *,

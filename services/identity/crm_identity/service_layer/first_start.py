@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from crm.identity.v1 import events_pb2
 from crm_identity.adapters import repository
 from crm_identity.domain.passwords import check_password
-from crm_identity.domain.users import Role, User, normalise_email
+from crm_identity.domain.users import Role, User, email_key, normalise_email
 from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import utcnow
 from crm_identity.service_layer.deps import Deps
@@ -50,17 +50,25 @@ def checked_admin_settings(admin: FirstAdminSettings) -> tuple[str, str]:
 
 
 def ensure_first_admin(deps: Deps, admin: FirstAdminSettings) -> FirstAdmin | None:
-    """Creates the administrator when there is no user at all (UserCreated); None otherwise."""
+    """Creates the administrator when no active admin exists (UserCreated); None otherwise. (Users
+    made before it, e.g. by `crm create-user`, do not stop the platform from getting its admin.)"""
     email, password = checked_admin_settings(admin)
     with deps.db.read() as session:
-        if repository.any_user(session):
+        if repository.any_active_admin(session):
             return None
     generated = "" if password else secrets.token_urlsafe(12)
     password_hash = deps.passwords.hash(password or generated)
     with deps.db.uow() as uow:
         # Replicas starting together queue here; the ones after the first find a user and stop.
         repository.advisory_lock(uow.session, "first-admin")
-        if repository.any_user(uow.session):
+        if repository.any_active_admin(uow.session):
+            return None
+        if repository.email_taken_by(uow.session, email_key(email)):
+            log.error(
+                "no active admin, and %s (CRM_ADMIN_EMAIL) belongs to another user: no admin created; "
+                "run `crm create-user --role admin` with another e-mail",
+                email,
+            )
             return None
         now = utcnow()
         user = User(

@@ -54,8 +54,9 @@ def change_password(deps: Deps, user_id: str, new_password: str, current_passwor
         if self_service and hash_now != stored_hash:  # changed by someone else meanwhile
             raise _wrong_current_password()
         now = utcnow()
-        if self_service:  # the current password proved right: as at sign-in, the failures are forgiven
-            repository.clear_login_attempts(uow.session, user.email_key)
+        # The current password proved right, or an admin set a new one for a locked-out user: either
+        # way the account's failed attempts are forgiven, as at a successful sign-in.
+        repository.clear_login_attempts(uow.session, user.email_key)
         repository.set_password_hash(uow.session, user_id, new_hash)
         must_change = not self_service
         if current.password_change_required != must_change:

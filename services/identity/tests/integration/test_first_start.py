@@ -123,3 +123,28 @@ def test_a_password_the_policy_refuses_stops_the_start(
         assert _count(db, users) == 0
     finally:
         db.dispose()
+
+
+def test_users_made_before_the_first_start_do_not_stop_the_admin(
+    database_url: str, start_service: StartService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_ADMIN_EMAIL", "jefa@empresa.example")
+    monkeypatch.setenv("CRM_ADMIN_PASSWORD", "una clave larga y propia")
+    first = start_service(SPEC, database_url)
+    stub = _stub(first)
+    [admin] = _all_users(stub)
+    rep = stub.CreateUser(
+        identity_pb2.CreateUserRequest(
+            user=identity_pb2.User(email="rep@empresa.example", display_name="Rep", role=identity_pb2.ROLE_REP)
+        ),
+        timeout=5,
+    ).user
+    # Without any active admin (here: the admin row removed behind the service's back, as on a
+    # database where only `crm create-user --role rep` ran), the next start creates one.
+    assert first.db is not None
+    with first.db.uow() as uow:
+        uow.session.execute(users.delete().where(users.c.id == admin.id))
+        uow.commit()
+    again = _all_users(_stub(start_service(SPEC, database_url)))
+    assert {u.email for u in again} == {"rep@empresa.example", "jefa@empresa.example"}
+    assert [u.role for u in again if u.id == rep.id] == [identity_pb2.ROLE_REP]

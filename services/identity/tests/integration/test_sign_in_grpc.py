@@ -184,6 +184,13 @@ def test_failed_logins_are_limited_per_account(
     assert 890 <= int(locked.metadata["retry_after_seconds"]) <= 900
     assert _attempts(identity, "ana@example.com") == 5  # refused attempts are not counted
     _login(stub, "beto@example.com")  # another account, from the same address, is not locked
+    # An admin setting a new password for the locked-out user opens the account again.
+    ana = stub.ListUsers(identity_pb2.ListUsersRequest(query="ana@"), timeout=5).users[0]
+    stub.ChangePassword(identity_pb2.ChangePasswordRequest(user_id=ana.id, new_password="nueva clave 2026"), timeout=5)
+    assert _attempts(identity, "ana@example.com") == 0
+    _login(stub, "ana@example.com", "nueva clave 2026")
+    for _ in range(5):
+        _error(lambda: _login(stub, "ana@example.com", "wrong password!"))
 
     # Once the failures are older than the window they are purged, and the account opens again.
     assert identity.db is not None
@@ -194,7 +201,7 @@ def test_failed_logins_are_limited_per_account(
         uow.commit()
     _login(stub, "beto@example.com")  # any sign-in purges attempts older than the window
     assert _attempts(identity, "ana@example.com") == 0
-    _login(stub, "ana@example.com")
+    _login(stub, "ana@example.com", "nueva clave 2026")
 
 
 def test_failed_logins_are_limited_per_address(
