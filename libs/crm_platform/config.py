@@ -69,8 +69,10 @@ class PlatformSettings(BaseSettings):
     relay_max_backoff_seconds: float = 10.0
     # Days a published outbox row is kept (so a stream can be replayed from the databases).
     outbox_retention_days: int = 7
-    # Deadline for every gRPC call a service or the gateway makes, in seconds.
+    # Deadline for every gRPC call a service or the gateway makes, in seconds; a bulk call (an
+    # import) may ask for more, up to the maximum.
     grpc_deadline_seconds: float = 5.0
+    grpc_max_deadline_seconds: float = 300.0
     # Deliveries of one event before a consumer moves it to its dead-letter table.
     consumer_max_deliver: int = 5
     # JetStream stream replicas (3 in production, 1 embedded).

@@ -31,9 +31,10 @@ class _CallDetails(
 
 
 class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
-    def __init__(self, target: str, deadline: float, internal_token: str):
+    def __init__(self, target: str, deadline: float, internal_token: str, max_deadline: float):
         self.target = target
         self.deadline = deadline
+        self.max_deadline = max(max_deadline, deadline)
         self.internal_token = internal_token
 
     def intercept_unary_unary(self, continuation: Any, details: grpc.ClientCallDetails, request: Any) -> Any:
@@ -46,8 +47,10 @@ class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
             metadata.append((ACTOR_HEADER, actor))
         if self.internal_token:
             metadata.append((INTERNAL_TOKEN_HEADER, self.internal_token))
+        # The default deadline, or the caller's own (shorter, or longer for a bulk call such as an
+        # import), never more than CRM_GRPC_MAX_DEADLINE_SECONDS.
         timeout = details.timeout if details.timeout is not None else self.deadline
-        timeout = min(timeout, self.deadline)
+        timeout = min(timeout, self.max_deadline)
         new = _CallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready, details.compression
         )
@@ -85,7 +88,12 @@ def channel_to(service: str, addr: str | None = None, *, deadline: float | None 
             )
             chan = grpc.intercept_channel(
                 raw,
-                _ContextInterceptor(service, deadline or settings.grpc_deadline_seconds, settings.internal_token),
+                _ContextInterceptor(
+                    service,
+                    deadline or settings.grpc_deadline_seconds,
+                    settings.internal_token,
+                    settings.grpc_max_deadline_seconds,
+                ),
             )
             _channels[key] = chan
         return chan

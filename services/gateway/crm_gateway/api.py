@@ -82,10 +82,11 @@ def parse_query(model: type[M], list_fields: set[str] | frozenset[str] = frozens
         ) from None
 
 
-def call(service: str, fn: Callable[..., R], req: Any) -> R:
-    """One gRPC call to a service (the channel sets the deadline and the request id)."""
+def call(service: str, fn: Callable[..., R], req: Any, timeout: float | None = None) -> R:
+    """One gRPC call to a service (the channel sets the default deadline and the request id; a bulk
+    call names a longer `timeout`)."""
     try:
-        return fn(req)
+        return fn(req) if timeout is None else fn(req, timeout=timeout)
     except grpc.RpcError as exc:
         raise UpstreamError(decode_error(exc), service) from None
 
