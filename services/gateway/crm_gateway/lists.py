@@ -3,16 +3,28 @@ range, archived), paging on top of them for lists, and the parameters of a file 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # Record and user ids are UUIDs.
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 Id = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 OPTIONAL_UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
 Short = Annotated[str, StringConstraints(max_length=200)]
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_only(value: object) -> object:
+    # pydantic would also take a number as a Unix time; the document promises RFC 3339 only.
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
 
 
 class Filters(BaseModel):
@@ -22,8 +34,8 @@ class Filters(BaseModel):
 
     q: Annotated[str, StringConstraints(max_length=200), Field(description="Text search.")] = ""
     owner_id: Annotated[list[Id], Field(max_length=100, description="Repeat for several owners.")] = []
-    created_after: AwareDatetime | None = Field(None, description="Created at or after (RFC 3339, with offset).")
-    created_before: AwareDatetime | None = Field(None, description="Created before (RFC 3339, with offset).")
+    created_after: Instant | None = Field(None, description="Created at or after (RFC 3339, with offset).")
+    created_before: Instant | None = Field(None, description="Created before (RFC 3339, with offset).")
     include_archived: bool = False
 
     def rpc_filters(self) -> dict[str, Any]:

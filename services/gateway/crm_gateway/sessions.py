@@ -118,7 +118,7 @@ def me() -> Response:
     return respond(to_json(res_user.user))
 
 
-@res.route("POST", "/api/v1/auth/password", body=PasswordIn, status=204)
+@res.route("POST", "/api/v1/auth/password", body=PasswordIn, status=204, errors=(429,))
 def change_password(body: PasswordIn) -> Response:
     """Change my password.
     Every session of the user ends, this one included: sign in again with the new password."""

@@ -179,16 +179,15 @@ def test_import_reports_every_row_and_importing_again_adds_nothing(stack: Stack)
 
     book = Workbook()
     sheet = book.active
-    sheet.append(["Empresa", "Nombre", "Apellido", "Correo", "Teléfono"])
-    sheet.append(["Feria SA", "Mario", "Paz", "mario@feria.example", 3001234567])
-    sheet.append(["", "", "", "", ""])
-    sheet.append(["Otra Feria", "Eva", "Luna", "eva@@feria", None])
+    sheet.append(["Empresa", "Nombre", "Apellido", "Correo", "Teléfono", "País"])
+    sheet.append(["Feria SA", "Mario", "Paz", "mario@feria.example", 3001234567, "CO"])  # a phone typed as a number
+    sheet.append(["Otra Feria", "Eva", "Luna", "eva@@feria", None, "CO"])
     buffer = io.BytesIO()
     book.save(buffer)
     xlsx = _import(stack, "beto", "/api/v1/prospects:import?default_source=trade_fair", buffer.getvalue(), XLSX)
     assert xlsx.status_code == 200, xlsx.get_json()
     result = xlsx.get_json()
-    assert result["created"] == 1 and result["failed"] >= 1
+    assert result["created"] == 1 and result["failed"] >= 1, result["problems"]
     made = stack.http.get(f"/api/v1/prospects/{result['created_ids'][0]}", headers=stack.auth("beto")).get_json()
     assert made["source"] == "trade_fair" and made["owner_id"] == stack.id("beto")
 

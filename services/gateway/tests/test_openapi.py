@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -80,6 +81,13 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(stack:
     accepted, which no API with rules beyond its schema can promise: a well-formed e-mail may be
     a duplicate, a string a stale page token.)"""
     schema = schemathesis.openapi.from_url(f"{served}/api/v1/openapi.json")
+
+    @schema.hook
+    def filter_query(_context: object, query: dict[str, Any] | None) -> bool:
+        # An extra parameter whose value is an empty list is not sent at all: schemathesis would
+        # still count the request as invalid and expect it refused.
+        return not query or all(v not in ([], {}, None) for v in query.values())
+
     headers = stack.auth("admin")
     failures: list[str] = []
     operations = 0
