@@ -3,14 +3,22 @@ dead letters, client request ids) that each service's first migration creates.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy import MetaData, engine_from_config, pool
 
+# Alembic's include_object hook: (object, name, type, reflected, compare_to) -> compare it or not.
+IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]
 
-def run_env(target_metadata: MetaData | list[MetaData]) -> None:
+
+def run_env(target_metadata: MetaData | list[MetaData], include_object: IncludeObject | None = None) -> None:
     """Call from a service's migrations/env.py. Uses the connection run_migrations passes in, or
-    the URL in the Alembic config when run from the alembic command line."""
+    the URL in the Alembic config when run from the alembic command line. `include_object` leaves
+    out of autogenerate's comparisons what the service's migrations make by hand and Alembic cannot
+    compare (the schema test uses the same hook)."""
     config = context.config
     connection = config.attributes.get("connection")
     if connection is None:
@@ -18,18 +26,21 @@ def run_env(target_metadata: MetaData | list[MetaData]) -> None:
             config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
         )
         with engine.connect() as conn:
-            _run(conn, target_metadata)
+            _run(conn, target_metadata, include_object)
             conn.commit()
     else:
-        _run(connection, target_metadata)
+        _run(connection, target_metadata, include_object)
 
 
-def _run(connection: sa.Connection, target_metadata: MetaData | list[MetaData]) -> None:
+def _run(
+    connection: sa.Connection, target_metadata: MetaData | list[MetaData], include_object: IncludeObject | None
+) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

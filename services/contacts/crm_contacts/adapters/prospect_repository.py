@@ -3,16 +3,20 @@ table rows and domain objects."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm_contacts.adapters.rows import contains, utc
+from crm_contacts.adapters.repository import chunked
+from crm_contacts.adapters.rows import utc
+from crm_contacts.adapters.search import count_rows, page_rows
 from crm_contacts.adapters.tables import prospect_phones, prospects
 from crm_contacts.domain.common import Address
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
+from crm_contacts.domain.search import needles
 
 
 def _row_to_prospect(row: Any, phones: Sequence[str]) -> Prospect:
@@ -36,6 +40,8 @@ def _row_to_prospect(row: Any, phones: Sequence[str]) -> Prospect:
         converted_client_id=row.converted_client_id,
         converted_contact_id=row.converted_contact_id,
         converted_deal_id=row.converted_deal_id,
+        converted_client_created=row.converted_client_created,
+        archived=row.archived,
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         version=row.version,
@@ -66,6 +72,8 @@ def _values(prospect: Prospect) -> dict[str, Any]:
         "converted_client_id": prospect.converted_client_id,
         "converted_contact_id": prospect.converted_contact_id,
         "converted_deal_id": prospect.converted_deal_id,
+        "converted_client_created": prospect.converted_client_created,
+        "archived": prospect.archived,
         "search_text": prospect.search_text,
         "updated_at": prospect.updated_at,
         "version": prospect.version,
@@ -148,21 +156,25 @@ def find_duplicates(
     return found
 
 
-def list_prospects(
-    session: Session,
+def _conditions(
     *,
-    limit: int,
-    after_id: str | None,
     query: str = "",
     owner_ids: Sequence[str] = (),
     status: ProspectStatus | None = None,
     source: ProspectSource | None = None,
     source_campaign_id: str = "",
-) -> list[Prospect]:
-    """Prospects in id order (ids are time-ordered, so: oldest first), keyset-paginated."""
-    conditions = []
-    if after_id:
-        conditions.append(prospects.c.id > after_id)
+    include_archived: bool = False,
+    city: str = "",
+    country_code: str = "",
+    industry: str = "",
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> tuple[list[ColumnElement[bool]], tuple[str, ...]]:
+    """What a list's filters ask of a prospect row: conditions, and needles its search text must hold
+    one of (domain.search.needles)."""
+    conditions: list[ColumnElement[bool]] = []
+    if not include_archived:
+        conditions.append(prospects.c.archived.is_(False))
     if owner_ids:
         conditions.append(prospects.c.owner_id.in_(owner_ids))
     if status:
@@ -171,8 +183,59 @@ def list_prospects(
         conditions.append(prospects.c.source == source.value)
     if source_campaign_id:
         conditions.append(prospects.c.source_campaign_id == source_campaign_id)
-    if query.strip():
-        conditions.append(contains(prospects.c.search_text, query))
-    rows = list(session.execute(select(prospects).where(*conditions).order_by(prospects.c.id).limit(limit)))
+    if city:
+        conditions.append(prospects.c.city == city)
+    if country_code:
+        conditions.append(prospects.c.country_code == country_code.upper())
+    if industry:
+        conditions.append(prospects.c.industry == industry)
+    if created_after:
+        conditions.append(prospects.c.created_at >= created_after)
+    if created_before:
+        conditions.append(prospects.c.created_at < created_before)
+    return conditions, needles(query)
+
+
+def list_prospects(session: Session, *, limit: int, after_id: str | None, **filters: Any) -> list[Prospect]:
+    """Prospects matching `filters` (see _conditions) in id order (ids are time-ordered, so:
+    oldest first), keyset-paginated."""
+    conditions, wanted = _conditions(**filters)
+    rows = page_rows(session, prospects, conditions, wanted, after_id=after_id, limit=limit)
     phones = _phones_of(session, [r.id for r in rows])
     return [_row_to_prospect(r, phones[r.id]) for r in rows]
+
+
+def count_prospects(session: Session, **filters: Any) -> int:
+    """How many prospects match `filters` (see _conditions)."""
+    conditions, wanted = _conditions(**filters)
+    return count_rows(session, prospects, conditions, wanted)
+
+
+# --- Bulk paths (imports) ------------------------------------------------------------------------
+
+
+def add_prospects(session: Session, new: Sequence[Prospect]) -> None:
+    """Inserts many new prospects and their phones with one executemany each."""
+    if new:
+        session.execute(insert(prospects), [{"id": p.id, "created_at": p.created_at, **_values(p)} for p in new])
+        phones = [{"prospect_id": p.id, "position": i, "phone": ph} for p in new for i, ph in enumerate(p.phones)]
+        if phones:
+            session.execute(insert(prospect_phones), phones)
+
+
+def prospect_ids_with(
+    session: Session, *, emails: Collection[str] = (), phones: Collection[str] = ()
+) -> dict[tuple[str, str], str]:
+    """{(field, value): id of a prospect that has it} for the given normalised e-mails and phones,
+    in a few queries per thousands of values."""
+    found: dict[tuple[str, str], str] = {}
+    lookups = (
+        ("email", emails, prospects.c.email, prospects.c.id),
+        ("phone", phones, prospect_phones.c.phone, prospect_phones.c.prospect_id),
+    )
+    for field, values, column, id_column in lookups:
+        for chunk in chunked(values):
+            for value, prospect_id in session.execute(select(column, id_column).where(column.in_(chunk))):
+                key = (field, value)
+                found[key] = min(found.get(key, prospect_id), prospect_id)
+    return found

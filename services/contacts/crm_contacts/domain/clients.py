@@ -15,11 +15,13 @@ from crm_contacts.domain.common import (
     check_length,
     check_owner_id,
     check_version,
+    email_domain,
     normalise_email,
     normalise_phones,
     normalised_address,
     normalised_tax_id,
 )
+from crm_contacts.domain.search import search_text
 from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FieldViolation, InvalidArgument
 
@@ -73,6 +75,15 @@ class Client:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
+
+    @property
+    def search_text(self) -> str:
+        """What a list's text query matches: name, legal name, e-mail and tax id."""
+        return search_text(self.name, self.legal_name, self.email, self.tax_id)
+
+    @property
+    def email_domain(self) -> str:
+        return email_domain(self.email)
 
 
 def validated(client: Client) -> Client:

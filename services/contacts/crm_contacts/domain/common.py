@@ -1,4 +1,4 @@
-"""Rules shared by clients and prospects (and, later, contacts): field limits, e-mail, phone, tax id
+"""Rules shared by clients, contacts and prospects: field limits, e-mail, phone, tax id
 and address normalisation, owner filters, and optimistic concurrency. Pure Python: no I/O."""
 
 from __future__ import annotations
@@ -54,6 +54,11 @@ def normalise_email(value: str, field_name: str, problems: list[FieldViolation])
     except EmailNotValidError as exc:
         problems.append(FieldViolation(field_name, f"'{value}' is not a valid e-mail address: {exc}"))
         return value
+
+
+def email_domain(email: str) -> str:
+    """The domain of a (normalised) e-mail address; empty when there is none."""
+    return email.rpartition("@")[2].lower() if "@" in email else ""
 
 
 def normalise_phone(value: str, default_country: str, field_name: str, problems: list[FieldViolation]) -> str:

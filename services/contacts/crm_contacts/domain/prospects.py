@@ -21,6 +21,7 @@ from crm_contacts.domain.common import (
     normalised_address,
     normalised_tax_id,
 )
+from crm_contacts.domain.search import search_text
 from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
@@ -82,6 +83,8 @@ UPDATABLE = UpdatableFields(
             "converted_client_id",
             "converted_contact_id",
             "converted_deal_id",
+            # archived has its own call (ArchiveProspect).
+            "archived",
             "create_time",
             "update_time",
             "version",
@@ -113,6 +116,9 @@ class Prospect:
     converted_client_id: str = ""
     converted_contact_id: str = ""
     converted_deal_id: str = ""
+    # Whether the conversion created the client (rather than reusing one): its first answer.
+    converted_client_created: bool = False
+    archived: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 1
@@ -120,7 +126,7 @@ class Prospect:
     @property
     def search_text(self) -> str:
         """What a list's text query matches (case-insensitively): names, company and e-mail."""
-        return " ".join(v for v in (self.company_name, self.first_name, self.last_name, self.email) if v).casefold()
+        return search_text(self.company_name, self.first_name, self.last_name, self.email)
 
 
 def validated(prospect: Prospect) -> Prospect:
@@ -183,6 +189,8 @@ def new_prospect(draft: Prospect, prospect_id: str, now: datetime) -> Prospect:
             converted_client_id="",
             converted_contact_id="",
             converted_deal_id="",
+            converted_client_created=False,
+            archived=False,
             created_at=now,
             updated_at=now,
             version=1,

@@ -55,11 +55,12 @@ class UpdatableFields:
     def apply(self, current: R, draft: R, paths: frozenset[str]) -> R:
         """`current` with the fields named by (checked) `paths` taken from `draft`."""
         changes: dict[str, Any] = {}
-        address = current.address  # type: ignore[attr-defined]
         for path in sorted(paths):  # a whole message and one of its parts from the same draft agree
             head, _, sub = path.partition(".")
             if head == "address":
-                address = draft.address if not sub else replace(address, **{sub: getattr(draft.address, sub)})  # type: ignore[attr-defined]
+                given = draft.address  # type: ignore[attr-defined]
+                address = changes.get("address", current.address)  # type: ignore[attr-defined]
+                changes["address"] = given if not sub else replace(address, **{sub: getattr(given, sub)})
             elif head == "tax_id":
                 if sub in ("", "country_code"):
                     changes["tax_country"] = draft.tax_country  # type: ignore[attr-defined]
@@ -67,7 +68,7 @@ class UpdatableFields:
                     changes["tax_id"] = draft.tax_id  # type: ignore[attr-defined]
             else:
                 changes[head] = getattr(draft, head)
-        return replace(current, address=address, **changes)  # type: ignore[type-var]
+        return replace(current, **changes)  # type: ignore[type-var]
 
     def changed(self, before: R, after: R) -> list[str]:
         """The API names of the fields whose values differ."""

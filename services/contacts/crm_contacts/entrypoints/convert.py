@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from google.protobuf.message import Message
+
 from crm.contacts.v1 import contacts_pb2
 from crm_contacts.domain.clients import Client, ClientKind
 from crm_contacts.domain.common import Address
+from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_platform.errors import InvalidArgument
 
@@ -33,6 +38,39 @@ _SOURCE_TO_PROTO = {
     ProspectSource.IMPORT: contacts_pb2.PROSPECT_SOURCE_IMPORT,
 }
 _SOURCE_FROM_PROTO = {v: k for k, v in _SOURCE_TO_PROTO.items()}
+
+_ROLE_TO_PROTO = {
+    DecisionRole.DECISION_MAKER: contacts_pb2.DECISION_ROLE_DECISION_MAKER,
+    DecisionRole.INFLUENCER: contacts_pb2.DECISION_ROLE_INFLUENCER,
+    DecisionRole.USER: contacts_pb2.DECISION_ROLE_USER,
+    DecisionRole.OTHER: contacts_pb2.DECISION_ROLE_OTHER,
+}
+_ROLE_FROM_PROTO = {v: k for k, v in _ROLE_TO_PROTO.items()}
+
+
+def time_from_proto(msg: Message, field: str) -> datetime | None:
+    """The UTC instant of a Timestamp field of `msg`; None when it is unset."""
+    return getattr(msg, field).ToDatetime(tzinfo=UTC) if msg.HasField(field) else None
+
+
+def client_kind_from_proto(value: int, field: str = "kind") -> ClientKind | None:
+    """None for CLIENT_KIND_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
+    if not value:
+        return None
+    kind = _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if kind is None:
+        raise InvalidArgument.field(field, f"unknown client kind {value}")
+    return kind
+
+
+def decision_role_from_proto(value: int, field: str = "decision_role") -> DecisionRole | None:
+    """None for DECISION_ROLE_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
+    if not value:
+        return None
+    role = _ROLE_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if role is None:
+        raise InvalidArgument.field(field, f"unknown decision role {value}")
+    return role
 
 
 def _address_from_proto(msg: contacts_pb2.Address) -> Address:
@@ -162,10 +200,49 @@ def prospect_to_proto(prospect: Prospect) -> contacts_pb2.Prospect:
         converted_client_id=prospect.converted_client_id,
         converted_contact_id=prospect.converted_contact_id,
         converted_deal_id=prospect.converted_deal_id,
+        archived=prospect.archived,
         version=prospect.version,
     )
     if prospect.created_at:
         msg.create_time.FromDatetime(prospect.created_at)
     if prospect.updated_at:
         msg.update_time.FromDatetime(prospect.updated_at)
+    return msg
+
+
+def contact_from_proto(msg: contacts_pb2.Contact) -> Contact:
+    """A draft contact; output-only fields (archived, times, version) are left out."""
+    return Contact(
+        id=msg.id,
+        client_id=msg.client_id,
+        owner_id=msg.owner_id,
+        first_name=msg.first_name,
+        last_name=msg.last_name,
+        job_title=msg.job_title,
+        email=msg.email,
+        phones=tuple(msg.phones),
+        decision_role=decision_role_from_proto(msg.decision_role),
+        primary=msg.primary,
+    )
+
+
+def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
+    msg = contacts_pb2.Contact(
+        id=contact.id,
+        client_id=contact.client_id,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        job_title=contact.job_title,
+        email=contact.email,
+        phones=list(contact.phones),
+        decision_role=_ROLE_TO_PROTO[contact.decision_role] if contact.decision_role else 0,
+        primary=contact.primary,
+        owner_id=contact.owner_id,
+        archived=contact.archived,
+        version=contact.version,
+    )
+    if contact.created_at:
+        msg.create_time.FromDatetime(contact.created_at)
+    if contact.updated_at:
+        msg.update_time.FromDatetime(contact.updated_at)
     return msg

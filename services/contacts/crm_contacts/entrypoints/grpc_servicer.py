@@ -7,15 +7,22 @@ import grpc
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm_contacts.domain.common import owner_filter
+from crm_contacts.domain.conversion import deal_request
 from crm_contacts.entrypoints.convert import (
     client_from_proto,
+    client_kind_from_proto,
     client_to_proto,
+    contact_from_proto,
+    contact_to_proto,
+    decision_role_from_proto,
     prospect_from_proto,
     prospect_source_from_proto,
     prospect_status_from_proto,
     prospect_to_proto,
+    time_from_proto,
 )
-from crm_contacts.service_layer import clients, prospects
+from crm_contacts.service_layer import clients, contacts, conversions, prospects
+from crm_contacts.service_layer.imports import import_from_proto
 from crm_platform.db import Database
 
 
@@ -48,9 +55,20 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
             city=request.city,
             country_code=request.country_code,
             include_archived=request.include_archived,
+            industry=request.industry,
+            source=request.source,
+            kind=client_kind_from_proto(request.kind),
+            created_after=time_from_proto(request, "created_after"),
+            created_before=time_from_proto(request, "created_before"),
         )
-        rows, token = clients.list_clients(self.db, filters, request.page_size, request.page_token)
-        return contacts_pb2.ListClientsResponse(clients=[client_to_proto(c) for c in rows], next_page_token=token)
+        page = clients.list_clients(
+            self.db, filters, request.page_size, request.page_token, include_total_size=request.include_total_size
+        )
+        return contacts_pb2.ListClientsResponse(
+            clients=[client_to_proto(c) for c in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+        )
 
     def UpdateClient(
         self, request: contacts_pb2.UpdateClientRequest, context: grpc.ServicerContext
@@ -98,9 +116,21 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
             status=prospect_status_from_proto(request.status),
             source=prospect_source_from_proto(request.source),
             source_campaign_id=request.source_campaign_id,
+            include_archived=request.include_archived,
+            city=request.city,
+            country_code=request.country_code,
+            industry=request.industry,
+            created_after=time_from_proto(request, "created_after"),
+            created_before=time_from_proto(request, "created_before"),
         )
-        rows, token = prospects.list_prospects(self.db, filters, request.page_size, request.page_token)
-        return contacts_pb2.ListProspectsResponse(prospects=[prospect_to_proto(p) for p in rows], next_page_token=token)
+        page = prospects.list_prospects(
+            self.db, filters, request.page_size, request.page_token, include_total_size=request.include_total_size
+        )
+        return contacts_pb2.ListProspectsResponse(
+            prospects=[prospect_to_proto(p) for p in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+        )
 
     def UpdateProspect(
         self, request: contacts_pb2.UpdateProspectRequest, context: grpc.ServicerContext
@@ -118,3 +148,89 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     ) -> contacts_pb2.DeleteProspectResponse:
         prospects.delete_prospect(self.db, request.id)
         return contacts_pb2.DeleteProspectResponse()
+
+    def ArchiveProspect(
+        self, request: contacts_pb2.ArchiveProspectRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.ArchiveProspectResponse:
+        archived = prospects.archive_prospect(self.db, request.id)
+        return contacts_pb2.ArchiveProspectResponse(prospect=prospect_to_proto(archived))
+
+    def ConvertProspect(
+        self, request: contacts_pb2.ConvertProspectRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.ConvertProspectResponse:
+        deal = deal_request(
+            request.open_deal, request.deal_title, request.deal_amount.amount, request.deal_amount.currency_code
+        )
+        done = conversions.convert_prospect(
+            self.db, request.prospect_id, reuse_matching_client=request.reuse_matching_client, deal=deal
+        )
+        return contacts_pb2.ConvertProspectResponse(
+            client=client_to_proto(done.client),
+            contact=contact_to_proto(done.contact) if done.contact else None,
+            prospect=prospect_to_proto(done.prospect),
+            client_created=done.client_created,
+        )
+
+    def CreateContact(
+        self, request: contacts_pb2.CreateContactRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.CreateContactResponse:
+        return contacts.create_contact(
+            self.db,
+            contact_from_proto(request.contact),
+            request_id=request.request_id,
+            force_duplicate=request.force_duplicate,
+        )
+
+    def GetContact(
+        self, request: contacts_pb2.GetContactRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.GetContactResponse:
+        return contacts_pb2.GetContactResponse(contact=contact_to_proto(contacts.get_contact(self.db, request.id)))
+
+    def ListContacts(
+        self, request: contacts_pb2.ListContactsRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.ListContactsResponse:
+        filters = contacts.ContactFilters(
+            query=request.query,
+            client_id=request.client_id,
+            owner_ids=owner_filter(request.owner_ids),
+            decision_role=decision_role_from_proto(request.decision_role),
+            include_archived=request.include_archived,
+            created_after=time_from_proto(request, "created_after"),
+            created_before=time_from_proto(request, "created_before"),
+        )
+        page = contacts.list_contacts(
+            self.db, filters, request.page_size, request.page_token, include_total_size=request.include_total_size
+        )
+        return contacts_pb2.ListContactsResponse(
+            contacts=[contact_to_proto(c) for c in page.items],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+        )
+
+    def UpdateContact(
+        self, request: contacts_pb2.UpdateContactRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.UpdateContactResponse:
+        contact = contacts.update_contact(
+            self.db,
+            contact_from_proto(request.contact),
+            list(request.update_mask.paths),
+            expected_version=request.expected_version,
+        )
+        return contacts_pb2.UpdateContactResponse(contact=contact_to_proto(contact))
+
+    def ArchiveContact(
+        self, request: contacts_pb2.ArchiveContactRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.ArchiveContactResponse:
+        archived = contacts.archive_contact(self.db, request.id)
+        return contacts_pb2.ArchiveContactResponse(contact=contact_to_proto(archived))
+
+    def DeleteContact(
+        self, request: contacts_pb2.DeleteContactRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.DeleteContactResponse:
+        contacts.delete_contact(self.db, request.id)
+        return contacts_pb2.DeleteContactResponse()
+
+    def ImportRecords(
+        self, request: contacts_pb2.ImportRecordsRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.ImportRecordsResponse:
+        return import_from_proto(self.db, request)

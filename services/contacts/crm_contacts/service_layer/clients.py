@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import repository
 from crm_contacts.domain import clients as rules
-from crm_contacts.domain.clients import Client, validated
+from crm_contacts.domain.clients import Client, ClientKind, validated
 from crm_contacts.domain.common import touched
 from crm_contacts.entrypoints import convert
-from crm_contacts.service_layer.listing import page_by_id
+from crm_contacts.service_layer.listing import Page, read_page
 from crm_contacts.service_layer.requests import run_once
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
@@ -30,6 +30,16 @@ class ClientFilters:
     city: str = ""
     country_code: str = ""
     include_archived: bool = False
+    industry: str = ""
+    source: str = ""
+    kind: ClientKind | None = None
+    # Created at or after / before (UTC).
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+# The fields whose normalised value another client may not have (unless a create forces it).
+DUPLICATE_FIELDS = ("email", "phones", "tax_id")
 
 
 def _not_found(client_id: str) -> NotFound:
@@ -46,7 +56,7 @@ def _stored(uow: UnitOfWork, client_id: str) -> Client:
     return client
 
 
-def _refuse_duplicates(uow: UnitOfWork, client: Client, fields: Sequence[str] = ("email", "tax_id")) -> None:
+def _refuse_duplicates(uow: UnitOfWork, client: Client, fields: Sequence[str] = DUPLICATE_FIELDS) -> None:
     dups = repository.find_duplicates(uow.session, client, fields)
     if dups:
         field, existing = dups[0]
@@ -66,7 +76,8 @@ def create_client(
     db: Database, draft: Client, *, request_id: str = "", force_duplicate: bool = False
 ) -> contacts_pb2.CreateClientResponse:
     """Validates and stores a new client and stages client_created. A repeated request_id returns
-    the first answer; a duplicate e-mail or tax id is ALREADY_EXISTS naming the existing client."""
+    the first answer; a duplicate e-mail, phone or tax id is ALREADY_EXISTS naming the existing
+    client, unless `force_duplicate`."""
 
     def create(uow: UnitOfWork) -> contacts_pb2.CreateClientResponse:
         now = datetime.now(UTC)
@@ -83,7 +94,7 @@ def create_client(
 
 def update_client(db: Database, draft: Client, mask: Sequence[str], *, expected_version: int = 0) -> Client:
     """Changes the fields named in `mask` (validated as on create) and stages client_updated with
-    the names of the fields that changed. A new e-mail or tax id that another client has is
+    the names of the fields that changed. A new e-mail, phone or tax id that another client has is
     ALREADY_EXISTS; a stale `expected_version` is ABORTED. An update that changes nothing
     stores nothing and publishes nothing."""
     with db.uow() as uow:
@@ -91,7 +102,9 @@ def update_client(db: Database, draft: Client, mask: Sequence[str], *, expected_
         after, changed = rules.updated(current, draft, mask, expected_version)
         if not changed:
             return current
-        _refuse_duplicates(uow, after, [f for f in ("email", "tax_id") if f in changed])
+        # Only what this update adds is checked: a duplicate created on purpose does not block later edits.
+        added_phones = tuple(p for p in after.phones if p not in current.phones)
+        _refuse_duplicates(uow, replace(after, phones=added_phones), [f for f in DUPLICATE_FIELDS if f in changed])
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
         uow.add_event(events_pb2.ClientUpdated(client=convert.client_to_proto(after), changed_fields=changed))
@@ -140,9 +153,17 @@ def get_client(db: Database, client_id: str) -> Client:
     return client
 
 
-def list_clients(db: Database, filters: ClientFilters, page_size: int, page_token: str) -> tuple[list[Client], str]:
-    def fetch(limit: int, after_id: str | None) -> list[Client]:
-        with db.read() as session:
-            return list(repository.list_clients(session, limit=limit, after_id=after_id, **filters.__dict__))
-
-    return page_by_id(filters.__dict__, page_size, page_token, fetch)
+def list_clients(
+    db: Database, filters: ClientFilters, page_size: int, page_token: str, *, include_total_size: bool = False
+) -> Page[Client]:
+    """A page of the clients matching `filters`, oldest first; with the count of every match
+    when `include_total_size`."""
+    wanted = filters.__dict__
+    return read_page(
+        db,
+        wanted,
+        page_size,
+        page_token,
+        lambda session, limit, after_id: repository.list_clients(session, limit=limit, after_id=after_id, **wanted),
+        (lambda session: repository.count_clients(session, **wanted)) if include_total_size else None,
+    )

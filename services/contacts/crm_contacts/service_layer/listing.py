@@ -1,12 +1,17 @@
 """One page of a keyset-paginated list in id order, with a token bound to the list's filters
-(crm_platform.pagination); every list of this service goes through it."""
+(crm_platform.pagination), and optionally the count of every match; every list of this service
+goes through it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
 
 from crm_platform import pagination
+from crm_platform.db import Database
 
 
 class _HasId(Protocol):
@@ -15,6 +20,15 @@ class _HasId(Protocol):
 
 
 R = TypeVar("R", bound=_HasId)
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    items: list[R]
+    # Empty at the end.
+    next_page_token: str
+    # How many records match the filters, when it was asked for (0 otherwise).
+    total_size: int = 0
 
 
 def page_by_id(
@@ -29,3 +43,20 @@ def page_by_id(
         return rows, ""
     rows = rows[:size]
     return rows, pagination.encode_token([rows[-1].id], dict(filters))
+
+
+def read_page(
+    db: Database,
+    filters: Mapping[str, Any],
+    page_size: int,
+    page_token: str,
+    fetch: Callable[[Session, int, str | None], list[R]],
+    count: Callable[[Session], int] | None = None,
+) -> Page[R]:
+    """The page `fetch(session, limit, after_id)` reads (see page_by_id) and, when `count` is
+    given, `count(session)`: how many records match the filters. The page token is bound to the
+    filters, not to whether the total was asked for."""
+    with db.read() as session:
+        items, token = page_by_id(filters, page_size, page_token, lambda limit, after: fetch(session, limit, after))
+        total = count(session) if count is not None else 0
+    return Page(items, token, total)

@@ -12,7 +12,7 @@ from crm_contacts.domain import prospects as rules
 from crm_contacts.domain.common import touched
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_contacts.entrypoints import convert
-from crm_contacts.service_layer.listing import page_by_id
+from crm_contacts.service_layer.listing import Page, read_page
 from crm_contacts.service_layer.requests import run_once
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
@@ -29,6 +29,13 @@ class ProspectFilters:
     status: ProspectStatus | None = None
     source: ProspectSource | None = None
     source_campaign_id: str = ""
+    include_archived: bool = False
+    city: str = ""
+    country_code: str = ""
+    industry: str = ""
+    # Created at or after / before (UTC).
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 def _not_found(prospect_id: str) -> NotFound:
@@ -98,6 +105,23 @@ def update_prospect(db: Database, draft: Prospect, mask: Sequence[str], *, expec
         return after
 
 
+def archive_prospect(db: Database, prospect_id: str) -> Prospect:
+    """Marks the prospect archived (hidden from lists unless asked for; no longer convertible) and
+    stages prospect_archived; archiving an archived prospect changes nothing and publishes nothing."""
+    with db.uow() as uow:
+        current = _stored(uow, prospect_id)
+        if current.archived:
+            return current
+        after = touched(replace(current, archived=True), datetime.now(UTC))
+        if not repository.update_prospect(uow.session, after, current.version):
+            raise Conflict(
+                f"prospect '{current.id}' changed meanwhile: read it again and retry", reason="version_mismatch"
+            )
+        uow.add_event(events_pb2.ProspectArchived(prospect=convert.prospect_to_proto(after)))
+        uow.commit()
+        return after
+
+
 def delete_prospect(db: Database, prospect_id: str) -> None:
     """Deletes the prospect for good and stages prospect_deleted; a converted prospect stays
     (FAILED_PRECONDITION), as the record of its conversion."""
@@ -120,10 +144,16 @@ def get_prospect(db: Database, prospect_id: str) -> Prospect:
 
 
 def list_prospects(
-    db: Database, filters: ProspectFilters, page_size: int, page_token: str
-) -> tuple[list[Prospect], str]:
-    def fetch(limit: int, after_id: str | None) -> list[Prospect]:
-        with db.read() as session:
-            return repository.list_prospects(session, limit=limit, after_id=after_id, **filters.__dict__)
-
-    return page_by_id(filters.__dict__, page_size, page_token, fetch)
+    db: Database, filters: ProspectFilters, page_size: int, page_token: str, *, include_total_size: bool = False
+) -> Page[Prospect]:
+    """A page of the prospects matching `filters`, oldest first; with the count of every match
+    when `include_total_size`."""
+    wanted = filters.__dict__
+    return read_page(
+        db,
+        wanted,
+        page_size,
+        page_token,
+        lambda session, limit, after_id: repository.list_prospects(session, limit=limit, after_id=after_id, **wanted),
+        (lambda session: repository.count_prospects(session, **wanted)) if include_total_size else None,
+    )
