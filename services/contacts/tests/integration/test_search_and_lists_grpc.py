@@ -7,6 +7,7 @@ prospects."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -179,7 +180,7 @@ def test_a_client_stored_out_of_id_order_is_found_in_its_place(
     """An id made before a row with a greater id was stored (an import's, beside a create) is
     listed in id order all the same (SQLite reads matches in insertion order otherwise)."""
     first, last = _client(stub, "Sol Uno"), _client(stub, "Sol Tres")
-    late_id = first.id[:-1] + format((int(first.id[-1], 16) + 1) % 16, "x")
+    late_id = str(uuid.UUID(int=uuid.UUID(first.id).int + 1))  # right after the first, stored last
     assert first.id < late_id < last.id
     now = datetime.now(UTC)
     late = Client(id=late_id, kind=ClientKind.COMPANY, name="Sol Dos", owner_id="u1", created_at=now, updated_at=now)
