@@ -45,6 +45,12 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     ) -> contacts_pb2.GetClientResponse:
         return contacts_pb2.GetClientResponse(client=client_to_proto(clients.get_client(self.db, request.id)))
 
+    def BatchGetClients(
+        self, request: contacts_pb2.BatchGetClientsRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.BatchGetClientsResponse:
+        found, missing = clients.batch_get_clients(self.db, list(request.ids))
+        return contacts_pb2.BatchGetClientsResponse(clients=[client_to_proto(c) for c in found], missing_ids=missing)
+
     def ListClients(
         self, request: contacts_pb2.ListClientsRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.ListClientsResponse:

@@ -97,3 +97,18 @@ def test_client_created_reaches_a_jetstream_consumer(contacts: ServiceRuntime, n
     event = wait_for_event(nats_server.url, events_pb2.ClientCreated, lambda e: e.client.id == created.id)
     assert event.client == created
     assert event.meta.producer == "contacts" and event.meta.occurred_at.seconds > 0
+
+
+def test_batch_get_answers_many_ids_at_once_and_names_the_missing(contacts: ServiceRuntime) -> None:
+    stub = _stub(contacts)
+    made = [stub.CreateClient(_new(f"Lote {i}"), timeout=5).client for i in range(3)]
+    unknown = "0192d6e0-0000-7000-8000-000000000000"
+    ids = [made[2].id, unknown, made[0].id, "not-an-id", made[2].id]
+    res = stub.BatchGetClients(contacts_pb2.BatchGetClientsRequest(ids=ids), timeout=5)
+    assert [c.id for c in res.clients] == sorted([made[0].id, made[2].id])
+    assert list(res.missing_ids) == [unknown, "not-an-id"]
+    assert res.clients[0] == stub.GetClient(contacts_pb2.GetClientRequest(id=res.clients[0].id), timeout=5).client
+    with pytest.raises(grpc.RpcError) as err:
+        stub.BatchGetClients(contacts_pb2.BatchGetClientsRequest(ids=[unknown] * 1001), timeout=5)
+    info = decode_error(err.value)
+    assert info.code == grpc.StatusCode.INVALID_ARGUMENT and info.violations[0].field == "ids"
