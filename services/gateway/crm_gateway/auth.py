@@ -184,7 +184,7 @@ _EVENT_TYPES: dict[str, type[Message]] = {
 }
 
 
-def _identity() -> identity_pb2_grpc.IdentityServiceStub:
+def identity_stub() -> identity_pb2_grpc.IdentityServiceStub:
     return stub(identity_pb2_grpc.IdentityServiceStub, "identity")
 
 
@@ -224,7 +224,7 @@ class IdentityFeed:
 
     def load_directory(self) -> None:
         """Every user and team, page by page (blocking; run in a worker thread)."""
-        ident = _identity()
+        ident = identity_stub()
         token = ""
         while True:
             res = ident.ListUsers(identity_pb2.ListUsersRequest(page_size=500, page_token=token, include_inactive=True))
@@ -328,7 +328,7 @@ class SigningKeys:
             if kid not in self._keys and time.monotonic() - self._fetched >= self._interval:
                 self._fetched = time.monotonic()
                 try:
-                    res = _identity().ListSigningKeys(identity_pb2.ListSigningKeysRequest())
+                    res = identity_stub().ListSigningKeys(identity_pb2.ListSigningKeysRequest())
                 except grpc.RpcError:
                     self._fetched = 0.0
                     raise
@@ -385,7 +385,7 @@ class Authenticator:
             user = self._cached(f"user:{user_id}")
         if user is None:
             try:
-                res = _identity().GetUser(identity_pb2.GetUserRequest(id=user_id))
+                res = identity_stub().GetUser(identity_pb2.GetUserRequest(id=user_id))
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.NOT_FOUND:
                     raise AuthError("invalid_token", "the token's user does not exist") from None
@@ -409,7 +409,7 @@ class Authenticator:
         revoked = self._cached(f"session:{session_id}")
         if revoked is None:
             try:
-                res = _identity().GetSession(identity_pb2.GetSessionRequest(id=session_id))
+                res = identity_stub().GetSession(identity_pb2.GetSessionRequest(id=session_id))
                 revoked = res.session.HasField("revoke_time")
             except grpc.RpcError as exc:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
@@ -468,7 +468,7 @@ class Authenticator:
         known = self._cached(f"pat:{digest}")
         if known is None:
             try:
-                res = _identity().VerifyApiToken(identity_pb2.VerifyApiTokenRequest(plaintext_token=token))
+                res = identity_stub().VerifyApiToken(identity_pb2.VerifyApiTokenRequest(plaintext_token=token))
             except grpc.RpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
                     raise AuthError("invalid_token", "the API token is unknown, expired or revoked") from None

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crm.identity.v1 import identity_pb2
 from crm_gateway.access import authenticator, principal
 from crm_gateway.api import ProblemError, UpstreamError, call, respond
-from crm_gateway.auth import UserState, _identity
+from crm_gateway.auth import UserState, identity_stub
 from crm_gateway.convert import ProtoJson, to_json
 from crm_gateway.routing import Resource
 
@@ -80,7 +80,7 @@ def login(body: LoginIn) -> Response:
         client_address=_client_address(),
         user_agent=request.headers.get("User-Agent", "")[:300],
     )
-    return _tokens(call("identity", _identity().Login, req))
+    return _tokens(call("identity", identity_stub().Login, req))
 
 
 @res.route("POST", "/api/v1/auth/refresh", access="public", body=RefreshIn, response=TokensOut, errors=(401,))
@@ -89,7 +89,7 @@ def refresh(body: RefreshIn) -> Response:
     The old refresh token stops working; presenting it again ends the session."""
     req = identity_pb2.RefreshSessionRequest(refresh_token=body.refresh_token, client_address=_client_address())
     try:
-        return _tokens(call("identity", _identity().RefreshSession, req))
+        return _tokens(call("identity", identity_stub().RefreshSession, req))
     except UpstreamError as exc:
         # A reused refresh token ended its session: refuse its access tokens here at once (the
         # other gateway processes learn it from identity's event), and keep the id to ourselves.
@@ -105,7 +105,7 @@ def logout() -> Response:
     p = principal()
     if not p.session_id:
         raise ProblemError(400, "not_a_session", "an API token has no session; revoke the token instead")
-    call("identity", _identity().RevokeSession, identity_pb2.RevokeSessionRequest(id=p.session_id, reason="logout"))
+    call("identity", identity_stub().RevokeSession, identity_pb2.RevokeSessionRequest(id=p.session_id, reason="logout"))
     authenticator().directory.revoke_session(p.session_id, time.time())
     return Response(status=204)
 
@@ -114,7 +114,7 @@ def logout() -> Response:
 def me() -> Response:
     """The signed-in user."""
     p = principal()
-    res_user = call("identity", _identity().GetUser, identity_pb2.GetUserRequest(id=p.id))
+    res_user = call("identity", identity_stub().GetUser, identity_pb2.GetUserRequest(id=p.id))
     return respond(to_json(res_user.user))
 
 
@@ -126,7 +126,7 @@ def change_password(body: PasswordIn) -> Response:
     req = identity_pb2.ChangePasswordRequest(
         user_id=p.id, current_password=body.current_password, new_password=body.new_password
     )
-    call("identity", _identity().ChangePassword, req)
+    call("identity", identity_stub().ChangePassword, req)
     authenticator().directory.revoke_user_sessions(p.id, time.time())
     authenticator().forget(f"user:{p.id}")
     return Response(status=204)

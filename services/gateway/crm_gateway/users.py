@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from crm.identity.v1 import identity_pb2
 from crm_gateway.access import authenticator, principal, require_admin
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
-from crm_gateway.auth import UserState, _identity
+from crm_gateway.auth import UserState, identity_stub
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
 from crm_gateway.routing import Resource
 
@@ -130,7 +130,7 @@ def list_users(query: UserListQuery) -> Response:
     )
     if query.role:
         from_json(req, {"role": query.role})
-    r = call("identity", _identity().ListUsers, req)
+    r = call("identity", identity_stub().ListUsers, req)
     return respond(page(list(r.users), r.next_page_token))
 
 
@@ -150,7 +150,7 @@ def create_user(body: UserCreate) -> Response:
     fields = body.model_dump(exclude={"password"})
     msg = from_json(identity_pb2.User(), {k: v for k, v in fields.items() if v != ""})
     req = identity_pb2.CreateUserRequest(user=msg, password=body.password or "", request_id=idempotency_key(p.id))
-    r = call("identity", _identity().CreateUser, req)
+    r = call("identity", identity_stub().CreateUser, req)
     _remember(r.user)
     location = url_for("users.get_user", user_id=r.user.id)
     return respond(to_json(r.user), 201, {"Location": location, **etag(r.user.version)})
@@ -165,7 +165,7 @@ def create_user(body: UserCreate) -> Response:
 )
 def get_user(user_id: str) -> Response:
     """Get a user."""
-    r = call("identity", _identity().GetUser, identity_pb2.GetUserRequest(id=user_id))
+    r = call("identity", identity_stub().GetUser, identity_pb2.GetUserRequest(id=user_id))
     return respond(to_json(r.user), headers=etag(r.user.version))
 
 
@@ -191,32 +191,32 @@ def update_user(user_id: str, body: UserPatch) -> Response:
             "admin_only",
             "only an admin may change this (users may edit their own display_name, time_zone and locale)",
         )
-    current = call("identity", _identity().GetUser, identity_pb2.GetUserRequest(id=user_id)).user
+    current = call("identity", identity_stub().GetUser, identity_pb2.GetUserRequest(id=user_id)).user
     req = identity_pb2.UpdateUserRequest(
         user=from_json(identity_pb2.User(id=user_id), changed),
         update_mask=FieldMask(paths=sorted(changed)),
         expected_version=check_version(if_match(), current.version, "user"),
     )
-    r = call("identity", _identity().UpdateUser, req)
+    r = call("identity", identity_stub().UpdateUser, req)
     _remember(r.user)
     return respond(to_json(r.user), headers=etag(r.user.version))
 
 
 def _lifecycle(user_id: str, rpc: str) -> Response:
     require_admin()
-    current = call("identity", _identity().GetUser, identity_pb2.GetUserRequest(id=user_id)).user
+    current = call("identity", identity_stub().GetUser, identity_pb2.GetUserRequest(id=user_id)).user
     version = check_version(if_match(), current.version, "user")
     if rpc == "deactivate":
         r = call(
             "identity",
-            _identity().DeactivateUser,
+            identity_stub().DeactivateUser,
             identity_pb2.DeactivateUserRequest(id=user_id, expected_version=version),
         )
         authenticator().directory.revoke_user_sessions(user_id, time.time())
     else:
         r = call(
             "identity",
-            _identity().ReactivateUser,
+            identity_stub().ReactivateUser,
             identity_pb2.ReactivateUserRequest(id=user_id, expected_version=version),
         )
     _remember(r.user)
@@ -256,7 +256,7 @@ def reset_password(user_id: str, body: PasswordReset) -> Response:
     The user must choose a new one at their next sign-in; their sessions end."""
     require_admin()
     req = identity_pb2.ChangePasswordRequest(user_id=user_id, new_password=body.new_password)
-    call("identity", _identity().ChangePassword, req)
+    call("identity", identity_stub().ChangePassword, req)
     authenticator().directory.revoke_user_sessions(user_id, time.time())
     authenticator().forget(f"user:{user_id}")
     return Response(status=204)
@@ -271,7 +271,7 @@ def list_teams(query: TeamListQuery) -> Response:
     req = identity_pb2.ListTeamsRequest(
         page_size=query.page_size, page_token=query.page_token, query=query.q, manager_id=query.manager_id
     )
-    r = call("identity", _identity().ListTeams, req)
+    r = call("identity", identity_stub().ListTeams, req)
     return respond(page(list(r.teams), r.next_page_token))
 
 
@@ -291,7 +291,7 @@ def create_team(body: TeamCreate) -> Response:
     req = identity_pb2.CreateTeamRequest(
         team=identity_pb2.Team(name=body.name, manager_id=body.manager_id), request_id=idempotency_key(p.id)
     )
-    r = call("identity", _identity().CreateTeam, req)
+    r = call("identity", identity_stub().CreateTeam, req)
     authenticator().directory.put_team(r.team.id, r.team.manager_id, r.team.version)
     return respond(to_json(r.team), 201, {"Location": url_for("teams.get_team", team_id=r.team.id)})
 
@@ -305,7 +305,7 @@ def create_team(body: TeamCreate) -> Response:
 )
 def get_team(team_id: str) -> Response:
     """Get a team."""
-    r = call("identity", _identity().GetTeam, identity_pb2.GetTeamRequest(id=team_id))
+    r = call("identity", identity_stub().GetTeam, identity_pb2.GetTeamRequest(id=team_id))
     return respond(to_json(r.team), headers=etag(r.team.version))
 
 
@@ -324,13 +324,13 @@ def update_team(team_id: str, body: TeamPatch) -> Response:
     changed = body.model_dump(exclude_unset=True)
     if not changed:
         raise ProblemError(400, "empty_update", "name at least one field to change")
-    current = call("identity", _identity().GetTeam, identity_pb2.GetTeamRequest(id=team_id)).team
+    current = call("identity", identity_stub().GetTeam, identity_pb2.GetTeamRequest(id=team_id)).team
     req = identity_pb2.UpdateTeamRequest(
         team=identity_pb2.Team(id=team_id, **changed),
         update_mask=FieldMask(paths=sorted(changed)),
         expected_version=check_version(if_match(), current.version, "team"),
     )
-    r = call("identity", _identity().UpdateTeam, req)
+    r = call("identity", identity_stub().UpdateTeam, req)
     authenticator().directory.put_team(r.team.id, r.team.manager_id, r.team.version)
     return respond(to_json(r.team), headers=etag(r.team.version))
 
@@ -339,7 +339,7 @@ def update_team(team_id: str, body: TeamPatch) -> Response:
 def delete_team(team_id: str) -> Response:
     """Delete a team that has no members (admins only)."""
     require_admin()
-    call("identity", _identity().DeleteTeam, identity_pb2.DeleteTeamRequest(id=team_id))
+    call("identity", identity_stub().DeleteTeam, identity_pb2.DeleteTeamRequest(id=team_id))
     authenticator().directory.drop_team(team_id)
     return Response(status=204)
 
@@ -363,7 +363,7 @@ def list_api_tokens(query: TokenListQuery) -> Response:
         user_id=_token_owner(query.user_id),
         include_revoked=query.include_revoked,
     )
-    r = call("identity", _identity().ListApiTokens, req)
+    r = call("identity", identity_stub().ListApiTokens, req)
     return respond(page(list(r.api_tokens), r.next_page_token))
 
 
@@ -392,7 +392,7 @@ def create_api_token(body: TokenCreate) -> Response:
                 errors=[{"field": "expire_time", "message": "must be in the future"}],
             )
         req.expire_time.FromDatetime(body.expire_time)
-    r = call("identity", _identity().CreateApiToken, req)
+    r = call("identity", identity_stub().CreateApiToken, req)
     return respond({"token": r.plaintext_token, "api_token": to_json(r.api_token)}, 201, {"Cache-Control": "no-store"})
 
 
@@ -405,6 +405,6 @@ def revoke_api_token(token_id: str) -> Response:
     p = principal()
     owner = "" if p.role == "admin" else p.id
     req = identity_pb2.RevokeApiTokenRequest(id=token_id, user_id=owner)
-    r = call("identity", _identity().RevokeApiToken, req)
+    r = call("identity", identity_stub().RevokeApiToken, req)
     authenticator().directory.revoke_api_token(token_id)
     return respond(to_json(r.api_token))

@@ -231,3 +231,38 @@ def test_filters_and_counts(stack: Stack) -> None:
     assert [c["id"] for c in later["items"]] == [made[1]["id"], made[2]["id"]]
     bad = stack.http.get("/api/v1/clients?created_after=yesterday", headers=stack.auth("marta"))
     assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "created_after"
+
+
+def test_prospect_and_client_errors_through_the_gateway(stack: Stack) -> None:
+    made = _post(stack, "ana", "/api/v1/prospects", {"company_name": "Errores SA", "email": "err@errores.example"})
+    assert made.status_code == 201
+    prospect = made.get_json()
+    url = f"/api/v1/prospects/{prospect['id']}"
+    dup = _post(stack, "ana", "/api/v1/prospects", {"company_name": "Otra", "email": "ERR@errores.example"})
+    assert dup.status_code == 409 and dup.get_json()["existing_id"] == prospect["id"]
+    # The status machine: no jump from new to converted, no disqualifying without a reason.
+    jump = stack.http.patch(url, json={"status": "converted"}, headers=stack.auth("ana"))
+    assert jump.status_code == 400 and jump.get_json()["code"] == "invalid_status_transition"
+    no_reason = stack.http.patch(url, json={"status": "disqualified"}, headers=stack.auth("ana"))
+    assert no_reason.status_code == 400
+    assert stack.http.get(url, headers=stack.auth("ana")).get_json()["status"] == "new"
+    moved = stack.http.patch(url, json={"status": "contacted"}, headers=stack.auth("ana"))
+    assert moved.status_code == 200 and moved.get_json()["status"] == "contacted"
+    archived = stack.http.post(f"{url}:archive", headers=stack.auth("ana"))
+    assert archived.status_code == 200 and archived.get_json()["archived"] is True
+    listed = stack.http.get("/api/v1/prospects?q=errores", headers=stack.auth("ana")).get_json()["items"]
+    assert listed == []
+    assert (
+        stack.http.patch(f"/api/v1/prospects/{UNKNOWN}", json={"job_title": "x"}, headers=stack.auth("ana")).status_code
+        == 404
+    )
+    assert (
+        stack.http.patch(f"/api/v1/clients/{UNKNOWN}", json={"industry": "x"}, headers=stack.auth("ana")).status_code
+        == 404
+    )
+    bad_tax = _post(
+        stack, "ana", "/api/v1/clients", {"name": "Tax SA", "tax_id": {"country_code": "ZZ", "value": "900123456-7"}}
+    )
+    assert bad_tax.status_code == 400 and any("tax_id" in e["field"] for e in bad_tax.get_json()["errors"])
+    read_only = stack.http.patch(url, json={"status": "qualified", "id": UNKNOWN}, headers=stack.auth("ana"))
+    assert read_only.status_code == 400

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TypeVar
 
 import phonenumbers
+from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
 from crm_platform.errors import Conflict, FieldViolation, InvalidArgument
@@ -41,8 +42,17 @@ def check_length(value: str, field_name: str, limit: int, problems: list[FieldVi
         problems.append(FieldViolation(field_name, f"must be at most {limit} characters"))
 
 
+# CLDR's two-letter regions that are not countries (unknown, EU, eurozone, UN, outlying Oceania).
+_NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO"})
+# ISO 3166-1 alpha-2 codes as CLDR (Babel) knows them.
+_COUNTRIES = frozenset(
+    code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+)
+
+
 def is_country_code(value: str) -> bool:
-    return bool(_COUNTRY.match(value))
+    """An ISO 3166-1 alpha-2 code of a real country ("CO", "MX"), upper case."""
+    return bool(_COUNTRY.match(value)) and value in _COUNTRIES
 
 
 def normalise_email(value: str, field_name: str, problems: list[FieldViolation]) -> str:
