@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,7 +82,7 @@ class EventConsumer:
         self.max_deliver = max_deliver
         self.fetch_timeout = fetch_timeout
         self._handlers: dict[str, tuple[type[Message], BatchHandler]] = {}
-        self._last_lag = 0.0
+        self._last_lag = -math.inf  # monotonic time starts near 0 after boot
         source = (
             "SELECT :consumer, value, :now FROM json_each(:ids) WHERE true"
             if database.is_sqlite

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,8 +111,8 @@ class OutboxRelay:
         self.replicas = replicas
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._last_gauges = 0.0
-        self._last_purge = 0.0
+        self._last_gauges = -math.inf  # monotonic time starts near 0 after boot
+        self._last_purge = -math.inf
         self.published_total = 0
         self.failed_batches = 0
 

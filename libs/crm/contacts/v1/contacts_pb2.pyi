@@ -350,6 +350,20 @@ class BatchGetClientsResponse(_message.Message):
     missing_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, clients: _Optional[_Iterable[_Union[Client, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class BatchGetContactsRequest(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BatchGetContactsResponse(_message.Message):
+    __slots__ = ("contacts", "missing_ids")
+    CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_IDS_FIELD_NUMBER: _ClassVar[int]
+    contacts: _containers.RepeatedCompositeFieldContainer[Contact]
+    missing_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, contacts: _Optional[_Iterable[_Union[Contact, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GetContactRequest(_message.Message):
     __slots__ = ("id",)
     ID_FIELD_NUMBER: _ClassVar[int]

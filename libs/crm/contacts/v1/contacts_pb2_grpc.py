@@ -99,6 +99,11 @@ class ContactsServiceStub:
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.SerializeToString,
                 response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.FromString,
                 _registered_method=True)
+        self.BatchGetContacts = channel.unary_unary(
+                '/crm.contacts.v1.ContactsService/BatchGetContacts',
+                request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsRequest.SerializeToString,
+                response_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsResponse.FromString,
+                _registered_method=True)
         self.GetProspect = channel.unary_unary(
                 '/crm.contacts.v1.ContactsService/GetProspect',
                 request_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.GetProspectRequest.SerializeToString,
@@ -219,6 +224,14 @@ class ContactsServiceServicer:
 
     def ArchiveContact(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetContacts(self, request, context):
+        """Answers for up to 1,000 contact ids at once (the deals service checks a deal's contacts
+        belong to its client in one call).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -345,6 +358,11 @@ def add_ContactsServiceServicer_to_server(servicer, server):
                     servicer.ArchiveContact,
                     request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.FromString,
                     response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.SerializeToString,
+            ),
+            'BatchGetContacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetContacts,
+                    request_deserializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsRequest.FromString,
+                    response_serializer=crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsResponse.SerializeToString,
             ),
             'GetProspect': grpc.unary_unary_rpc_method_handler(
                     servicer.GetProspect,
@@ -738,6 +756,33 @@ class ContactsService:
             '/crm.contacts.v1.ContactsService/ArchiveContact',
             crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactRequest.SerializeToString,
             crm_dot_contacts_dot_v1_dot_contacts__pb2.ArchiveContactResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetContacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.contacts.v1.ContactsService/BatchGetContacts',
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsRequest.SerializeToString,
+            crm_dot_contacts_dot_v1_dot_contacts__pb2.BatchGetContactsResponse.FromString,
             options,
             channel_credentials,
             insecure,

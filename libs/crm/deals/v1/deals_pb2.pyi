@@ -82,7 +82,7 @@ class Stage(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., default_probability: _Optional[int] = ..., kind: _Optional[_Union[StageKind, str]] = ...) -> None: ...
 
 class Pipeline(_message.Message):
-    __slots__ = ("id", "name", "stages", "is_default", "create_time", "update_time", "version")
+    __slots__ = ("id", "name", "stages", "is_default", "create_time", "update_time", "version", "win_on_quote_accepted")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class Pipeline(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WIN_ON_QUOTE_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     stages: _containers.RepeatedCompositeFieldContainer[Stage]
@@ -97,7 +98,8 @@ class Pipeline(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., is_default: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    win_on_quote_accepted: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., is_default: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., win_on_quote_accepted: _Optional[bool] = ...) -> None: ...
 
 class DealLineItem(_message.Message):
     __slots__ = ("product_id", "quantity")

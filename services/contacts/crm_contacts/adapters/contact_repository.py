@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm_contacts.adapters.rows import utc
 from crm_contacts.adapters.search import count_rows, page_rows
 from crm_contacts.adapters.tables import contact_phones, contacts, prospects
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.search import needles
+from crm_platform.db import utc
 
 
 def _row_to_contact(row: Any, phones: Sequence[str]) -> Contact:
@@ -109,6 +109,18 @@ def get_contact(session: Session, contact_id: str, *, for_update: bool = False) 
     stmt = select(contacts).where(contacts.c.id == contact_id)
     row = session.execute(stmt.with_for_update() if for_update else stmt).first()
     return None if row is None else _row_to_contact(row, _phones_of(session, [contact_id])[contact_id])
+
+
+def get_contacts(session: Session, contact_ids: Sequence[str]) -> list[Contact]:
+    """The contacts of these ids that exist, in id order (a few queries however many ids)."""
+    from crm_contacts.adapters.repository import chunked
+
+    found: list[Contact] = []
+    for chunk in chunked(contact_ids):
+        rows = list(session.execute(select(contacts).where(contacts.c.id.in_(chunk))))
+        phones = _phones_of(session, [r.id for r in rows])
+        found += [_row_to_contact(r, phones[r.id]) for r in rows]
+    return sorted(found, key=lambda c: c.id)
 
 
 def primary_contact(session: Session, client_id: str, *, for_update: bool = False) -> Contact | None:

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Text, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm_contacts.adapters.rows import utc
 from crm_contacts.adapters.search import count_rows, page_rows
 from crm_contacts.adapters.tables import client_phones, clients, contact_phones, contacts, prospects
 from crm_contacts.domain.clients import Address, Client, ClientKind
 from crm_contacts.domain.importing import KnownClient, tax_key
 from crm_contacts.domain.search import needles
+from crm_platform.db import utc
 
 # Every column of this service that refers to a client, by what it belongs to: a client that is
 # referred to cannot be deleted.

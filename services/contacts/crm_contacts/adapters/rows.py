@@ -1,18 +1,11 @@
-"""Helpers of the repositories for both backends: UTC times back from SQLite, and text search."""
+"""Text search helper of the repositories, for both backends."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.sql.elements import ColumnClause
 
 LIKE_ESCAPE = "\\"
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def contains(column: ColumnClause[str] | ColumnElement[str], needle: str) -> ColumnElement[bool]:

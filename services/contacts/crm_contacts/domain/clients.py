@@ -12,6 +12,7 @@ from crm_contacts.domain.common import (
     NAME_MAX,
     TEXT_MAX,
     Address,
+    ContactsFields,
     check_length,
     check_owner_id,
     check_version,
@@ -22,14 +23,13 @@ from crm_contacts.domain.common import (
     normalised_tax_id,
 )
 from crm_contacts.domain.search import search_text
-from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 __all__ = ["Address", "Client", "ClientKind", "updated", "validated"]
 
 MAX_TAGS = 50
 
-UPDATABLE = UpdatableFields(
+UPDATABLE = ContactsFields(
     fields=(
         "kind",
         "name",

@@ -4,16 +4,17 @@ and address normalisation, owner filters, and optimistic concurrency. Pure Pytho
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
 from crm_platform.errors import Conflict, FieldViolation, InvalidArgument
+from crm_platform.update_mask import UpdatableFields
 
 NAME_MAX = 200
 TEXT_MAX = 500
@@ -153,3 +154,31 @@ def check_version(what: str, record_id: str, stored: int, expected: int) -> None
 def touched(record: R, now: datetime) -> R:
     """The record as a change leaves it: next version, updated now."""
     return replace(record, version=record.version + 1, updated_at=now)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ContactsFields(UpdatableFields):
+    """Update masks of the contacts service's records: an address may be updated one part at a
+    time ("address.city"), and so may a tax id ("tax_id.value"), which records keep as
+    `tax_country` + `tax_id`."""
+
+    subfields: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {
+            "address": ("street", "city", "region", "postal_code", "country_code"),
+            "tax_id": ("country_code", "value"),
+        }
+    )
+
+    def apply_path(self, changes: dict[str, Any], current: Any, draft: Any, head: str, sub: str) -> None:
+        if head != "tax_id":
+            super().apply_path(changes, current, draft, head, sub)
+            return
+        if sub in ("", "country_code"):
+            changes["tax_country"] = draft.tax_country
+        if sub in ("", "value"):
+            changes["tax_id"] = draft.tax_id
+
+    def value(self, record: Any, name: str) -> Any:
+        if name == "tax_id":
+            return (record.tax_country, record.tax_id)
+        return getattr(record, name)

@@ -13,6 +13,7 @@ from enum import StrEnum
 from crm_contacts.domain.common import (
     NAME_MAX,
     TEXT_MAX,
+    ContactsFields,
     check_length,
     check_owner_id,
     check_version,
@@ -20,11 +21,10 @@ from crm_contacts.domain.common import (
     normalise_phones,
 )
 from crm_contacts.domain.search import search_text
-from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
 
-UPDATABLE = UpdatableFields(
+UPDATABLE = ContactsFields(
     fields=(
         "client_id",
         "first_name",

@@ -13,6 +13,7 @@ from crm_contacts.domain.common import (
     NAME_MAX,
     TEXT_MAX,
     Address,
+    ContactsFields,
     check_length,
     check_owner_id,
     check_version,
@@ -22,7 +23,6 @@ from crm_contacts.domain.common import (
     normalised_tax_id,
 )
 from crm_contacts.domain.search import search_text
-from crm_contacts.domain.update_mask import UpdatableFields
 from crm_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
 
@@ -60,7 +60,7 @@ TRANSITIONS: dict[ProspectStatus, frozenset[ProspectStatus]] = {
     ProspectStatus.CONVERTED: frozenset(),
 }
 
-UPDATABLE = UpdatableFields(
+UPDATABLE = ContactsFields(
     fields=(
         "company_name",
         "first_name",

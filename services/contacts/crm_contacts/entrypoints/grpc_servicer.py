@@ -192,6 +192,12 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     ) -> contacts_pb2.GetContactResponse:
         return contacts_pb2.GetContactResponse(contact=contact_to_proto(contacts.get_contact(self.db, request.id)))
 
+    def BatchGetContacts(
+        self, request: contacts_pb2.BatchGetContactsRequest, context: grpc.ServicerContext
+    ) -> contacts_pb2.BatchGetContactsResponse:
+        found, missing = contacts.batch_get_contacts(self.db, list(request.ids))
+        return contacts_pb2.BatchGetContactsResponse(contacts=[contact_to_proto(c) for c in found], missing_ids=missing)
+
     def ListContacts(
         self, request: contacts_pb2.ListContactsRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.ListContactsResponse:

@@ -18,11 +18,11 @@ from crm_contacts.domain.clients import Client
 from crm_contacts.domain.common import touched
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.entrypoints import convert
-from crm_contacts.service_layer.listing import Page, read_page
-from crm_contacts.service_layer.requests import run_once
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
+from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
+from crm_platform.listing import Page, read_page
 
 CREATE_SCOPE = "CreateContact"
 # The fields whose normalised value another contact may not have (unless a create forces it).
@@ -194,6 +194,22 @@ def get_contact(db: Database, contact_id: str) -> Contact:
     if found is None:
         raise _not_found(contact_id)
     return found
+
+
+# The most ids one BatchGetContacts may ask for.
+BATCH_GET_MAX = 1000
+
+
+def batch_get_contacts(db: Database, contact_ids: Sequence[str]) -> tuple[list[Contact], list[str]]:
+    """The contacts that exist among `contact_ids`, in id order, and the ids that do not (in the
+    order asked, without repeats): other services check their references in one call."""
+    if len(contact_ids) > BATCH_GET_MAX:
+        raise InvalidArgument.field("ids", f"at most {BATCH_GET_MAX} ids per call, got {len(contact_ids)}")
+    wanted = list(dict.fromkeys(contact_ids))
+    with db.read() as session:
+        found = repository.get_contacts(session, [i for i in wanted if is_valid_id(i)])
+    known = {c.id for c in found}
+    return found, [i for i in wanted if i not in known]
 
 
 def list_contacts(

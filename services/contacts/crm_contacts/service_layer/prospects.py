@@ -12,11 +12,11 @@ from crm_contacts.domain import prospects as rules
 from crm_contacts.domain.common import touched
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_contacts.entrypoints import convert
-from crm_contacts.service_layer.listing import Page, read_page
-from crm_contacts.service_layer.requests import run_once
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
+from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
+from crm_platform.listing import Page, read_page
 
 CREATE_SCOPE = "CreateProspect"
 

@@ -293,3 +293,18 @@ def test_list_filters_pages_and_total(contacts_service: ServiceRuntime, stub: St
     assert [v.field for v in _error(lambda: stub.ListContacts(other, timeout=5)).violations] == ["page_token"]
     bad = contacts_pb2.ListContactsRequest(decision_role=42)
     assert [v.field for v in _error(lambda: stub.ListContacts(bad, timeout=5)).violations] == ["decision_role"]
+
+
+def test_batch_get_contacts_names_the_missing_ids(stub: Stub) -> None:
+    client = _client(stub)
+    made = [_create(stub, client.id, first_name=f"Persona {i}", phones=[f"+57300123450{i}"]) for i in range(3)]
+    ids = [made[2].id, MISSING, made[0].id, "not-an-id", made[2].id]
+    res = stub.BatchGetContacts(contacts_pb2.BatchGetContactsRequest(ids=ids), timeout=5)
+    assert [c.id for c in res.contacts] == sorted([made[0].id, made[2].id])
+    assert list(res.missing_ids) == [MISSING, "not-an-id"]
+    by_id = {c.id: c for c in res.contacts}
+    assert by_id[made[2].id] == made[2] and by_id[made[2].id].client_id == client.id
+    with pytest.raises(grpc.RpcError) as err:
+        stub.BatchGetContacts(contacts_pb2.BatchGetContactsRequest(ids=[MISSING] * 1001), timeout=5)
+    info = decode_error(err.value)
+    assert info.code == grpc.StatusCode.INVALID_ARGUMENT and info.violations[0].field == "ids"

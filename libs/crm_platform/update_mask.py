@@ -1,36 +1,35 @@
 """Update masks (AIP-134): which field paths an update may name, how the named fields of a draft
-are applied to a record, and which fields an update changed. Pure Python: no protobuf, no I/O."""
+are applied to a record, and which fields an update changed. Pure Python: no protobuf, no I/O.
+Records are frozen dataclasses whose attributes carry the API's field names; a service whose
+record stores a field differently (contacts keep a tax id as two attributes) overrides
+`apply_path` and `value`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from crm_platform.errors import FieldViolation, InvalidArgument
 
 R = TypeVar("R")
 WILDCARD = "*"
-# Message fields that may be updated one part at a time ("address.city", "tax_id.value").
-SUBFIELDS: dict[str, tuple[str, ...]] = {
-    "address": ("street", "city", "region", "postal_code", "country_code"),
-    "tax_id": ("country_code", "value"),
-}
 
 
 @dataclass(frozen=True)
 class UpdatableFields:
     """The API field names of one kind of record that an update may change (in the order
-    `changed` reports them) and those it may never change (ids, times, version, state that has
-    its own call). Records keep a tax id as `tax_country` + `tax_id` and an address as `Address`;
-    every other field has the same name in the record as in the API."""
+    `changed` reports them), those it may never change (ids, times, version, state that has its
+    own call), and the message fields that may be updated one part at a time
+    ({"address": ("city", ...)} allows "address.city")."""
 
     fields: tuple[str, ...]
     immutable: frozenset[str]
+    subfields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def paths(self) -> frozenset[str]:
-        return frozenset(self.fields) | {f"{f}.{s}" for f in self.fields for s in SUBFIELDS.get(f, ())}
+        return frozenset(self.fields) | {f"{f}.{s}" for f in self.fields for s in self.subfields.get(f, ())}
 
     def check(self, paths: Sequence[str]) -> frozenset[str]:
         """The mask's paths ('*' = every updatable field), or InvalidArgument naming each path
@@ -57,25 +56,21 @@ class UpdatableFields:
         changes: dict[str, Any] = {}
         for path in sorted(paths):  # a whole message and one of its parts from the same draft agree
             head, _, sub = path.partition(".")
-            if head == "address":
-                given = draft.address  # type: ignore[attr-defined]
-                address = changes.get("address", current.address)  # type: ignore[attr-defined]
-                changes["address"] = given if not sub else replace(address, **{sub: getattr(given, sub)})
-            elif head == "tax_id":
-                if sub in ("", "country_code"):
-                    changes["tax_country"] = draft.tax_country  # type: ignore[attr-defined]
-                if sub in ("", "value"):
-                    changes["tax_id"] = draft.tax_id  # type: ignore[attr-defined]
-            else:
-                changes[head] = getattr(draft, head)
+            self.apply_path(changes, current, draft, head, sub)
         return replace(current, **changes)  # type: ignore[type-var]
+
+    def apply_path(self, changes: dict[str, Any], current: Any, draft: Any, head: str, sub: str) -> None:
+        """Records in `changes` the attributes that path `head[.sub]` takes from `draft`."""
+        given = getattr(draft, head)
+        if not sub:
+            changes[head] = given
+        else:
+            changes[head] = replace(changes.get(head, getattr(current, head)), **{sub: getattr(given, sub)})
 
     def changed(self, before: R, after: R) -> list[str]:
         """The API names of the fields whose values differ."""
-        return [name for name in self.fields if _value(before, name) != _value(after, name)]
+        return [name for name in self.fields if self.value(before, name) != self.value(after, name)]
 
-
-def _value(record: Any, name: str) -> Any:
-    if name == "tax_id":
-        return (record.tax_country, record.tax_id)
-    return getattr(record, name)
+    def value(self, record: Any, name: str) -> Any:
+        """The value of API field `name` in `record`."""
+        return getattr(record, name)

@@ -1,6 +1,6 @@
 """One page of a keyset-paginated list in id order, with a token bound to the list's filters
-(crm_platform.pagination), and optionally the count of every match; every list of this service
-goes through it."""
+(crm_platform.pagination), and optionally the count of every match: the way every service's
+id-ordered lists read a page."""
 
 from __future__ import annotations
 
