@@ -17,7 +17,19 @@ from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from crm_gateway import clients, contacts, prospects, sessions, system, users
+from crm_gateway import (
+    activities,
+    clients,
+    contacts,
+    deals,
+    pipelines,
+    products,
+    prospects,
+    quotes,
+    sessions,
+    system,
+    users,
+)
 from crm_gateway.api import ProblemError, UpstreamError
 from crm_gateway.auth import Authenticator, AuthError, Directory, IdentityFeed
 from crm_gateway.openapi import build_document
@@ -53,6 +65,11 @@ BLUEPRINTS = (
     clients.res,
     contacts.res,
     prospects.res,
+    pipelines.res,
+    deals.res,
+    activities.res,
+    products.res,
+    quotes.res,
 )
 
 

@@ -1,5 +1,5 @@
-"""A real stack for the gateway's tests, once per module: the identity and contacts services over
-gRPC on loopback (SQLite files, the session's nats-server, an internal token they require), and
+"""A real stack for the gateway's tests, once per module: the identity, contacts, deals and quotes
+services over gRPC on loopback (SQLite files, the session's nats-server, an internal token they require), and
 the gateway app following identity's events. The team: an admin, a manager leading team Norte
 with reps Ana and Beto, and Carla, a rep outside the team."""
 
@@ -15,12 +15,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crm_contacts.bootstrap import SPEC as CONTACTS
+from crm_deals.bootstrap import SPEC as DEALS
 from crm_gateway.app import close_app, create_app
 from crm_gateway.settings import GatewaySettings
 from crm_identity.bootstrap import SPEC as IDENTITY
 from crm_platform.config import PlatformSettings, ServiceConfig
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
+from crm_quotes.bootstrap import SPEC as QUOTES
 
 INTERNAL_TOKEN = "gateway-tests-internal-token"
 ADMIN_EMAIL = "admin@example.com"
@@ -33,6 +35,8 @@ class Stack:
     http: FlaskClient
     identity: ServiceRuntime
     contacts: ServiceRuntime
+    deals: ServiceRuntime
+    quotes: ServiceRuntime
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
@@ -74,9 +78,14 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         contacts = _start(CONTACTS, tmp / "contacts.db", nats_server.url)
         mp.setenv("CRM_IDENTITY_ADDR", f"127.0.0.1:{identity.grpc_port}")
         mp.setenv("CRM_CONTACTS_ADDR", f"127.0.0.1:{contacts.grpc_port}")
+        deals = _start(DEALS, tmp / "deals.db", nats_server.url)
+        mp.setenv("CRM_DEALS_ADDR", f"127.0.0.1:{deals.grpc_port}")
+        quotes = _start(QUOTES, tmp / "quotes.db", nats_server.url)
+        mp.setenv("CRM_QUOTES_ADDR", f"127.0.0.1:{quotes.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
-        app = create_app(settings, services=["identity", "contacts"], nats_url=nats_server.url)
-        s = Stack(app=app, http=app.test_client(), identity=identity, contacts=contacts)
+        services = ["identity", "contacts", "deals", "quotes"]
+        app = create_app(settings, services=services, nats_url=nats_server.url)
+        s = Stack(app=app, http=app.test_client(), identity=identity, contacts=contacts, deals=deals, quotes=quotes)
         s.sign_in("admin", ADMIN_EMAIL)
         admin = s.auth("admin")
 
@@ -99,5 +108,5 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         s.users["team"] = team.get_json()
         yield s
         close_app(app)
-        contacts.stop(grace=1)
-        identity.stop(grace=1)
+        for runtime in (quotes, deals, contacts, identity):
+            runtime.stop(grace=1)
