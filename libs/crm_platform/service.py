@@ -57,6 +57,7 @@ class ServiceRuntime:
         self._metrics_server: Any = None
         self.ready = threading.Event()
         self.metrics_port = 0
+        self._stopped = False
 
     @property
     def grpc_port(self) -> int:
@@ -115,6 +116,10 @@ class ServiceRuntime:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def stop(self, grace: float = 5.0) -> None:
+        """Stops everything; a second call does nothing (tests stop a service to see what its peers do)."""
+        if self._stopped:
+            return
+        self._stopped = True
         log.info("%s stopping", self.config.name)
         if self.server is not None:
             self.server.set_serving(False)

@@ -3,9 +3,38 @@ migrations.create_platform_tables_v1, and a test checks the two agree)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 platform_metadata = sa.MetaData()
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """An exact decimal column (money, quantities): NUMERIC(24, 6) on PostgreSQL; on SQLite, text,
+    because SQLite's NUMERIC affinity would store a binary float. Values come back as Decimal.
+    Sums of such columns are done in Python (Decimal), never by SQLite."""
+
+    impl = sa.Numeric(24, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(24, 6, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value)
+        return format(value, "f") if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
 
 _Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _Ts = sa.DateTime(timezone=True)

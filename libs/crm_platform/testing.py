@@ -69,3 +69,25 @@ def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], boo
             await bus.close()
 
     return asyncio.run(read())
+
+
+def publish_events(nats_url: str, events: list[Message]) -> None:
+    """Publishes events on their producer's stream as its outbox relay would (Nats-Msg-Id = the
+    event id), creating the stream if needed: tests of a consumer stand in for the producer."""
+
+    async def send() -> None:
+        bus = EventBus(nats_url, "test-publisher")
+        await bus.connect()
+        assert bus.js is not None
+        try:
+            for event in events:
+                await bus.ensure_stream(service_of(event))
+                await bus.js.publish(
+                    subject_for(event),
+                    event.SerializeToString(),
+                    headers={MSG_ID_HEADER: event.meta.event_id},  # type: ignore[attr-defined]
+                )
+        finally:
+            await bus.close()
+
+    asyncio.run(send())

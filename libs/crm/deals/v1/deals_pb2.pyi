@@ -121,8 +121,16 @@ class StageHistoryEntry(_message.Message):
     move_time: _timestamp_pb2.Timestamp
     def __init__(self, from_stage_id: _Optional[str] = ..., to_stage_id: _Optional[str] = ..., moved_by: _Optional[str] = ..., move_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
+class StageTime(_message.Message):
+    __slots__ = ("stage_id", "seconds")
+    STAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    stage_id: str
+    seconds: int
+    def __init__(self, stage_id: _Optional[str] = ..., seconds: _Optional[int] = ...) -> None: ...
+
 class Deal(_message.Message):
-    __slots__ = ("id", "title", "line_items", "client_id", "contact_ids", "amount", "owner_id", "pipeline_id", "stage_id", "probability", "expected_close_date", "source_campaign_id", "status", "lost_reason", "won_time", "lost_time", "stage_history", "accepted_quote_id", "create_time", "update_time", "version")
+    __slots__ = ("id", "title", "line_items", "client_id", "contact_ids", "amount", "owner_id", "pipeline_id", "stage_id", "probability", "expected_close_date", "source_campaign_id", "status", "lost_reason", "won_time", "lost_time", "stage_history", "accepted_quote_id", "create_time", "update_time", "version", "stage_times", "sales_cycle_seconds", "source_prospect_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     TITLE_FIELD_NUMBER: _ClassVar[int]
     LINE_ITEMS_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +152,9 @@ class Deal(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    STAGE_TIMES_FIELD_NUMBER: _ClassVar[int]
+    SALES_CYCLE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_PROSPECT_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     title: str
     line_items: _containers.RepeatedCompositeFieldContainer[DealLineItem]
@@ -165,7 +176,10 @@ class Deal(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[DealLineItem, _Mapping]]] = ..., client_id: _Optional[str] = ..., contact_ids: _Optional[_Iterable[str]] = ..., amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., owner_id: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., probability: _Optional[int] = ..., expected_close_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., source_campaign_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., lost_reason: _Optional[str] = ..., won_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lost_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_history: _Optional[_Iterable[_Union[StageHistoryEntry, _Mapping]]] = ..., accepted_quote_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    stage_times: _containers.RepeatedCompositeFieldContainer[StageTime]
+    sales_cycle_seconds: int
+    source_prospect_id: str
+    def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., line_items: _Optional[_Iterable[_Union[DealLineItem, _Mapping]]] = ..., client_id: _Optional[str] = ..., contact_ids: _Optional[_Iterable[str]] = ..., amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., owner_id: _Optional[str] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., probability: _Optional[int] = ..., expected_close_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., source_campaign_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., lost_reason: _Optional[str] = ..., won_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lost_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stage_history: _Optional[_Iterable[_Union[StageHistoryEntry, _Mapping]]] = ..., accepted_quote_id: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., stage_times: _Optional[_Iterable[_Union[StageTime, _Mapping]]] = ..., sales_cycle_seconds: _Optional[int] = ..., source_prospect_id: _Optional[str] = ...) -> None: ...
 
 class ProductDealFigures(_message.Message):
     __slots__ = ("product_id", "deal_count", "open_deal_count", "won_deal_count", "won_amounts")

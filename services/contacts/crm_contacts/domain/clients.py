@@ -15,7 +15,6 @@ from crm_contacts.domain.common import (
     ContactsFields,
     check_length,
     check_owner_id,
-    check_version,
     email_domain,
     normalise_email,
     normalise_phones,
@@ -24,6 +23,7 @@ from crm_contacts.domain.common import (
 )
 from crm_contacts.domain.search import search_text
 from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.versioning import check_version
 
 __all__ = ["Address", "Client", "ClientKind", "updated", "validated"]
 

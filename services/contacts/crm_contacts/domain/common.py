@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
-from crm_platform.errors import Conflict, FieldViolation, InvalidArgument
+from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.update_mask import UpdatableFields
 
 NAME_MAX = 200
@@ -139,21 +138,6 @@ def owner_filter(owner_ids: Sequence[str]) -> tuple[str, ...]:
     if problems:
         raise InvalidArgument(problems)
     return tuple(sorted(set(owner_ids)))
-
-
-def check_version(what: str, record_id: str, stored: int, expected: int) -> None:
-    """Optimistic concurrency: an update that names the version it read fails unless it is current."""
-    if expected and expected != stored:
-        raise Conflict(
-            f"{what} '{record_id}' is at version {stored}, not {expected}: read it again and retry",
-            reason="version_mismatch",
-            metadata={"current_version": str(stored), "expected_version": str(expected)},
-        )
-
-
-def touched(record: R, now: datetime) -> R:
-    """The record as a change leaves it: next version, updated now."""
-    return replace(record, version=record.version + 1, updated_at=now)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,13 @@ from crm_contacts.domain.common import (
     ContactsFields,
     check_length,
     check_owner_id,
-    check_version,
     normalise_email,
     normalise_phones,
 )
 from crm_contacts.domain.search import search_text
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
+from crm_platform.versioning import check_version
 
 UPDATABLE = ContactsFields(
     fields=(

@@ -16,7 +16,6 @@ from crm_contacts.domain.common import (
     ContactsFields,
     check_length,
     check_owner_id,
-    check_version,
     normalise_email,
     normalise_phones,
     normalised_address,
@@ -25,6 +24,7 @@ from crm_contacts.domain.common import (
 from crm_contacts.domain.search import search_text
 from crm_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
+from crm_platform.versioning import check_version
 
 
 class ProspectStatus(StrEnum):

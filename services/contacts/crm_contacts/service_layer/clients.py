@@ -10,13 +10,13 @@ from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import repository
 from crm_contacts.domain import clients as rules
 from crm_contacts.domain.clients import Client, ClientKind, validated
-from crm_contacts.domain.common import touched
 from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
 from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
+from crm_platform.versioning import touched
 
 CREATE_SCOPE = "CreateClient"
 

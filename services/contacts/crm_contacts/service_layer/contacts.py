@@ -15,7 +15,6 @@ from crm_contacts.adapters import contact_repository as repository
 from crm_contacts.adapters import repository as client_repository
 from crm_contacts.domain import contacts as rules
 from crm_contacts.domain.clients import Client
-from crm_contacts.domain.common import touched
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
@@ -23,6 +22,7 @@ from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, Inv
 from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
+from crm_platform.versioning import touched
 
 CREATE_SCOPE = "CreateContact"
 # The fields whose normalised value another contact may not have (unless a create forces it).

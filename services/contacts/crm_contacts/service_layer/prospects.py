@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import prospect_repository as repository
 from crm_contacts.domain import prospects as rules
-from crm_contacts.domain.common import touched
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
@@ -17,6 +16,7 @@ from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFou
 from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
+from crm_platform.versioning import touched
 
 CREATE_SCOPE = "CreateProspect"
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from crm_platform.tables import ExactDecimal
+
 metadata = sa.MetaData()
 
 # Exact decimals: 18 integer digits and 6 decimals (crm_platform.money.MAX_AMOUNT_DIGITS).
-Amount = sa.Numeric(24, 6)
+Amount = ExactDecimal()
 
 pipelines = sa.Table(
     "pipelines",
@@ -64,6 +66,8 @@ deals = sa.Table(
     sa.Column("won_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("lost_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("accepted_quote_id", sa.String(36), nullable=False, server_default=""),
+    # The prospect whose conversion opened the deal (at most one deal per conversion).
+    sa.Column("source_prospect_id", sa.String(36), nullable=False, server_default=""),
     # The title case-folded: what a list's text query searches.
     sa.Column("search_text", sa.String(200), nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -78,6 +82,7 @@ deals = sa.Table(
     sa.Index("ix_deals_client_id", "client_id", "id"),
     sa.Index("ix_deals_source_campaign_id", "source_campaign_id", "id"),
     sa.Index("ix_deals_status_owner", "status", "owner_id", "id"),
+    sa.Index("ix_deals_source_prospect_id", "source_prospect_id"),
 )
 
 deal_line_items = sa.Table(

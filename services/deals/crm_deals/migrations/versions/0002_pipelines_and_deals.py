@@ -10,12 +10,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from crm_platform.tables import ExactDecimal
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-Amount = sa.Numeric(24, 6)
+Amount = ExactDecimal()
 
 
 def upgrade() -> None:
@@ -66,6 +68,7 @@ def upgrade() -> None:
         sa.Column("won_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lost_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("accepted_quote_id", sa.String(36), nullable=False, server_default=""),
+        sa.Column("source_prospect_id", sa.String(36), nullable=False, server_default=""),
         sa.Column("search_text", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -79,6 +82,7 @@ def upgrade() -> None:
     op.create_index("ix_deals_client_id", "deals", ["client_id", "id"])
     op.create_index("ix_deals_source_campaign_id", "deals", ["source_campaign_id", "id"])
     op.create_index("ix_deals_status_owner", "deals", ["status", "owner_id", "id"])
+    op.create_index("ix_deals_source_prospect_id", "deals", ["source_prospect_id"])
     op.create_table(
         "deal_line_items",
         sa.Column("deal_id", sa.String(36), primary_key=True),

@@ -1,0 +1,207 @@
+"""Translation between protobuf messages and the pipeline and deal domain objects (the only place
+that knows both)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from crm.common.v1 import types_pb2
+from crm.deals.v1 import deals_pb2
+from crm_deals.domain.deals import Deal, DealStatus, LineItem, sales_cycle, time_in_stages
+from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+_KIND_TO_PROTO = {
+    StageKind.OPEN: deals_pb2.STAGE_KIND_OPEN,
+    StageKind.WON: deals_pb2.STAGE_KIND_WON,
+    StageKind.LOST: deals_pb2.STAGE_KIND_LOST,
+}
+_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
+_STATUS_TO_PROTO = {
+    DealStatus.OPEN: deals_pb2.DEAL_STATUS_OPEN,
+    DealStatus.WON: deals_pb2.DEAL_STATUS_WON,
+    DealStatus.LOST: deals_pb2.DEAL_STATUS_LOST,
+}
+_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromDatetime(value.astimezone(UTC))
+    return ts
+
+
+def time_from_proto(msg: Message, field: str) -> datetime | None:
+    """The UTC instant of a Timestamp field of `msg`; None when it is unset."""
+    return getattr(msg, field).ToDatetime(tzinfo=UTC) if msg.HasField(field) else None
+
+
+def date_to_proto(value: date | None) -> types_pb2.Date | None:
+    return None if value is None else types_pb2.Date(year=value.year, month=value.month, day=value.day)
+
+
+def date_from_proto(msg: Message, field: str, name: str | None = None) -> date | None:
+    """The date of a Date field of `msg`; None when it is unset or all zero; InvalidArgument naming
+    the field when it is not a real date."""
+    if not msg.HasField(field):
+        return None
+    d = getattr(msg, field)
+    if (d.year, d.month, d.day) == (0, 0, 0):
+        return None
+    try:
+        return date(d.year, d.month, d.day)
+    except ValueError:
+        raise InvalidArgument.field(name or field, f"{d.year:04d}-{d.month:02d}-{d.day:02d} is not a date") from None
+
+
+def stage_kind_from_proto(value: int, field: str = "stage.kind") -> StageKind:
+    """STAGE_KIND_UNSPECIFIED is an open stage; InvalidArgument for a number the contract lacks."""
+    if not value:
+        return StageKind.OPEN
+    kind = _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if kind is None:
+        raise InvalidArgument.field(field, f"unknown stage kind {value}")
+    return kind
+
+
+def deal_status_from_proto(value: int, field: str = "status") -> DealStatus | None:
+    if not value:
+        return None
+    status = _STATUS_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    if status is None:
+        raise InvalidArgument.field(field, f"unknown deal status {value}")
+    return status
+
+
+def stage_to_proto(stage: Stage) -> deals_pb2.Stage:
+    return deals_pb2.Stage(
+        id=stage.id, name=stage.name, default_probability=stage.default_probability, kind=_KIND_TO_PROTO[stage.kind]
+    )
+
+
+def stage_from_proto(msg: deals_pb2.Stage, field: str = "stage") -> Stage:
+    return Stage(msg.id, msg.name, msg.default_probability, stage_kind_from_proto(msg.kind, f"{field}.kind"))
+
+
+def pipeline_to_proto(p: Pipeline) -> deals_pb2.Pipeline:
+    return deals_pb2.Pipeline(
+        id=p.id,
+        name=p.name,
+        stages=[stage_to_proto(s) for s in p.stages],
+        is_default=p.is_default,
+        win_on_quote_accepted=p.win_on_quote_accepted,
+        create_time=timestamp(p.created_at),
+        update_time=timestamp(p.updated_at),
+        version=p.version,
+    )
+
+
+def pipeline_from_proto(msg: deals_pb2.Pipeline) -> Pipeline:
+    return Pipeline(
+        id=msg.id,
+        name=msg.name,
+        stages=tuple(stage_from_proto(s, f"pipeline.stages[{i}]") for i, s in enumerate(msg.stages)),
+        is_default=msg.is_default,
+        win_on_quote_accepted=msg.win_on_quote_accepted,
+    )
+
+
+def _decimal(text: str, field: str, problems: list[FieldViolation]) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, ValueError):
+        problems.append(FieldViolation(field, f"'{text[:40]}' is not a decimal number"))
+        return Decimal(0)
+    if not value.is_finite():
+        problems.append(FieldViolation(field, "must be a finite number"))
+        return Decimal(0)
+    return value
+
+
+def deal_from_proto(msg: deals_pb2.Deal, default_currency: str) -> Deal:
+    """The deal a request describes. With no amount at all it is zero in `default_currency`; a
+    malformed number is InvalidArgument naming its field."""
+    problems: list[FieldViolation] = []
+    if msg.HasField("amount") and (msg.amount.amount or msg.amount.currency_code):
+        amount = _decimal(msg.amount.amount or "0", "deal.amount.amount", problems)
+        currency = msg.amount.currency_code
+    else:
+        amount, currency = Decimal(0), default_currency
+    items = tuple(
+        LineItem(item.product_id.strip(), _decimal(item.quantity or "1", f"deal.line_items[{i}].quantity", problems))
+        for i, item in enumerate(msg.line_items)
+    )
+    close = date_from_proto(msg, "expected_close_date", "deal.expected_close_date")
+    if problems:
+        raise InvalidArgument(problems)
+    return Deal(
+        id=msg.id,
+        title=msg.title,
+        client_id=msg.client_id.strip(),
+        owner_id=msg.owner_id.strip(),
+        amount=amount,
+        currency_code=currency,
+        line_items=items,
+        contact_ids=tuple(c.strip() for c in msg.contact_ids),
+        pipeline_id=msg.pipeline_id.strip(),
+        stage_id=msg.stage_id.strip(),
+        probability=msg.probability or None,
+        expected_close_date=close,
+        source_campaign_id=msg.source_campaign_id.strip(),
+    )
+
+
+def money(amount: Decimal, currency: str) -> types_pb2.Money:
+    return types_pb2.Money(amount=format(amount, "f"), currency_code=currency)
+
+
+def deal_to_proto(d: Deal, closed_stage_ids: Collection[str], now: datetime) -> deals_pb2.Deal:
+    """The deal as the API shows it, with the time in each stage counted up to `now`."""
+    cycle = sales_cycle(d)
+    return deals_pb2.Deal(
+        id=d.id,
+        title=d.title,
+        line_items=[
+            deals_pb2.DealLineItem(product_id=i.product_id, quantity=format(i.quantity.normalize(), "f"))
+            for i in d.line_items
+        ],
+        client_id=d.client_id,
+        contact_ids=list(d.contact_ids),
+        amount=money(d.amount, d.currency_code),
+        owner_id=d.owner_id,
+        pipeline_id=d.pipeline_id,
+        stage_id=d.stage_id,
+        probability=d.probability or 0,
+        expected_close_date=date_to_proto(d.expected_close_date),
+        source_campaign_id=d.source_campaign_id,
+        status=_STATUS_TO_PROTO[d.status],
+        lost_reason=d.lost_reason,
+        won_time=timestamp(d.won_at),
+        lost_time=timestamp(d.lost_at),
+        stage_history=[
+            deals_pb2.StageHistoryEntry(
+                from_stage_id=h.from_stage_id,
+                to_stage_id=h.to_stage_id,
+                moved_by=h.moved_by,
+                move_time=timestamp(h.moved_at),
+            )
+            for h in d.stage_history
+        ],
+        accepted_quote_id=d.accepted_quote_id,
+        create_time=timestamp(d.created_at),
+        update_time=timestamp(d.updated_at),
+        version=d.version,
+        stage_times=[
+            deals_pb2.StageTime(stage_id=t.stage_id, seconds=t.seconds)
+            for t in time_in_stages(d, closed_stage_ids, now)
+        ],
+        sales_cycle_seconds=int(cycle.total_seconds()) if cycle is not None else 0,
+        source_prospect_id=d.source_prospect_id,
+    )

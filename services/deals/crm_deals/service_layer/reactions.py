@@ -1,0 +1,92 @@
+"""How the deals service reacts to other services' events. Each handler runs inside the
+consumer's unit of work (crm_platform.consumer: the event id is recorded as processed in the
+same transaction, so a redelivered event changes nothing) and is idempotent on its own as well:
+the same quote accepted twice, or a conversion seen twice under different event ids, changes the
+deal once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from decimal import Decimal
+
+from crm.contacts.v1 import events_pb2 as contacts_events
+from crm.deals.v1 import events_pb2
+from crm.quotes.v1 import events_pb2 as quotes_events
+from crm_deals.adapters import deal_repository as repository
+from crm_deals.domain.deals import Deal, DealStatus
+from crm_deals.entrypoints import convert
+from crm_deals.service_layer.deals import open_deal, to_proto, win
+from crm_deals.service_layer.pipelines import utc_now
+from crm_platform.db import UnitOfWork
+from crm_platform.money import parse_amount, parse_currency, round_amount
+
+log = logging.getLogger(__name__)
+
+
+def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> None:
+    """The quote's deal takes the quote's total as its amount (in the quote's currency) and
+    remembers the quote; when the deal's pipeline says so (win_on_quote_accepted) an open deal is
+    also won. A deal that no longer exists is skipped."""
+    quote = event.quote
+    if not quote.deal_id:
+        return
+    deal = repository.get_deal(uow.session, quote.deal_id, for_update=True)
+    if deal is None:
+        log.warning("quote %s accepted for deal %s, which does not exist: skipped", quote.number, quote.deal_id)
+        return
+    currency = parse_currency(quote.total.currency_code, "quote.total.currency_code")
+    amount = round_amount(parse_amount(quote.total.amount or "0", "quote.total.amount"), currency)
+    pipeline = repository.get_pipeline(uow.session, deal.pipeline_id)
+    assert pipeline is not None
+    at = utc_now()
+    changed = [
+        name
+        for name, same in (
+            ("amount", (deal.amount, deal.currency_code) == (amount, currency)),
+            ("accepted_quote_id", deal.accepted_quote_id == quote.id),
+        )
+        if not same
+    ]
+    current: Deal = deal
+    if changed:
+        after = replace(deal, amount=amount, currency_code=currency, accepted_quote_id=quote.id)
+        current = replace(after, updated_at=at, version=deal.version + 1)
+        if not repository.save_deal(uow.session, deal, current):
+            raise RuntimeError(f"deal {deal.id} changed under its row lock")  # the consumer retries the event
+        event_out = events_pb2.DealUpdated(deal=to_proto(current, pipeline, at), changed_fields=changed)
+        if "amount" in changed:
+            event_out.previous_amount.CopyFrom(convert.money(deal.amount, deal.currency_code))
+        uow.add_event(event_out)
+    if pipeline.win_on_quote_accepted and current.status is DealStatus.OPEN:
+        win(uow, current, pipeline, event.meta.actor_user_id, at)
+
+
+def on_prospect_converted(uow: UnitOfWork, event: contacts_events.ProspectConverted, default_currency: str) -> None:
+    """A conversion that asked for a deal opens one for the new client and contact, owned by the
+    prospect's owner, in the default pipeline's first stage, with the prospect's campaign as its
+    source. At most one deal per prospect."""
+    if not event.open_deal:
+        return
+    prospect = event.prospect
+    if repository.deal_from_prospect(uow.session, prospect.id) is not None:
+        return
+    person = " ".join(p for p in (prospect.first_name, prospect.last_name) if p)
+    title = event.deal_title.strip() or prospect.company_name or person or "Negocio"
+    if event.HasField("deal_amount") and event.deal_amount.currency_code:
+        currency = parse_currency(event.deal_amount.currency_code, "deal_amount.currency_code")
+        amount = parse_amount(event.deal_amount.amount or "0", "deal_amount.amount")
+    else:
+        currency, amount = default_currency, Decimal(0)
+    draft = Deal(
+        id="",
+        title=title[:200],
+        client_id=event.client_id,
+        owner_id=prospect.owner_id,
+        amount=amount,
+        currency_code=currency,
+        contact_ids=(event.contact_id,) if event.contact_id else (),
+        source_campaign_id=prospect.source_campaign_id,
+        source_prospect_id=prospect.id,
+    )
+    open_deal(uow, draft, event.meta.actor_user_id, utc_now())
