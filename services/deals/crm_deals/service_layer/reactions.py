@@ -59,7 +59,7 @@ def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> No
             event_out.previous_amount.CopyFrom(convert.money(deal.amount, deal.currency_code))
         uow.add_event(event_out)
     if pipeline.win_on_quote_accepted and current.status is DealStatus.OPEN:
-        win(uow, current, pipeline, event.meta.actor_user_id, at)
+        win(uow, current, pipeline, "", at)  # the system moved it (moved_by empty)
 
 
 def on_prospect_converted(uow: UnitOfWork, event: contacts_events.ProspectConverted, default_currency: str) -> None:
