@@ -62,9 +62,14 @@ def owner_filter(kind: str, requested: list[str]) -> list[str] | None:
     return narrowed or None
 
 
+def singular(kind: str) -> str:
+    """One record of a kind: "clients" → "client", "activities" → "activity"."""
+    return kind[: -len("ies")] + "y" if kind.endswith("ies") else kind.removesuffix("s")
+
+
 def not_found(kind: str, record_id: str) -> ProblemError:
-    singular = kind.removesuffix("s")
-    return ProblemError(404, f"{singular}_not_found", f"{singular} '{record_id}' not found")
+    one = singular(kind)
+    return ProblemError(404, f"{one}_not_found", f"{one} '{record_id}' not found")
 
 
 def ensure_visible(kind: str, record_id: str, owner_id: str) -> None:
@@ -77,7 +82,7 @@ def ensure_changeable(kind: str, record_id: str, owner_id: str) -> None:
     ensure_visible(kind, record_id, owner_id)
     scope = change_scope()
     if scope is not None and owner_id not in scope:
-        raise ProblemError(403, "forbidden", f"you may not change this {kind.removesuffix('s')}: it is not yours")
+        raise ProblemError(403, "forbidden", f"you may not change this {singular(kind)}: it is not yours")
 
 
 def assignable_owner(requested: str | None, field: str = "owner_id") -> str:

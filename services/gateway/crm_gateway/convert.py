@@ -1,8 +1,9 @@
 """Protobuf messages as the HTTP API's JSON, and back, by one rule for every resource: field names
 as in the contract, enums as lower-case words without their prefix (CLIENT_KIND_COMPANY →
-"company", the UNSPECIFIED value → null), int64 as numbers, timestamps as RFC 3339 UTC strings
-(null when unset). The JSON schema of a response is derived from the same message descriptor, so
-the OpenAPI document and the answers agree by construction."""
+"company", the UNSPECIFIED value → null), int64 as numbers, timestamps as RFC 3339 UTC strings and
+dates (crm.common.v1.Date) as "YYYY-MM-DD" (null when unset). The JSON schema of a response is
+derived from the same message descriptor, so the OpenAPI document and the answers agree by
+construction."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, date
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -19,6 +20,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
+_DATE = "crm.common.v1.Date"
 _INTS = {
     FieldDescriptor.TYPE_INT32,
     FieldDescriptor.TYPE_INT64,
@@ -56,6 +58,9 @@ def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
 def to_json(msg: Message) -> Any:
     if msg.DESCRIPTOR.full_name == _TIMESTAMP:
         return msg.ToDatetime(UTC).isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+    if msg.DESCRIPTOR.full_name == _DATE:
+        d = (msg.year, msg.month, msg.day)  # type: ignore[attr-defined]
+        return None if d == (0, 0, 0) else f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
     out: dict[str, Any] = {}
     for fd in msg.DESCRIPTOR.fields:
         value = getattr(msg, fd.name)
@@ -88,6 +93,10 @@ def from_json(msg: Message, data: dict[str, Any]) -> Message:
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
             if fd.message_type.full_name == _TIMESTAMP:
                 getattr(msg, name).FromDatetime(value)
+            elif fd.message_type.full_name == _DATE:
+                day = value if isinstance(value, date) else date.fromisoformat(value)
+                sub = getattr(msg, name)
+                sub.year, sub.month, sub.day = day.year, day.month, day.day
             else:
                 sub = getattr(msg, name)
                 sub.Clear()
@@ -107,6 +116,8 @@ def _field_schema(fd: FieldDescriptor, defs: dict[str, Any], ref: str) -> dict[s
     if fd.type == FieldDescriptor.TYPE_MESSAGE:
         if fd.message_type.full_name == _TIMESTAMP:
             schema: dict[str, Any] = {"type": "string", "format": "date-time"}
+        elif fd.message_type.full_name == _DATE:
+            schema = {"type": "string", "format": "date"}
         else:
             schema = {"$ref": ref.format(model=message_schema(fd.message_type, defs, ref))}
         if not fd.is_repeated:

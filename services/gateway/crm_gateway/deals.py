@@ -1,7 +1,239 @@
-"""/api/v1/deals: Opportunities to sell (Negocio), moving through a pipeline's stages."""
+"""/api/v1/deals: opportunities to sell (Negocio), moving through a pipeline's stages. A rep sees
+and works their own deals; a manager their team's; an admin all. Moves, wins, losses and reopening
+are custom actions (`:move`, `:win`, `:lose`, `:reopen`) that, like a PATCH, take If-Match."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from flask import Response, url_for
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from crm.common.v1 import types_pb2
+from crm.deals.v1 import deals_pb2, deals_pb2_grpc
+from crm_gateway.api import call, check_version, etag, if_match, respond
+from crm_gateway.convert import ProtoJson, ProtoPage, to_json
+from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
+from crm_platform.grpc_client import stub
 
 res = Resource("deals", "Deals", "Opportunities to sell (Negocio), moving through a pipeline's stages.")
+
+OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
+Decimal = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}(\.[0-9]{1,6})?$")]
+Status = Literal["open", "won", "lost"]
+# Dates come as "YYYY-MM-DD" strings in JSON (strict models take no strings for dates otherwise).
+Day = Annotated[date, Field(strict=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MoneyIn(_Strict):
+    amount: Decimal
+    currency_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class LineItemIn(_Strict):
+    product_id: Id
+    quantity: Decimal = "1"
+
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+LineItems = Annotated[list[LineItemIn], Field(max_length=100)]
+ContactIds = Annotated[list[Id], Field(max_length=50)]
+Probability = Annotated[int, Field(ge=0, le=100)]
+
+
+class DealCreate(_Strict):
+    """A new deal, open in `pipeline_id` (the default pipeline unless named) at `stage_id` (its
+    first stage unless named). The client must exist, the contacts must be the client's, the
+    products must be active catalogue products. `owner_id` defaults to the caller; `probability`
+    to the stage's; the amount to zero in the default currency."""
+
+    title: Title
+    client_id: Id
+    contact_ids: ContactIds = []
+    line_items: LineItems = []
+    amount: MoneyIn | None = None
+    owner_id: Id | None = None
+    pipeline_id: OptionalId = ""
+    stage_id: OptionalId = ""
+    probability: Probability = 0
+    expected_close_date: Day | None = None
+    source_campaign_id: OptionalId = ""
+
+
+class DealPatch(_Strict):
+    """The fields to change (stage and status change through :move, :win, :lose and :reopen)."""
+
+    title: Title | None = None
+    client_id: Id | None = None
+    contact_ids: ContactIds = []
+    line_items: LineItems = []
+    amount: MoneyIn | None = None
+    owner_id: Id | None = None
+    probability: Probability = 0
+    expected_close_date: Day | None = None
+    source_campaign_id: OptionalId = ""
+
+
+class DealFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(max_length=200), Field(description="Search in titles.")] = ""
+    owner_id: Annotated[list[Id], Field(max_length=100, description="Repeat for several owners.")] = []
+    pipeline_id: OptionalId = ""
+    stage_id: OptionalId = ""
+    status: Status | None = None
+    client_id: OptionalId = ""
+    contact_id: OptionalId = ""
+    product_id: OptionalId = ""
+    source_campaign_id: OptionalId = ""
+    expected_close_from: date | None = Field(None, description="Expected to close on or after (YYYY-MM-DD).")
+    expected_close_to: date | None = Field(None, description="Expected to close on or before (YYYY-MM-DD).")
+
+    def deal_filters(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "query": self.q,
+            "pipeline_id": self.pipeline_id,
+            "stage_id": self.stage_id,
+            "client_id": self.client_id,
+            "contact_id": self.contact_id,
+            "product_id": self.product_id,
+            "source_campaign_id": self.source_campaign_id,
+        }
+        if self.status:
+            out["status"] = deals_pb2.DealStatus.Value(f"DEAL_STATUS_{self.status.upper()}")
+        for name in ("expected_close_from", "expected_close_to"):
+            day = getattr(self, name)
+            if day is not None:
+                out[name] = types_pb2.Date(year=day.year, month=day.month, day=day.day)
+        return out
+
+
+class DealListQuery(DealFilters):
+    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
+    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    include_total_size: bool = Field(False, description="Also count every match (total_size).")
+
+
+class MoveIn(_Strict):
+    stage_id: Id
+    keep_probability: bool = Field(False, description="Keep the deal's probability instead of the stage's.")
+
+
+class LoseIn(_Strict):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+
+class ReopenIn(_Strict):
+    stage_id: OptionalId = Field("", description="An open stage; empty = the stage the deal was in before.")
+
+
+class Empty(_Strict):
+    pass
+
+
+DEALS = Collection(
+    kind="deals",
+    service="deals",
+    stub=lambda: stub(deals_pb2_grpc.DealsServiceStub, "deals"),
+    message=deals_pb2.Deal,
+    field="deal",
+    get_rpc="GetDeal",
+    requests=deals_pb2,
+)
+ONE = ProtoJson(deals_pb2.Deal)
+CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
+
+
+@res.route("GET", "/api/v1/deals", query=DealListQuery, response=ProtoPage(deals_pb2.Deal))
+def list_deals(query: DealListQuery) -> Response:
+    """List the deals the caller may see, oldest first."""
+    return DEALS.list(
+        "ListDeals",
+        "deals",
+        query.owner_id,
+        **query.deal_filters(),
+        page_size=query.page_size,
+        page_token=query.page_token,
+        include_total_size=query.include_total_size,
+    )
+
+
+@res.route("GET", "/api/v1/deals:export", query=DealFilters, content_type="text/csv")
+def export_deals(query: DealFilters) -> Response:
+    """Export the deals the caller may see as CSV (the same filters as the list)."""
+    return DEALS.export_csv("ListDeals", "deals", query.owner_id, **query.deal_filters())
+
+
+@res.route(
+    "POST",
+    "/api/v1/deals",
+    body=DealCreate,
+    response=ONE,
+    status=201,
+    errors=(409,),
+    response_headers=("Location", "ETag"),
+    request_headers=("Idempotency-Key",),
+)
+def create_deal(body: DealCreate) -> Response:
+    """Create a deal.
+    An unknown client, a contact of another client or an unknown or inactive product is a 400
+    naming the field; 503 when the service that knows cannot answer (nothing is written)."""
+    return DEALS.create("CreateDeal", body, lambda i: url_for("deals.get_deal", deal_id=i))
+
+
+@res.route("GET", "/api/v1/deals/<id:deal_id>", response=ONE, errors=(404,), response_headers=("ETag",))
+def get_deal(deal_id: str) -> Response:
+    """Get a deal, with its stage history and the time it spent in each stage."""
+    return DEALS.get(deal_id)
+
+
+@res.route("PATCH", "/api/v1/deals/<id:deal_id>", body=DealPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def update_deal(deal_id: str, body: DealPatch) -> Response:
+    """Update a deal (its owner, their manager, or an admin)."""
+    return DEALS.update("UpdateDeal", deal_id, body)
+
+
+@res.route("DELETE", "/api/v1/deals/<id:deal_id>", status=204, errors=(404,))
+def delete_deal(deal_id: str) -> Response:
+    """Delete a deal for good (its activities stay, as the record of the work done)."""
+    return DEALS.delete("DeleteDeal", deal_id)
+
+
+def _transition(rpc: str, deal_id: str, **kw: Any) -> Response:
+    current = DEALS.fetch(deal_id, for_change=True)
+    expected = check_version(if_match(), current.version, "deal")
+    req = getattr(deals_pb2, f"{rpc}Request")(deal_id=deal_id, expected_version=expected, **kw)
+    deal = call("deals", getattr(DEALS.stub(), rpc), req).deal
+    return respond(to_json(deal), headers=etag(deal.version))
+
+
+@res.route("POST", "/api/v1/deals/<id:deal_id>:move", body=MoveIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def move_deal(deal_id: str, body: MoveIn) -> Response:
+    """Move an open deal to another open stage of its pipeline.
+    It takes the stage's probability unless keep_probability."""
+    return _transition("MoveDeal", deal_id, stage_id=body.stage_id, keep_probability=body.keep_probability)
+
+
+@res.route("POST", "/api/v1/deals/<id:deal_id>:win", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def win_deal(deal_id: str, body: Empty) -> Response:
+    """Win an open deal: it goes to the pipeline's won stage."""
+    return _transition("WinDeal", deal_id)
+
+
+@res.route("POST", "/api/v1/deals/<id:deal_id>:lose", body=LoseIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def lose_deal(deal_id: str, body: LoseIn) -> Response:
+    """Lose an open deal, saying why (required)."""
+    return _transition("LoseDeal", deal_id, reason=body.reason)
+
+
+@res.route("POST", "/api/v1/deals/<id:deal_id>:reopen", body=ReopenIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def reopen_deal(deal_id: str, body: ReopenIn) -> Response:
+    """Reopen a won or lost deal, at the stage it left or the open stage named."""
+    return _transition("ReopenDeal", deal_id, stage_id=body.stage_id)

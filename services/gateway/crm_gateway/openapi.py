@@ -42,6 +42,7 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
     "ETag": {"description": "The record's version; send it back in If-Match.", "schema": {"type": "string"}},
     "Location": {"description": "Where the new record is.", "schema": {"type": "string"}},
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
+    "X-Moved-Deal-Count": {"description": "How many deals moved to another stage.", "schema": {"type": "integer"}},
     "Idempotency-Key": {
         "description": "Makes a retried POST safe: the same key (per user) returns the first answer and creates "
         "nothing more.",

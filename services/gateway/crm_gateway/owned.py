@@ -23,6 +23,7 @@ from crm_gateway.access import (
     ensure_visible,
     owner_filter,
     principal,
+    singular,
 )
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import csv_rows, from_json, page, to_json
@@ -157,7 +158,7 @@ class Collection:
             rpc,
             **{self.field: msg},
             update_mask=FieldMask(paths=sorted(changed)),
-            expected_version=check_version(if_match(), current.version, self.kind.removesuffix("s")),
+            expected_version=check_version(if_match(), current.version, singular(self.kind)),
         )
         record = getattr(res, self.field)
         return respond(to_json(record), headers=etag(record.version))

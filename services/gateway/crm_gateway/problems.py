@@ -47,6 +47,10 @@ _TITLES = {
 }
 
 
+# The members every problem document has (RFC 9457 and ours).
+_RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id", "errors"})
+
+
 def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
     body = {
         "type": f"https://crm.example/problems/{code}",
@@ -66,8 +70,8 @@ def from_grpc(info: ErrorInfo, service: str) -> Response:
     extra: dict[str, Any] = {}
     if info.violations:
         extra["errors"] = [{"field": v.field, "message": v.description} for v in info.violations]
-    if info.metadata:
-        extra.update(info.metadata)
+    if info.metadata:  # a service's detail never overrides the problem's own members
+        extra.update({k: v for k, v in info.metadata.items() if k not in _RESERVED})
     detail = info.message
     if info.code == grpc.StatusCode.UNAVAILABLE:
         code, detail = "service_unavailable", f"the {service} service is unavailable; nothing was changed, retry later"

@@ -394,7 +394,7 @@ class GetDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class ListDealsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "owner_ids", "pipeline_id", "stage_id", "status", "client_id", "contact_id", "product_id", "source_campaign_id", "expected_close_from", "expected_close_to")
+    __slots__ = ("page_size", "page_token", "query", "owner_ids", "pipeline_id", "stage_id", "status", "client_id", "contact_id", "product_id", "source_campaign_id", "expected_close_from", "expected_close_to", "include_total_size")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -408,6 +408,7 @@ class ListDealsRequest(_message.Message):
     SOURCE_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_CLOSE_FROM_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_CLOSE_TO_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
@@ -421,15 +422,18 @@ class ListDealsRequest(_message.Message):
     source_campaign_id: str
     expected_close_from: _types_pb2.Date
     expected_close_to: _types_pb2.Date
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., product_id: _Optional[str] = ..., source_campaign_id: _Optional[str] = ..., expected_close_from: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., expected_close_to: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
+    include_total_size: bool
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ..., pipeline_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., status: _Optional[_Union[DealStatus, str]] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., product_id: _Optional[str] = ..., source_campaign_id: _Optional[str] = ..., expected_close_from: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., expected_close_to: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., include_total_size: _Optional[bool] = ...) -> None: ...
 
 class ListDealsResponse(_message.Message):
-    __slots__ = ("deals", "next_page_token")
+    __slots__ = ("deals", "next_page_token", "total_size")
     DEALS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
     deals: _containers.RepeatedCompositeFieldContainer[Deal]
     next_page_token: str
-    def __init__(self, deals: _Optional[_Iterable[_Union[Deal, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_size: int
+    def __init__(self, deals: _Optional[_Iterable[_Union[Deal, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ...) -> None: ...
 
 class CreateDealRequest(_message.Message):
     __slots__ = ("deal", "request_id")

@@ -45,6 +45,6 @@ class GrpcCatalogue:
                 f"the quotes service could not answer ({info.code.name}: {info.message}); nothing was changed, "
                 "try again",
                 reason="quotes_unavailable",
-                metadata={"dependency": "quotes", "status": info.code.name},
+                metadata={"dependency": "quotes", "upstream_status": info.code.name},
             ) from None
         return {p.id: ProductRef(p.id, p.name, p.active) for p in res.products}, list(res.missing_ids)

@@ -89,5 +89,5 @@ def _unavailable(exc: grpc.RpcError) -> Unavailable:
     return Unavailable(
         f"the contacts service could not answer ({info.code.name}: {info.message}); nothing was changed, try again",
         reason="contacts_unavailable",
-        metadata={"dependency": "contacts", "status": info.code.name},
+        metadata={"dependency": "contacts", "upstream_status": info.code.name},
     )

@@ -386,6 +386,11 @@ def list_deals(session: Session, *, limit: int, after_id: str | None, **filters:
     return _load_deals(session, list(session.execute(stmt)))
 
 
+def count_matching_deals(session: Session, **filters: Any) -> int:
+    """How many deals match `filters` (see _conditions)."""
+    return int(session.scalar(select(func.count()).select_from(deals).where(*_conditions(**filters))) or 0)
+
+
 def product_figures(session: Session, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """{product id: {deal_count, open_deal_count, won_deal_count, won_amounts {currency: sum}}} for
     the products that deals' line items name. Counts are grouped by the database; the won amounts

@@ -118,3 +118,45 @@ deal_stage_history = sa.Table(
     sa.Column("moved_at", sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(["deal_id"], ["deals.id"], name="fk_deal_stage_history_deal_id", ondelete="CASCADE"),
 )
+
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("notes", sa.Text(), nullable=False, server_default=""),
+    sa.Column("due_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("duration_seconds", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("outcome", sa.String(1000), nullable=False, server_default=""),
+    sa.Column("owner_id", sa.String(36), nullable=False),
+    # What the activity is about (at least one is set; "" = none). No foreign key to deals: an
+    # activity stays the record of work done after its deal is gone.
+    sa.Column("deal_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("client_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("contact_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("prospect_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("campaign_id", sa.String(36), nullable=False, server_default=""),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("cancel_reason", sa.String(500), nullable=False, server_default=""),
+    # The list order's time: the due time, or the done time of an activity logged done without one.
+    sa.Column("sort_at", sa.DateTime(timezone=True), nullable=False),
+    # Subject and notes case-folded: what a list's text query searches.
+    sa.Column("search_text", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("version", sa.Integer(), nullable=False),
+    # Lists are in (sort_at, id) order: each filter has an index ending in those two, so that a
+    # page is an index range scan. "Overdue / upcoming of one owner" is owner + status + a range of
+    # sort_at (a scheduled activity's sort_at is its due time).
+    sa.Index("ix_activities_owner_status_sort", "owner_id", "status", "sort_at", "id"),
+    sa.Index("ix_activities_owner_sort", "owner_id", "sort_at", "id"),
+    sa.Index("ix_activities_status_sort", "status", "sort_at", "id"),
+    sa.Index("ix_activities_sort", "sort_at", "id"),
+    sa.Index("ix_activities_deal_id", "deal_id", "sort_at", "id"),
+    sa.Index("ix_activities_client_id", "client_id", "sort_at", "id"),
+    sa.Index("ix_activities_contact_id", "contact_id", "sort_at", "id"),
+    sa.Index("ix_activities_prospect_id", "prospect_id", "sort_at", "id"),
+    sa.Index("ix_activities_campaign_id", "campaign_id", "sort_at", "id"),
+)

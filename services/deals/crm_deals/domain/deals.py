@@ -220,7 +220,7 @@ def _ensure_open(deal: Deal, action: str) -> None:
         raise FailedPrecondition(
             f"deal '{deal.id}' is {deal.status.value}: reopen it before you {action} it",
             reason=f"deal_{deal.status.value}",
-            metadata={"id": deal.id, "status": deal.status.value},
+            metadata={"id": deal.id, "deal_status": deal.status.value},
         )
 
 

@@ -147,8 +147,15 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             expected_close_from=date_from_proto(request, "expected_close_from"),
             expected_close_to=date_from_proto(request, "expected_close_to"),
         )
-        items, token = deals.list_deals(self.db, filters, request.page_size, request.page_token, self.clock)
-        return deals_pb2.ListDealsResponse(deals=items, next_page_token=token)
+        items, token, total = deals.list_deals(
+            self.db,
+            filters,
+            request.page_size,
+            request.page_token,
+            self.clock,
+            include_total_size=request.include_total_size,
+        )
+        return deals_pb2.ListDealsResponse(deals=items, next_page_token=token, total_size=total)
 
     def CreateDeal(self, request: deals_pb2.CreateDealRequest, context: Ctx) -> deals_pb2.CreateDealResponse:
         return deals.create_deal(

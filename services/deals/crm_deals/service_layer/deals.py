@@ -172,9 +172,15 @@ def get_deal(db: Database, deal_id: str, now: Clock = utc_now) -> deals_pb2.Deal
 
 
 def list_deals(
-    db: Database, filters: DealFilters, page_size: int, page_token: str, now: Clock = utc_now
-) -> tuple[list[deals_pb2.Deal], str]:
-    """A page of the deals matching `filters`, oldest first."""
+    db: Database,
+    filters: DealFilters,
+    page_size: int,
+    page_token: str,
+    now: Clock = utc_now,
+    *,
+    include_total_size: bool = False,
+) -> tuple[list[deals_pb2.Deal], str, int]:
+    """A page of the deals matching `filters`, oldest first, and (when asked) how many match."""
     wanted = filters.__dict__
     closed: frozenset[str] = frozenset()
 
@@ -185,10 +191,15 @@ def list_deals(
         return found
 
     page: Page[Deal] = read_page(
-        db, {**wanted, "status": filters.status.value if filters.status else ""}, page_size, page_token, fetch
+        db,
+        {**wanted, "status": filters.status.value if filters.status else ""},
+        page_size,
+        page_token,
+        fetch,
+        (lambda session: repository.count_matching_deals(session, **wanted)) if include_total_size else None,
     )
     at = now()
-    return [convert.deal_to_proto(d, closed, at) for d in page.items], page.next_page_token
+    return [convert.deal_to_proto(d, closed, at) for d in page.items], page.next_page_token, page.total_size
 
 
 def _locked(uow: UnitOfWork, deal_id: str, field: str = "deal_id") -> Deal:
