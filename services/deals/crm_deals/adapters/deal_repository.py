@@ -98,6 +98,28 @@ def default_pipeline(session: Session, *, for_update: bool = False) -> Pipeline 
     return None if row is None else _load_pipelines(session, [row])[0]
 
 
+# Pipelines change seldom and every change bumps their version: a process keeps the last version
+# it read of each (ids are unique, so one cache serves every database a process opens).
+_pipelines_seen: dict[str, Pipeline] = {}
+
+
+def current_pipeline(session: Session, pipeline_id: str = "") -> Pipeline | None:
+    """The pipeline (the default one when no id is given), or None: one query for its id and
+    version, and its stages only when this process has not read that version yet."""
+    stmt = select(pipelines.c.id, pipelines.c.version)
+    stmt = stmt.where(pipelines.c.id == pipeline_id) if pipeline_id else stmt.where(pipelines.c.is_default.is_(True))
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    seen = _pipelines_seen.get(row.id)
+    if seen is not None and seen.version == row.version:
+        return seen
+    pipeline = get_pipeline(session, row.id)
+    if pipeline is not None:
+        _pipelines_seen[pipeline.id] = pipeline
+    return pipeline
+
+
 def get_pipelines(session: Session, pipeline_ids: Iterable[str]) -> dict[str, Pipeline]:
     ids = sorted(set(pipeline_ids))
     if not ids:
@@ -425,9 +447,19 @@ def product_figures(session: Session, product_ids: Sequence[str]) -> dict[str, d
 
 
 def closed_stage_ids(session: Session, pipeline_ids: Iterable[str]) -> frozenset[str]:
-    """The won and lost stages of these pipelines (time there is not counted as time in a stage)."""
-    ids = sorted(set(pipeline_ids))
-    if not ids:
-        return frozenset()
-    stmt = select(stages.c.id).where(stages.c.pipeline_id.in_(ids), stages.c.kind != StageKind.OPEN.value)
-    return frozenset(session.scalars(stmt))
+    """The won and lost stages of these pipelines (time there is not counted as time in a stage).
+    A pipeline's won and lost stages never change, so any version this process has read answers."""
+    closed: set[str] = set()
+    missing = []
+    for pipeline_id in set(pipeline_ids):
+        seen = _pipelines_seen.get(pipeline_id)
+        if seen is None:
+            missing.append(pipeline_id)
+        else:
+            closed |= {seen.won_stage.id, seen.lost_stage.id}
+    if missing:
+        stmt = select(stages.c.id).where(
+            stages.c.pipeline_id.in_(sorted(missing)), stages.c.kind != StageKind.OPEN.value
+        )
+        closed |= set(session.scalars(stmt))
+    return frozenset(closed)

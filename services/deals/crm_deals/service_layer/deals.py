@@ -110,13 +110,13 @@ def check_references(
 
 def _pipeline_for(uow: UnitOfWork, pipeline_id: str) -> Pipeline:
     if pipeline_id:
-        pipeline = repository.get_pipeline(uow.session, pipeline_id) if is_valid_id(pipeline_id) else None
+        pipeline = repository.current_pipeline(uow.session, pipeline_id) if is_valid_id(pipeline_id) else None
         if pipeline is None:
             raise _precondition(
                 "deal.pipeline_id", f"pipeline '{pipeline_id}' does not exist", "pipeline_not_found", id=pipeline_id
             )
         return pipeline
-    pipeline = repository.default_pipeline(uow.session)
+    pipeline = repository.current_pipeline(uow.session)
     if pipeline is None:  # the service creates it on start; only a hand-made database lacks it
         raise FailedPrecondition("there is no default pipeline", reason="no_default_pipeline")
     return pipeline
@@ -269,7 +269,7 @@ def update_deal(
 
 
 def _pipeline_of(session, deal: Deal) -> Pipeline:  # type: ignore[no-untyped-def]
-    pipeline = repository.get_pipeline(session, deal.pipeline_id)
+    pipeline = repository.current_pipeline(session, deal.pipeline_id)
     assert pipeline is not None, "a deal's pipeline cannot be deleted while it has deals"
     return pipeline
 

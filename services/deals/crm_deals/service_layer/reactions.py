@@ -37,7 +37,7 @@ def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> No
         return
     currency = parse_currency(quote.total.currency_code, "quote.total.currency_code")
     amount = round_amount(parse_amount(quote.total.amount or "0", "quote.total.amount"), currency)
-    pipeline = repository.get_pipeline(uow.session, deal.pipeline_id)
+    pipeline = repository.current_pipeline(uow.session, deal.pipeline_id)
     assert pipeline is not None
     at = utc_now()
     changed = [
