@@ -1,8 +1,12 @@
-"""Wires the contacts service: its servicer, migrations and (later) consumers."""
+"""Wires the contacts service: its servicer, migrations, and its consumer of the deals service's
+events (a deal opened by a conversion is remembered on the prospect)."""
 
 from __future__ import annotations
 
+from crm.deals.v1 import events_pb2 as deals_events
 from crm_contacts.entrypoints.grpc_servicer import ContactsServicer
+from crm_contacts.service_layer.reactions import on_deal_created
+from crm_platform.consumer import EventConsumer
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
@@ -12,4 +16,8 @@ def register(server: GrpcServer, db: Database) -> None:
     server.register(ContactsServicer(db))
 
 
-SPEC = ServiceSpec(name="contacts", migrations="crm_contacts:migrations", register=register)
+def consumers(db: Database) -> list[EventConsumer]:
+    return [EventConsumer(db, "deals", "deals").on(deals_events.DealCreated, on_deal_created)]
+
+
+SPEC = ServiceSpec(name="contacts", migrations="crm_contacts:migrations", register=register, consumers=consumers)

@@ -156,6 +156,12 @@ def test_a_conversion_that_asks_for_a_deal_opens_exactly_one(world: DealsWorld) 
     created = wait_for_event(world.nats_url, events_pb2.DealCreated, lambda e: e.deal.id == deal.id)
     assert created.deal.source_prospect_id == made.id
 
+    def prospect() -> contacts_pb2.Prospect:
+        return world.contacts_stub.GetProspect(contacts_pb2.GetProspectRequest(id=made.id), timeout=5).prospect
+
+    # The contacts service hears of the deal and the prospect leads to it.
+    _eventually(lambda: prospect().converted_deal_id == deal.id)
+
     # The same conversion seen again under another event id opens nothing more.
     event = wait_for_event(world.nats_url, contacts_events.ProspectConverted, lambda e: e.prospect.id == made.id)
     event.meta.event_id = str(uuid.uuid4())
