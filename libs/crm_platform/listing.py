@@ -4,7 +4,7 @@ id-ordered lists read a page."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -12,6 +12,30 @@ from sqlalchemy.orm import Session
 
 from crm_platform import pagination
 from crm_platform.db import Database
+from crm_platform.errors import FieldViolation, InvalidArgument
+
+# The most owners one list may be narrowed to (a manager's team, an admin's pick).
+MAX_OWNER_IDS = 1000
+# Values per IN (...) list: well under the bound-parameter limits of SQLite and PostgreSQL.
+IN_CHUNK = 5000
+
+
+def owner_filter(owner_ids: Sequence[str]) -> tuple[str, ...]:
+    """The owners a list is narrowed to, sorted and without repeats (so that a page token does not
+    depend on their order); empty = any owner. A blank id is an error, never "any owner"."""
+    if len(owner_ids) > MAX_OWNER_IDS:
+        raise InvalidArgument.field("owner_ids", f"at most {MAX_OWNER_IDS} owners")
+    problems = [FieldViolation(f"owner_ids[{i}]", "must not be empty") for i, o in enumerate(owner_ids) if not o]
+    if problems:
+        raise InvalidArgument(problems)
+    return tuple(sorted(set(owner_ids)))
+
+
+def chunked(values: Collection[str], size: int = IN_CHUNK) -> Iterator[list[str]]:
+    """The values sorted, in lists of at most `size` (for IN (...) lists of any length)."""
+    items = sorted(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class _HasId(Protocol):

@@ -15,6 +15,7 @@ from crm_contacts.adapters.tables import contact_phones, contacts, prospects
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.search import needles
 from crm_platform.db import utc
+from crm_platform.listing import chunked
 
 
 def _row_to_contact(row: Any, phones: Sequence[str]) -> Contact:
@@ -113,8 +114,6 @@ def get_contact(session: Session, contact_id: str, *, for_update: bool = False) 
 
 def get_contacts(session: Session, contact_ids: Sequence[str]) -> list[Contact]:
     """The contacts of these ids that exist, in id order (a few queries however many ids)."""
-    from crm_contacts.adapters.repository import chunked
-
     found: list[Contact] = []
     for chunk in chunked(contact_ids):
         rows = list(session.execute(select(contacts).where(contacts.c.id.in_(chunk))))

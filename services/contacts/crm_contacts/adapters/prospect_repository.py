@@ -10,13 +10,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm_contacts.adapters.repository import chunked
 from crm_contacts.adapters.search import count_rows, page_rows
 from crm_contacts.adapters.tables import prospect_phones, prospects
 from crm_contacts.domain.common import Address
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_contacts.domain.search import needles
 from crm_platform.db import utc
+from crm_platform.listing import chunked
 
 
 def _row_to_prospect(row: Any, phones: Sequence[str]) -> Prospect:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from crm_contacts.domain.clients import Address, Client, ClientKind
 from crm_contacts.domain.importing import KnownClient, tax_key
 from crm_contacts.domain.search import needles
 from crm_platform.db import utc
+from crm_platform.listing import chunked
 
 # Every column of this service that refers to a client, by what it belongs to: a client that is
 # referred to cannot be deleted.
@@ -235,15 +236,6 @@ def count_clients(session: Session, **filters: Any) -> int:
 
 
 # --- Bulk paths (imports) ------------------------------------------------------------------------
-
-# Values per IN (...) list: well under the bound-parameter limits of SQLite and PostgreSQL.
-BULK_CHUNK = 5000
-
-
-def chunked(values: Collection[str], size: int = BULK_CHUNK) -> Iterator[list[str]]:
-    items = sorted(values)
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def add_clients(session: Session, new: Sequence[Client]) -> None:

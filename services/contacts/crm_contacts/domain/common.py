@@ -12,7 +12,7 @@ import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
-from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.errors import FieldViolation
 from crm_platform.update_mask import UpdatableFields
 
 NAME_MAX = 200
@@ -21,7 +21,6 @@ TEXT_MAX = 500
 ID_MAX = 36
 TAX_ID_MAX = 50
 MAX_PHONES = 20
-MAX_OWNER_IDS = 1000
 R = TypeVar("R")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # Limits of the stored address columns.
@@ -127,17 +126,6 @@ def check_owner_id(owner_id: str, problems: list[FieldViolation]) -> None:
         problems.append(FieldViolation("owner_id", "is required"))
     else:
         check_length(owner_id, "owner_id", ID_MAX, problems)
-
-
-def owner_filter(owner_ids: Sequence[str]) -> tuple[str, ...]:
-    """The owners a list is narrowed to, sorted and without repeats (so that a page token does not
-    depend on their order); empty = any owner. A blank id is an error, never "any owner"."""
-    if len(owner_ids) > MAX_OWNER_IDS:
-        raise InvalidArgument.field("owner_ids", f"at most {MAX_OWNER_IDS} owners")
-    problems = [FieldViolation(f"owner_ids[{i}]", "must not be empty") for i, o in enumerate(owner_ids) if not o]
-    if problems:
-        raise InvalidArgument(problems)
-    return tuple(sorted(set(owner_ids)))
 
 
 @dataclass(frozen=True)

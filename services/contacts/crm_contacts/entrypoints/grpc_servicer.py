@@ -6,7 +6,6 @@ from __future__ import annotations
 import grpc
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
-from crm_contacts.domain.common import owner_filter
 from crm_contacts.domain.conversion import deal_request
 from crm_contacts.entrypoints.convert import (
     client_from_proto,
@@ -24,6 +23,7 @@ from crm_contacts.entrypoints.convert import (
 from crm_contacts.service_layer import clients, contacts, conversions, prospects
 from crm_contacts.service_layer.imports import import_from_proto
 from crm_platform.db import Database
+from crm_platform.listing import owner_filter
 
 
 class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):

@@ -24,7 +24,7 @@ CREATE_SCOPE = "CreateClient"
 @dataclass(frozen=True)
 class ClientFilters:
     query: str = ""
-    # Sorted, without repeats (see domain.common.owner_filter); empty = any owner.
+    # Sorted, without repeats (see crm_platform.listing.owner_filter); empty = any owner.
     owner_ids: tuple[str, ...] = ()
     segment_tag: str = ""
     city: str = ""

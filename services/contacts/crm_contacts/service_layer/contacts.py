@@ -33,7 +33,7 @@ DUPLICATE_FIELDS = ("email", "phones")
 class ContactFilters:
     query: str = ""
     client_id: str = ""
-    # Sorted, without repeats (see domain.common.owner_filter); empty = any owner.
+    # Sorted, without repeats (see crm_platform.listing.owner_filter); empty = any owner.
     owner_ids: tuple[str, ...] = ()
     decision_role: DecisionRole | None = None
     include_archived: bool = False

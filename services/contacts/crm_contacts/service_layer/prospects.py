@@ -24,7 +24,7 @@ CREATE_SCOPE = "CreateProspect"
 @dataclass(frozen=True)
 class ProspectFilters:
     query: str = ""
-    # Sorted, without repeats (see domain.common.owner_filter); empty = any owner.
+    # Sorted, without repeats (see crm_platform.listing.owner_filter); empty = any owner.
     owner_ids: tuple[str, ...] = ()
     status: ProspectStatus | None = None
     source: ProspectSource | None = None

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from crm_contacts.domain.clients import UPDATABLE, Client, ClientKind, updated, validated
-from crm_contacts.domain.common import Address, owner_filter
+from crm_contacts.domain.common import Address
 from crm_platform.errors import Conflict, InvalidArgument
+from crm_platform.listing import owner_filter
 from crm_platform.versioning import touched
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)

@@ -14,8 +14,6 @@ from crm_deals.adapters.tables import activities, deals
 from crm_deals.domain.activities import Activity, ActivityKind, ActivityStatus
 from crm_platform.db import utc
 
-LIKE_ESCAPE = "\\"
-
 
 def _row_to_activity(row: Any) -> Activity:
     return Activity(
@@ -101,10 +99,7 @@ def deal_client_id(session: Session, deal_id: str, *, lock: bool = False) -> str
 
 def _contains(column: Any, needle: str) -> ColumnElement[bool]:
     """`column` contains `needle` literally (% and _ match themselves)."""
-    escaped = (
-        needle.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
-    )
-    return column.like(f"%{escaped}%", escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    return column.contains(needle, autoescape=True)  # type: ignore[no-any-return]
 
 
 def list_statement(

@@ -22,10 +22,8 @@ from crm_deals.adapters.tables import (
 from crm_deals.domain.deals import Deal, DealStatus, LineItem, StageMove
 from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
 from crm_platform.db import utc
+from crm_platform.listing import chunked
 from crm_platform.money import round_amount
-
-# Values per IN (...) list: well under the bound-parameter limits of SQLite and PostgreSQL.
-CHUNK = 5000
 
 # --- Pipelines ---------------------------------------------------------------------------------
 
@@ -220,8 +218,7 @@ def _children(session: Session, ids: Sequence[str]) -> tuple[dict[str, list[Any]
     history: dict[str, list[Any]] = {i: [] for i in ids}
     for table, into in ((deal_line_items, items), (deal_contacts, people), (deal_stage_history, history)):
         order = table.c.seq if table is deal_stage_history else table.c.position
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
+        for chunk in chunked(ids):
             for row in session.execute(
                 select(table).where(table.c.deal_id.in_(chunk)).order_by(table.c.deal_id, order)
             ):
@@ -395,8 +392,7 @@ def _conditions(
         conditions.append(deals.c.expected_close_date <= expected_close_to)
     needle = query.strip().casefold()
     if needle:
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(deals.c.search_text.like(f"%{escaped}%", escape="\\"))
+        conditions.append(deals.c.search_text.contains(needle, autoescape=True))
     return conditions
 
 
@@ -418,8 +414,7 @@ def product_figures(session: Session, product_ids: Sequence[str]) -> dict[str, d
     the products that deals' line items name. Counts are grouped by the database; the won amounts
     are summed here in Decimal (an exact sum on both backends)."""
     out: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(product_ids), CHUNK):
-        chunk = list(product_ids[start : start + CHUNK])
+    for chunk in chunked(product_ids):
         counts = (
             select(deal_line_items.c.product_id, deals.c.status, func.count())
             .join(deals, deals.c.id == deal_line_items.c.deal_id)

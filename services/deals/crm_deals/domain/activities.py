@@ -365,17 +365,6 @@ def cancelled(current: Activity, reason: str, expected_version: int = 0) -> Acti
 # --- Lists ---------------------------------------------------------------------------------------
 
 
-def owner_filter(owner_ids: Sequence[str]) -> tuple[str, ...]:
-    """The owners a list is narrowed to, sorted and without repeats (so that a page token does not
-    depend on their order); empty = any owner. A blank id is an error, never "any owner"."""
-    if len(owner_ids) > MAX_OWNER_IDS:
-        raise InvalidArgument.field("owner_ids", f"at most {MAX_OWNER_IDS} owners")
-    problems = [FieldViolation(f"owner_ids[{i}]", "must not be empty") for i, o in enumerate(owner_ids) if not o]
-    if problems:
-        raise InvalidArgument(problems)
-    return tuple(sorted(set(owner_ids)))
-
-
 def needle(query: str) -> str:
     """What a record's search text must contain to match a list's text query (empty: no filter)."""
     if len(query) > QUERY_MAX:

@@ -8,7 +8,6 @@ import grpc
 
 from crm.deals.v1 import deals_pb2
 from crm_deals.adapters.contacts_directory import ContactsDirectory
-from crm_deals.domain.activities import owner_filter
 from crm_deals.entrypoints.activity_convert import (
     activity_from_proto,
     activity_to_proto,
@@ -19,6 +18,7 @@ from crm_deals.entrypoints.activity_convert import (
 )
 from crm_deals.service_layer import activities
 from crm_platform.db import Database
+from crm_platform.listing import owner_filter
 
 
 class ActivityRpcs:

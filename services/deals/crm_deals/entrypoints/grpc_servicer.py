@@ -21,16 +21,9 @@ from crm_deals.service_layer import deals, pipelines
 from crm_deals.service_layer.deals import DealFilters, References
 from crm_deals.service_layer.pipelines import Clock, utc_now
 from crm_platform.db import Database
-from crm_platform.errors import InvalidArgument
+from crm_platform.listing import owner_filter
 
 Ctx = grpc.ServicerContext
-MAX_OWNER_IDS = 1000
-
-
-def owner_filter(owner_ids: list[str]) -> tuple[str, ...]:
-    if len(owner_ids) > MAX_OWNER_IDS:
-        raise InvalidArgument.field("owner_ids", f"at most {MAX_OWNER_IDS} owners per list")
-    return tuple(sorted(set(owner_ids)))
 
 
 class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):

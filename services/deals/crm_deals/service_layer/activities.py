@@ -32,7 +32,7 @@ CREATE_SCOPE = "CreateActivity"
 class ActivityFilters:
     # Text search over subject and notes.
     query: str = ""
-    # Sorted, without repeats (see domain.activities.owner_filter); empty = any owner.
+    # Sorted, without repeats (see crm_platform.listing.owner_filter); empty = any owner.
     owner_ids: tuple[str, ...] = ()
     kind: ActivityKind | None = None
     status: ActivityStatus | None = None

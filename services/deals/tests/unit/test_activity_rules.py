@@ -27,11 +27,11 @@ from crm_deals.domain.activities import (
     needle,
     new_activity,
     new_links,
-    owner_filter,
     relinked,
     updated,
 )
 from crm_platform.errors import Conflict, FailedPrecondition, InvalidArgument
+from crm_platform.listing import owner_filter
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 TOMORROW = NOW + timedelta(days=1)
