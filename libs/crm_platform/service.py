@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import start_http_server
 
@@ -28,6 +28,14 @@ from crm_platform.parent import exit_with_launcher
 log = logging.getLogger(__name__)
 
 
+class BackgroundTask(Protocol):
+    """Periodic work of a service (a sweep), run on the event loop beside the consumers until stop."""
+
+    name: str
+
+    async def run(self, bus: EventBus, stop: asyncio.Event) -> None: ...
+
+
 @dataclass
 class ServiceSpec:
     """What a service tells the runtime about itself (its bootstrap builds one)."""
@@ -41,6 +49,8 @@ class ServiceSpec:
     consumers: Callable[[Database], list[EventConsumer]] = field(default=lambda _db: [])
     # Runs once after migrations (seed data such as a default pipeline); must be idempotent.
     on_start: Callable[[Database], None] | None = None
+    # Builds the service's background tasks (sweeps), given the database.
+    background: Callable[[Database], list[BackgroundTask]] = field(default=lambda _db: [])
 
 
 class ServiceRuntime:
@@ -52,6 +62,7 @@ class ServiceRuntime:
         self.bus: EventBus | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
+        self.background: list[BackgroundTask] = []
         self._loop: BackgroundLoop | None = None
         self._stop_async: asyncio.Event | None = None
         self._metrics_server: Any = None
@@ -89,6 +100,7 @@ class ServiceRuntime:
         )
         self.db.on_events_committed(self.relay.wake)
         self.consumers = self.spec.consumers(self.db)
+        self.background = self.spec.background(self.db)
         self._loop = BackgroundLoop(f"{cfg.name}-events")
         self._loop.submit(self._events_main())
 
@@ -108,8 +120,8 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         tasks = [asyncio.create_task(self.relay.run(self._stop_async), name="outbox-relay")]
-        for consumer in self.consumers:
-            tasks.append(asyncio.create_task(consumer.run(self.bus, self._stop_async), name=consumer.name))
+        for task in [*self.consumers, *self.background]:
+            tasks.append(asyncio.create_task(task.run(self.bus, self._stop_async), name=task.name))
         self.server.set_serving(True)
         self.ready.set()
         log.info("%s ready (gRPC :%d, metrics :%d)", self.config.name, self.grpc_port, self.metrics_port)

@@ -27,6 +27,12 @@ class QuoteStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     QUOTE_STATUS_REJECTED: _ClassVar[QuoteStatus]
     QUOTE_STATUS_EXPIRED: _ClassVar[QuoteStatus]
     QUOTE_STATUS_SUPERSEDED: _ClassVar[QuoteStatus]
+
+class ImportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_FORMAT_UNSPECIFIED: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_CSV: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_XLSX: _ClassVar[ImportFormat]
 PRODUCT_KIND_UNSPECIFIED: ProductKind
 PRODUCT_KIND_PRODUCT: ProductKind
 PRODUCT_KIND_SERVICE: ProductKind
@@ -37,6 +43,9 @@ QUOTE_STATUS_ACCEPTED: QuoteStatus
 QUOTE_STATUS_REJECTED: QuoteStatus
 QUOTE_STATUS_EXPIRED: QuoteStatus
 QUOTE_STATUS_SUPERSEDED: QuoteStatus
+IMPORT_FORMAT_UNSPECIFIED: ImportFormat
+IMPORT_FORMAT_CSV: ImportFormat
+IMPORT_FORMAT_XLSX: ImportFormat
 
 class Product(_message.Message):
     __slots__ = ("id", "sku", "name", "description", "kind", "unit_of_measure", "unit_price", "tax_rate", "active", "create_time", "update_time", "version")
@@ -295,6 +304,58 @@ class BatchGetProductsResponse(_message.Message):
     products: _containers.RepeatedCompositeFieldContainer[Product]
     missing_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, products: _Optional[_Iterable[_Union[Product, _Mapping]]] = ..., missing_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ImportProductsRequest(_message.Message):
+    __slots__ = ("format", "content", "file_name", "dry_run", "default_currency_code")
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
+    format: ImportFormat
+    content: bytes
+    file_name: str
+    dry_run: bool
+    default_currency_code: str
+    def __init__(self, format: _Optional[_Union[ImportFormat, str]] = ..., content: _Optional[bytes] = ..., file_name: _Optional[str] = ..., dry_run: _Optional[bool] = ..., default_currency_code: _Optional[str] = ...) -> None: ...
+
+class ImportRowProblem(_message.Message):
+    __slots__ = ("row", "field", "message")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    field: str
+    message: str
+    def __init__(self, row: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ImportDuplicate(_message.Message):
+    __slots__ = ("row", "existing_id", "field")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    EXISTING_ID_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    existing_id: str
+    field: str
+    def __init__(self, row: _Optional[int] = ..., existing_id: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
+
+class ImportProductsResponse(_message.Message):
+    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids")
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    total_rows: int
+    created: int
+    duplicates: int
+    failed: int
+    problems: _containers.RepeatedCompositeFieldContainer[ImportRowProblem]
+    duplicate_rows: _containers.RepeatedCompositeFieldContainer[ImportDuplicate]
+    created_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetQuoteRequest(_message.Message):
     __slots__ = ("id",)

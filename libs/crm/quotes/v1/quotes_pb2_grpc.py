@@ -69,6 +69,11 @@ class QuotesServiceStub:
                 request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsRequest.SerializeToString,
                 response_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsResponse.FromString,
                 _registered_method=True)
+        self.ImportProducts = channel.unary_unary(
+                '/crm.quotes.v1.QuotesService/ImportProducts',
+                request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsRequest.SerializeToString,
+                response_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsResponse.FromString,
+                _registered_method=True)
         self.GetQuote = channel.unary_unary(
                 '/crm.quotes.v1.QuotesService/GetQuote',
                 request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.GetQuoteRequest.SerializeToString,
@@ -163,6 +168,15 @@ class QuotesServiceServicer:
 
     def BatchGetProducts(self, request, context):
         """Answers for many ids at once (deals and the canvas check product references in one call).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportProducts(self, request, context):
+        """Imports products from a CSV or XLSX file: valid rows land, every other row is reported with
+        its row number, column and problem; a row whose SKU a product (or an earlier row) already
+        has is skipped and listed, so importing the same file again adds nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -266,6 +280,11 @@ def add_QuotesServiceServicer_to_server(servicer, server):
                     servicer.BatchGetProducts,
                     request_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsRequest.FromString,
                     response_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsResponse.SerializeToString,
+            ),
+            'ImportProducts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportProducts,
+                    request_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsRequest.FromString,
+                    response_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsResponse.SerializeToString,
             ),
             'GetQuote': grpc.unary_unary_rpc_method_handler(
                     servicer.GetQuote,
@@ -507,6 +526,33 @@ class QuotesService:
             '/crm.quotes.v1.QuotesService/BatchGetProducts',
             crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsRequest.SerializeToString,
             crm_dot_quotes_dot_v1_dot_quotes__pb2.BatchGetProductsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportProducts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.quotes.v1.QuotesService/ImportProducts',
+            crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsRequest.SerializeToString,
+            crm_dot_quotes_dot_v1_dot_quotes__pb2.ImportProductsResponse.FromString,
             options,
             channel_credentials,
             insecure,

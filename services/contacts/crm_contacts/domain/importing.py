@@ -7,9 +7,8 @@ Pure Python: no I/O."""
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
@@ -22,13 +21,13 @@ from crm_contacts.domain.clients import Client, ClientKind
 from crm_contacts.domain.common import Address, normalise_email, normalised_tax_id
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.prospects import CAMPAIGN_SOURCES, Prospect, ProspectSource, ProspectStatus
+from crm_platform import importing as platform_importing
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
+from crm_platform.importing import Columns, RowProblem, normalise_header
 
 # Data rows a file may hold (the header not counted).
 MAX_ROWS = 200_000
-# Problems one answer lists (about 1.5 MB of them).
-MAX_LISTED_PROBLEMS = 10_000
 R = TypeVar("R")
 S = TypeVar("S", Client, Contact, Prospect)
 
@@ -37,63 +36,6 @@ class ImportKind(StrEnum):
     CLIENTS = "clients"
     CONTACTS = "contacts"
     PROSPECTS = "prospects"
-
-
-@dataclass(frozen=True)
-class RowProblem:
-    """Why a row (or, at row 1, the header) is not imported as it is. `field` is the import field
-    at fault (name, email, phones, owner_id ...), or for a header problem the column as written."""
-
-    row: int
-    field: str
-    message: str
-
-
-@dataclass(frozen=True)
-class DuplicateRow:
-    """A row skipped because the record `existing_id` already has its `field` (email, phone,
-    tax_id): a stored record, or one an earlier row of the file created."""
-
-    row: int
-    existing_id: str
-    field: str
-
-
-@dataclass
-class ImportReport:
-    """What an import did; total_rows = created + duplicates + failed. At most MAX_LISTED_PROBLEMS
-    problems are listed, the last entry then saying how many more there were, so that the answer
-    to a file of bad rows stays well within a message's size limit (the counts stay exact)."""
-
-    total_rows: int = 0
-    failed: int = 0
-    created_ids: list[str] = field(default_factory=list)
-    duplicates: list[DuplicateRow] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
-    unlisted_problems: int = 0
-    first_unlisted_row: int = 0
-
-    @property
-    def created(self) -> int:
-        return len(self.created_ids)
-
-    def add_problems(self, problems: Sequence[RowProblem]) -> None:
-        room = MAX_LISTED_PROBLEMS - len(self.problems)
-        self.problems += problems[: max(room, 0)]
-        rest = problems[max(room, 0) :]
-        if rest:
-            self.first_unlisted_row = self.first_unlisted_row or rest[0].row
-            self.unlisted_problems += len(rest)
-
-    def listed_problems(self) -> list[RowProblem]:
-        """The problems to answer with: the listed ones and, when some are not, a last one saying so."""
-        if not self.unlisted_problems:
-            return self.problems
-        notice = (
-            f"{self.unlisted_problems:,} more problems, on this row and later ones, are not listed: "
-            "fix the rows above and import the file again"
-        )
-        return [*self.problems, RowProblem(self.first_unlisted_row, "", notice)]
 
 
 @dataclass(frozen=True)
@@ -254,80 +196,17 @@ _PHONE_SEPARATORS = re.compile(r"[;/|,\n]")
 _TAG_SEPARATORS = re.compile(r"[;,|/\n]")
 
 
-def normalise_header(text: str) -> str:
-    """'Razón social ' → 'razonsocial', 'E-mail' → 'email': lower case, no accents, letters and
-    digits only."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if c.isascii() and c.isalnum())
-
-
-@cache
-def _aliases(kind: ImportKind) -> dict[str, str]:
-    return {alias: name for name, aliases in _FIELDS[kind].items() for alias in aliases}
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Which columns of a file hold which import field, and what the header row had wrong."""
-
-    indexes: Mapping[str, tuple[int, ...]]
-    problems: tuple[RowProblem, ...] = ()
-
-    def has(self, name: str) -> bool:
-        return name in self.indexes
-
-    def value(self, cells: Sequence[str], name: str) -> str:
-        """The field's cell, stripped ("" when the file has no such column)."""
-        idx = self.indexes.get(name)
-        if not idx or idx[0] >= len(cells):
-            return ""
-        return cells[idx[0]].strip()
-
-    def values(self, cells: Sequence[str], name: str, separators: re.Pattern[str]) -> tuple[str, ...]:
-        """Every non-blank value of the field's columns, each cell split at `separators`."""
-        found: list[str] = []
-        for i in self.indexes.get(name, ()):
-            if i < len(cells) and cells[i].strip():
-                found += [v.strip() for v in separators.split(cells[i]) if v.strip()]
-        return tuple(found)
-
-
 def map_columns(kind: ImportKind, header: Sequence[str], header_row: int = 1) -> Columns:
-    """The import fields the header's columns hold. An unknown column (or a second column for a
-    field that takes one) is a problem of the header row and is ignored; a header without any
-    known column is InvalidArgument naming `content`."""
-    aliases = _aliases(kind)
-    indexes: dict[str, list[int]] = {}
-    problems: list[RowProblem] = []
-    for i, raw in enumerate(header):
-        title = raw.strip()
-        key = normalise_header(title)
-        if not key:
-            continue
-        name = aliases.get(key) or aliases.get(key.rstrip("0123456789"))
-        if name is None:
-            problems.append(RowProblem(header_row, title, f"unknown column '{title}': ignored"))
-        elif name in indexes and name not in _MULTI:
-            first = header[indexes[name][0]].strip()
-            problems.append(
-                RowProblem(header_row, title, f"column '{title}' gives {name} again (see '{first}'): ignored")
-            )
-        else:
-            indexes.setdefault(name, []).append(i)
-    if not indexes:
-        shown = ", ".join(f"'{h.strip()}'" for h in header[:5] if h.strip()) or "nothing"
-        expected = ", ".join(list(_FIELDS[kind])[:6])
-        raise InvalidArgument.field(
-            "content",
-            f"the header row ({shown}) names no known column of {kind.value}; expected columns such as {expected}",
-        )
-    if kind == ImportKind.CONTACTS and not indexes.keys() & _CLIENT_REFERENCES:
+    """The import fields the header's columns hold (crm_platform.importing.map_columns with this
+    kind's aliases); a contacts file must also name each contact's client."""
+    columns = platform_importing.map_columns(_FIELDS[kind], header, header_row, what=kind.value, multi=_MULTI)
+    if kind == ImportKind.CONTACTS and not columns.indexes.keys() & _CLIENT_REFERENCES:
         raise InvalidArgument.field(
             "content",
             "a contacts file needs a column naming each contact's client: client_id, its tax id (NIT, RFC, RUT, "
             "CUIT ...) or its e-mail (correo cliente)",
         )
-    return Columns({k: tuple(v) for k, v in indexes.items()}, tuple(problems))
+    return columns
 
 
 # --- Values --------------------------------------------------------------------------------------

@@ -17,17 +17,19 @@ from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
-from crm_contacts.adapters import contact_repository, import_files, repository
+from crm_contacts.adapters import contact_repository, repository
 from crm_contacts.adapters import prospect_repository as prospect_repo
-from crm_contacts.adapters.import_files import FileFormat, Row
 from crm_contacts.domain import importing
 from crm_contacts.domain.contacts import Contact
-from crm_contacts.domain.importing import Columns, DuplicateRow, ImportKind, ImportOptions, ImportReport, RowProblem
+from crm_contacts.domain.importing import ImportKind, ImportOptions
 from crm_contacts.entrypoints import convert
 from crm_contacts.service_layer.contacts import demote_primary
+from crm_platform import import_files
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import InvalidArgument
 from crm_platform.ids import is_valid_id, new_id
+from crm_platform.import_files import FileFormat, Row
+from crm_platform.importing import Columns, DuplicateRow, ImportReport, RowProblem
 
 # Rows per write transaction: big enough for executemany to pay, short enough that an SQLite
 # write lock is held well under a second at a time.

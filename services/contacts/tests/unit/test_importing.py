@@ -11,17 +11,13 @@ from datetime import date, datetime
 import pytest
 from openpyxl import Workbook
 
-from crm_contacts.adapters.import_files import FileFormat, cell_text, detect_format, read_table, sniff_delimiter
 from crm_contacts.domain.clients import ClientKind
 from crm_contacts.domain.contacts import DecisionRole
 from crm_contacts.domain.importing import (
-    MAX_LISTED_PROBLEMS,
     ClientDirectory,
     ImportKind,
     ImportOptions,
-    ImportReport,
     KnownClient,
-    RowProblem,
     check_options,
     client_from_row,
     contact_from_row,
@@ -29,11 +25,12 @@ from crm_contacts.domain.importing import (
     duplicate_keys,
     first_duplicate,
     map_columns,
-    normalise_header,
     prospect_from_row,
 )
 from crm_contacts.domain.prospects import ProspectSource, ProspectStatus
 from crm_platform.errors import InvalidArgument
+from crm_platform.import_files import FileFormat, cell_text, detect_format, read_table, sniff_delimiter
+from crm_platform.importing import MAX_LISTED_PROBLEMS, ImportReport, RowProblem, normalise_header
 
 OWNER = "0190f0e0-0000-7000-8000-0000000000a1"
 OTHER = "0190f0e0-0000-7000-8000-0000000000a2"

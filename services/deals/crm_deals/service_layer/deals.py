@@ -24,6 +24,7 @@ from crm_platform.errors import Conflict, FailedPrecondition, InvalidArgument, N
 from crm_platform.idempotency import remembered, run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
+from crm_platform.money import round_amount
 from crm_platform.versioning import check_version
 
 
@@ -146,10 +147,11 @@ def create_deal(
     """Validates the deal, checks its client, contacts and products, and stores it open in its
     pipeline (the default one unless named) with deal_created. A repeated request_id returns the
     first answer without checking or writing anything."""
-    with db.read() as session:  # a retry is answered before any remote check
-        earlier = remembered(session, "CreateDeal", request_id, deals_pb2.CreateDealResponse)
-    if earlier is not None:
-        return earlier
+    if request_id:  # a retry is answered before any remote check
+        with db.read() as session:
+            earlier = remembered(session, "CreateDeal", request_id, deals_pb2.CreateDealResponse)
+        if earlier is not None:
+            return earlier
     checked = rules.validated(draft)
     check_references(refs, checked)
     actor = current_actor()
@@ -384,6 +386,6 @@ def product_figures(db: Database, product_ids: Sequence[str]) -> list[deals_pb2.
             entry.deal_count = f["deal_count"]
             entry.open_deal_count = f["open_deal_count"]
             entry.won_deal_count = f["won_deal_count"]
-            entry.won_amounts.extend(convert.money(v, c) for c, v in sorted(f["won_amounts"].items()))
+            entry.won_amounts.extend(convert.money(round_amount(v, c), c) for c, v in sorted(f["won_amounts"].items()))
         out.append(entry)
     return out

@@ -1,5 +1,5 @@
 from crm_platform.migrations import run_env
 from crm_platform.tables import platform_metadata
-from crm_quotes.tables import metadata
+from crm_quotes.adapters.tables import metadata
 
 run_env([metadata, platform_metadata])
