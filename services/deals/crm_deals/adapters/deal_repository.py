@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_deals.adapters.tables import (
@@ -99,14 +99,17 @@ def default_pipeline(session: Session, *, for_update: bool = False) -> Pipeline 
 # Pipelines change seldom and every change bumps their version: a process keeps the last version
 # it read of each (ids are unique, so one cache serves every database a process opens).
 _pipelines_seen: dict[str, Pipeline] = {}
+_PIPELINE_VERSION = select(pipelines.c.id, pipelines.c.version).where(pipelines.c.id == bindparam("pipeline_id"))
+_DEFAULT_PIPELINE_VERSION = select(pipelines.c.id, pipelines.c.version).where(pipelines.c.is_default.is_(True))
 
 
 def current_pipeline(session: Session, pipeline_id: str = "") -> Pipeline | None:
     """The pipeline (the default one when no id is given), or None: one query for its id and
     version, and its stages only when this process has not read that version yet."""
-    stmt = select(pipelines.c.id, pipelines.c.version)
-    stmt = stmt.where(pipelines.c.id == pipeline_id) if pipeline_id else stmt.where(pipelines.c.is_default.is_(True))
-    row = session.execute(stmt).first()
+    if pipeline_id:
+        row = session.execute(_PIPELINE_VERSION, {"pipeline_id": pipeline_id}).first()
+    else:
+        row = session.execute(_DEFAULT_PIPELINE_VERSION).first()
     if row is None:
         return None
     seen = _pipelines_seen.get(row.id)
@@ -212,18 +215,22 @@ def _deal_values(d: Deal) -> dict[str, Any]:
     }
 
 
+def _children_statement(table: Any) -> Any:
+    order = table.c.seq if table is deal_stage_history else table.c.position
+    return select(table).where(table.c.deal_id.in_(bindparam("ids", expanding=True))).order_by(table.c.deal_id, order)
+
+
+# A page of deals reads its line items, contacts and history with one cached statement each.
+_CHILDREN = tuple(_children_statement(t) for t in (deal_line_items, deal_contacts, deal_stage_history))
+
+
 def _children(session: Session, ids: Sequence[str]) -> tuple[dict[str, list[Any]], ...]:
-    items: dict[str, list[Any]] = {i: [] for i in ids}
-    people: dict[str, list[Any]] = {i: [] for i in ids}
-    history: dict[str, list[Any]] = {i: [] for i in ids}
-    for table, into in ((deal_line_items, items), (deal_contacts, people), (deal_stage_history, history)):
-        order = table.c.seq if table is deal_stage_history else table.c.position
+    found: tuple[dict[str, list[Any]], ...] = tuple({i: [] for i in ids} for _ in _CHILDREN)
+    for stmt, into in zip(_CHILDREN, found, strict=True):
         for chunk in chunked(ids):
-            for row in session.execute(
-                select(table).where(table.c.deal_id.in_(chunk)).order_by(table.c.deal_id, order)
-            ):
+            for row in session.execute(stmt, {"ids": chunk}):
                 into[row.deal_id].append(row)
-    return items, people, history
+    return found
 
 
 def _deal(row: Any, items: list[Any], people: list[Any], history: list[Any]) -> Deal:
@@ -302,15 +309,28 @@ def _add_children(
         session.execute(insert(deal_stage_history), entries)
 
 
+# The statements a deal's every change runs, built once: their values travel as parameters, so
+# SQLAlchemy reuses the compiled form instead of building bound values per call (measured: a third
+# of a create's time went to that).
+_UPDATED_COLUMNS = tuple(c.name for c in deals.columns if c.name not in ("id", "created_at"))
+_INSERT_DEAL = insert(deals)
+_UPDATE_DEAL = (
+    update(deals)
+    .where(deals.c.id == bindparam("w_id"), deals.c.version == bindparam("w_read_version"))
+    .values({name: bindparam(f"v_{name}") for name in _UPDATED_COLUMNS})
+)
+_DEAL_BY_ID = select(deals).where(deals.c.id == bindparam("deal_id"))
+_DEAL_BY_ID_LOCKED = _DEAL_BY_ID.with_for_update()
+
+
 def add_deal(session: Session, d: Deal) -> None:
-    session.execute(insert(deals).values(id=d.id, created_at=d.created_at, **_deal_values(d)))
+    session.execute(_INSERT_DEAL, {"id": d.id, "created_at": d.created_at, **_deal_values(d)})
     _add_children(session, d.id, line_items=d.line_items, contact_ids=d.contact_ids, history=d.stage_history)
 
 
 def get_deal(session: Session, deal_id: str, *, for_update: bool = False) -> Deal | None:
     """The deal, or None; `for_update` locks its row (PostgreSQL) until the transaction ends."""
-    stmt = select(deals).where(deals.c.id == deal_id)
-    row = session.execute(stmt.with_for_update() if for_update else stmt).first()
+    row = session.execute(_DEAL_BY_ID_LOCKED if for_update else _DEAL_BY_ID, {"deal_id": deal_id}).first()
     return None if row is None else _load_deals(session, [row])[0]
 
 
@@ -323,9 +343,8 @@ def save_deal(session: Session, before: Deal, after: Deal) -> bool:
     """Stores `after` if the deal's row is still at `before.version`; False if another change came
     first (nothing written). Line items and contacts are replaced when they changed; the stage
     history entries after `before`'s are appended."""
-    result = session.execute(
-        update(deals).where(deals.c.id == after.id, deals.c.version == before.version).values(**_deal_values(after))
-    )
+    params = {f"v_{k}": v for k, v in _deal_values(after).items()}
+    result = session.execute(_UPDATE_DEAL, {"w_id": after.id, "w_read_version": before.version, **params})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     items_changed = after.line_items != before.line_items
