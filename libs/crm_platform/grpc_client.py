@@ -69,13 +69,17 @@ _lock = threading.Lock()
 
 
 def channel_to(service: str, addr: str | None = None, *, deadline: float | None = None) -> grpc.Channel:
-    """A shared, intercepted channel to a peer service (one per target per process)."""
-    settings = platform_settings()
+    """A shared, intercepted channel to a peer service (one per target per process). The settings
+    are read only to make a new channel: building them takes longer than the call itself."""
     address = addr or peer_addr(service)
     key = (service, address)
+    chan = _channels.get(key)
+    if chan is not None:
+        return chan
     with _lock:
         chan = _channels.get(key)
         if chan is None:
+            settings = platform_settings()
             raw = grpc.insecure_channel(
                 address,
                 options=[
@@ -99,8 +103,17 @@ def channel_to(service: str, addr: str | None = None, *, deadline: float | None 
         return chan
 
 
+_stubs: dict[tuple[type[Any], str, str], Any] = {}
+
+
 def stub(stub_class: type[S], service: str, addr: str | None = None) -> S:
-    return stub_class(channel_to(service, addr))  # type: ignore[call-arg]
+    """A stub on the shared channel, itself shared (a stub builds a callable per RPC when made)."""
+    address = addr or peer_addr(service)
+    key = (stub_class, service, address)
+    found = _stubs.get(key)
+    if found is None:
+        found = _stubs[key] = stub_class(channel_to(service, address))  # type: ignore[call-arg]
+    return found  # type: ignore[no-any-return]
 
 
 def close_channels() -> None:
@@ -108,6 +121,7 @@ def close_channels() -> None:
         for chan in _channels.values():
             chan.close()
         _channels.clear()
+        _stubs.clear()
 
 
 def decode_error(error: grpc.RpcError) -> ErrorInfo:
