@@ -55,7 +55,7 @@ local ids = {IDS}
 local stages = {STAGES}
 local token = "{TOKEN}"
 local counter = 0
-local thread_no = 0
+thread_no = 0  -- a global: setup() gives each thread its own
 local threads = 0
 
 function setup(thread)
@@ -81,6 +81,14 @@ request = function()
   headers["Authorization"] = "Bearer " .. token
   return wrk.format("POST", "/api/v1/deals/" .. id .. ":move", headers, body)
 end
+
+local failures = 0
+response = function(status, headers, body)
+  if status >= 300 and failures < 3 then
+    failures = failures + 1
+    io.stderr:write("move answered " .. status .. ": " .. body .. string.char(10))
+  end
+end
 """
 
 
@@ -94,12 +102,13 @@ def wrk_script(base: str, seconds: float, connections: int, script: str) -> tupl
         f.write(script)
     try:
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency", "-s", f.name, base]
-        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        run = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        out = run.stdout
     finally:
         os.unlink(f.name)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
-        raise RuntimeError(f"moves: {non2xx.group(1)} failed responses\n{out}")
+        raise RuntimeError(f"moves: {non2xx.group(1)} failed responses\n{run.stderr}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+(\S+)", out)
     return rps, f"p99 {p99.group(1) if p99 else '?'}"
