@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -91,8 +91,19 @@ def _line_rows(quote: Quote) -> list[dict[str, Any]]:
     ]
 
 
+# The statements of a quote's changes, built once: their values travel as parameters, so SQLAlchemy
+# reuses the compiled form instead of building bound values on every call.
+_UPDATED_COLUMNS = tuple(c.name for c in quotes.columns if c.name not in ("id", "created_at"))
+_INSERT_QUOTE = insert(quotes)
+_UPDATE_QUOTE = (
+    update(quotes)
+    .where(quotes.c.id == bindparam("w_id"), quotes.c.version == bindparam("w_read_version"))
+    .values({name: bindparam(f"v_{name}") for name in _UPDATED_COLUMNS})
+)
+
+
 def add_quote(session: Session, quote: Quote) -> None:
-    session.execute(insert(quotes).values(id=quote.id, created_at=quote.created_at, **_quote_values(quote)))
+    session.execute(_INSERT_QUOTE, {"id": quote.id, "created_at": quote.created_at, **_quote_values(quote)})
     rows = _line_rows(quote)
     if rows:
         session.execute(insert(quote_lines), rows)
@@ -101,9 +112,8 @@ def add_quote(session: Session, quote: Quote) -> None:
 def update_quote(session: Session, quote: Quote, read_version: int, *, lines_changed: bool) -> bool:
     """Stores the changed quote (and, when `lines_changed`, its lines) if its row is still at
     `read_version`; False when another change came first (nothing written)."""
-    result = session.execute(
-        update(quotes).where(quotes.c.id == quote.id, quotes.c.version == read_version).values(**_quote_values(quote))
-    )
+    params = {f"v_{k}": v for k, v in _quote_values(quote).items()}
+    result = session.execute(_UPDATE_QUOTE, {"w_id": quote.id, "w_read_version": read_version, **params})
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
     if lines_changed:
