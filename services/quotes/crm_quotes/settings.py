@@ -12,9 +12,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from crm_platform.config import load_settings
 
+PREFIX = "CRM_QUOTES_"
+
 
 class QuotesSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CRM_QUOTES_", extra="ignore")
+    """CRM_QUOTES_<FIELD> for each field, e.g. CRM_QUOTES_TIME_ZONE=America/Mexico_City."""
+
+    # The aliases are the variables' full names (as in every service's settings) so that the error
+    # of a malformed value names the variable itself; fields can still be passed by name in code.
+    model_config = SettingsConfigDict(
+        alias_generator=lambda name: PREFIX + name.upper(), populate_by_name=True, extra="ignore"
+    )
 
     # IANA zone of the company: a quote valid until 2026-03-31 expires at 2026-04-01 00:00 there,
     # and a new quote's year (its number) is the year there.
@@ -49,4 +57,4 @@ class QuotesSettings(BaseSettings):
 
 
 def quotes_settings() -> QuotesSettings:
-    return load_settings(QuotesSettings, "the quotes service (CRM_QUOTES_*)")  # type: ignore[no-any-return]
+    return load_settings(QuotesSettings, f"the quotes service ({PREFIX}*)")  # type: ignore[no-any-return]
