@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform import pagination
 from crm_platform.context import current_actor
@@ -70,7 +72,12 @@ def create_product(db: Database, draft: Product, *, request_id: str = "") -> quo
         uow.add_event(events_pb2.ProductCreated(product=message))
         return quotes_pb2.CreateProductResponse(product=message)
 
-    return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateProductResponse, create)
+    try:
+        return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateProductResponse, create)
+    except IntegrityError:
+        # A concurrent create took the SKU between the check and the commit (PostgreSQL): run again,
+        # so the check sees it and answers ALREADY_EXISTS naming that product.
+        return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateProductResponse, create)
 
 
 def update_product(db: Database, draft: Product, mask: Sequence[str], *, expected_version: int = 0) -> Product:

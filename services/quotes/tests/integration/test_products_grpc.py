@@ -196,3 +196,32 @@ def test_a_product_on_a_quote_is_not_deleted_but_may_be_deactivated(world: Quote
         product=quotes_pb2.Product(id=used.id, active=False), update_mask=FieldMask(paths=["active"])
     )
     assert not world.stub.UpdateProduct(req, timeout=5).product.active
+
+
+def test_racing_creates_of_one_sku_make_one_product_and_name_it(world: QuotesWorld) -> None:
+    import threading
+
+    answers: list[object] = []
+
+    def create() -> None:
+        try:
+            answers.append(
+                world.stub.CreateProduct(
+                    quotes_pb2.CreateProductRequest(product=_product(sku="RACE-1")), timeout=10
+                ).product
+            )
+        except grpc.RpcError as exc:
+            answers.append(decode_error(exc))
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    made = [a for a in answers if isinstance(a, quotes_pb2.Product)]
+    refused = [a for a in answers if not isinstance(a, quotes_pb2.Product)]
+    assert len(made) == 1 and len(refused) == 7
+    assert all(r.code == grpc.StatusCode.ALREADY_EXISTS for r in refused)  # type: ignore[attr-defined]
+    assert all(made[0].id in r.message for r in refused)  # type: ignore[attr-defined]
+    listed = world.stub.ListProducts(quotes_pb2.ListProductsRequest(query="RACE-1"), timeout=5).products
+    assert [p.id for p in listed] == [made[0].id]
