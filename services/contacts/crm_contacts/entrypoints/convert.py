@@ -2,75 +2,62 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.message import Message
-
 from crm.contacts.v1 import contacts_pb2
 from crm_contacts.domain.clients import Client, ClientKind
 from crm_contacts.domain.common import Address
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
-from crm_platform.errors import InvalidArgument
+from crm_platform.protoconv import EnumMap
 
-_KIND_TO_PROTO = {
-    ClientKind.COMPANY: contacts_pb2.CLIENT_KIND_COMPANY,
-    ClientKind.PERSON: contacts_pb2.CLIENT_KIND_PERSON,
-}
-_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
+CLIENT_KINDS = EnumMap(
+    "client kind",
+    {
+        ClientKind.COMPANY: contacts_pb2.CLIENT_KIND_COMPANY,
+        ClientKind.PERSON: contacts_pb2.CLIENT_KIND_PERSON,
+    },
+)
 
-_STATUS_TO_PROTO = {
-    ProspectStatus.NEW: contacts_pb2.PROSPECT_STATUS_NEW,
-    ProspectStatus.CONTACTED: contacts_pb2.PROSPECT_STATUS_CONTACTED,
-    ProspectStatus.QUALIFIED: contacts_pb2.PROSPECT_STATUS_QUALIFIED,
-    ProspectStatus.CONVERTED: contacts_pb2.PROSPECT_STATUS_CONVERTED,
-    ProspectStatus.DISQUALIFIED: contacts_pb2.PROSPECT_STATUS_DISQUALIFIED,
-}
-_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
+PROSPECT_STATUSES = EnumMap(
+    "prospect status",
+    {
+        ProspectStatus.NEW: contacts_pb2.PROSPECT_STATUS_NEW,
+        ProspectStatus.CONTACTED: contacts_pb2.PROSPECT_STATUS_CONTACTED,
+        ProspectStatus.QUALIFIED: contacts_pb2.PROSPECT_STATUS_QUALIFIED,
+        ProspectStatus.CONVERTED: contacts_pb2.PROSPECT_STATUS_CONVERTED,
+        ProspectStatus.DISQUALIFIED: contacts_pb2.PROSPECT_STATUS_DISQUALIFIED,
+    },
+)
 
-_SOURCE_TO_PROTO = {
-    ProspectSource.WEB: contacts_pb2.PROSPECT_SOURCE_WEB,
-    ProspectSource.REFERRAL: contacts_pb2.PROSPECT_SOURCE_REFERRAL,
-    ProspectSource.CAMPAIGN: contacts_pb2.PROSPECT_SOURCE_CAMPAIGN,
-    ProspectSource.TRADE_FAIR: contacts_pb2.PROSPECT_SOURCE_TRADE_FAIR,
-    ProspectSource.ADS: contacts_pb2.PROSPECT_SOURCE_ADS,
-    ProspectSource.RD_STATION: contacts_pb2.PROSPECT_SOURCE_RD_STATION,
-    ProspectSource.IMPORT: contacts_pb2.PROSPECT_SOURCE_IMPORT,
-}
-_SOURCE_FROM_PROTO = {v: k for k, v in _SOURCE_TO_PROTO.items()}
+PROSPECT_SOURCES = EnumMap(
+    "prospect source",
+    {
+        ProspectSource.WEB: contacts_pb2.PROSPECT_SOURCE_WEB,
+        ProspectSource.REFERRAL: contacts_pb2.PROSPECT_SOURCE_REFERRAL,
+        ProspectSource.CAMPAIGN: contacts_pb2.PROSPECT_SOURCE_CAMPAIGN,
+        ProspectSource.TRADE_FAIR: contacts_pb2.PROSPECT_SOURCE_TRADE_FAIR,
+        ProspectSource.ADS: contacts_pb2.PROSPECT_SOURCE_ADS,
+        ProspectSource.RD_STATION: contacts_pb2.PROSPECT_SOURCE_RD_STATION,
+        ProspectSource.IMPORT: contacts_pb2.PROSPECT_SOURCE_IMPORT,
+    },
+)
 
-_ROLE_TO_PROTO = {
-    DecisionRole.DECISION_MAKER: contacts_pb2.DECISION_ROLE_DECISION_MAKER,
-    DecisionRole.INFLUENCER: contacts_pb2.DECISION_ROLE_INFLUENCER,
-    DecisionRole.USER: contacts_pb2.DECISION_ROLE_USER,
-    DecisionRole.OTHER: contacts_pb2.DECISION_ROLE_OTHER,
-}
-_ROLE_FROM_PROTO = {v: k for k, v in _ROLE_TO_PROTO.items()}
-
-
-def time_from_proto(msg: Message, field: str) -> datetime | None:
-    """The UTC instant of a Timestamp field of `msg`; None when it is unset."""
-    return getattr(msg, field).ToDatetime(tzinfo=UTC) if msg.HasField(field) else None
+DECISION_ROLES = EnumMap(
+    "decision role",
+    {
+        DecisionRole.DECISION_MAKER: contacts_pb2.DECISION_ROLE_DECISION_MAKER,
+        DecisionRole.INFLUENCER: contacts_pb2.DECISION_ROLE_INFLUENCER,
+        DecisionRole.USER: contacts_pb2.DECISION_ROLE_USER,
+        DecisionRole.OTHER: contacts_pb2.DECISION_ROLE_OTHER,
+    },
+)
 
 
 def client_kind_from_proto(value: int, field: str = "kind") -> ClientKind | None:
-    """None for CLIENT_KIND_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
-    if not value:
-        return None
-    kind = _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if kind is None:
-        raise InvalidArgument.field(field, f"unknown client kind {value}")
-    return kind
+    return CLIENT_KINDS.from_proto(value, field)
 
 
 def decision_role_from_proto(value: int, field: str = "decision_role") -> DecisionRole | None:
-    """None for DECISION_ROLE_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
-    if not value:
-        return None
-    role = _ROLE_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if role is None:
-        raise InvalidArgument.field(field, f"unknown decision role {value}")
-    return role
+    return DECISION_ROLES.from_proto(value, field)
 
 
 def _address_from_proto(msg: contacts_pb2.Address) -> Address:
@@ -88,31 +75,17 @@ def _address_to_proto(address: Address) -> contacts_pb2.Address:
 
 
 def prospect_status_from_proto(value: int, field: str = "status") -> ProspectStatus | None:
-    """None for PROSPECT_STATUS_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
-    if not value:
-        return None
-    status = _STATUS_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if status is None:
-        raise InvalidArgument.field(field, f"unknown prospect status {value}")
-    return status
+    return PROSPECT_STATUSES.from_proto(value, field)
 
 
 def prospect_source_from_proto(value: int, field: str = "source") -> ProspectSource | None:
-    """None for PROSPECT_SOURCE_UNSPECIFIED; InvalidArgument for a number the contract lacks."""
-    if not value:
-        return None
-    source = _SOURCE_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if source is None:
-        raise InvalidArgument.field(field, f"unknown prospect source {value}")
-    return source
+    return PROSPECT_SOURCES.from_proto(value, field)
 
 
 def client_from_proto(msg: contacts_pb2.Client, default_kind: ClientKind | None = ClientKind.COMPANY) -> Client:
     """A draft client; an unspecified kind becomes `default_kind` (None in an update's draft, so
     that naming "kind" without giving one is an error)."""
-    kind = _KIND_FROM_PROTO.get(msg.kind) if msg.kind else default_kind  # type: ignore[call-overload]
-    if msg.kind and kind is None:
-        raise InvalidArgument.field("kind", f"unknown client kind {msg.kind}")
+    kind = CLIENT_KINDS.from_proto(msg.kind, "kind") if msg.kind else default_kind
     return Client(
         id=msg.id,
         kind=kind,
@@ -135,7 +108,7 @@ def client_to_proto(client: Client) -> contacts_pb2.Client:
     assert client.kind is not None, "only a validated client is sent"
     msg = contacts_pb2.Client(
         id=client.id,
-        kind=_KIND_TO_PROTO[client.kind],
+        kind=CLIENT_KINDS.to_proto(client.kind),
         name=client.name,
         legal_name=client.legal_name,
         tax_id=contacts_pb2.TaxId(country_code=client.tax_country, value=client.tax_id),
@@ -192,9 +165,11 @@ def prospect_to_proto(prospect: Prospect) -> contacts_pb2.Prospect:
         tax_id=contacts_pb2.TaxId(country_code=prospect.tax_country, value=prospect.tax_id),
         industry=prospect.industry,
         address=_address_to_proto(prospect.address),
-        source=_SOURCE_TO_PROTO[prospect.source] if prospect.source else contacts_pb2.PROSPECT_SOURCE_UNSPECIFIED,
+        source=PROSPECT_SOURCES.to_proto(prospect.source)
+        if prospect.source
+        else contacts_pb2.PROSPECT_SOURCE_UNSPECIFIED,
         source_campaign_id=prospect.source_campaign_id,
-        status=_STATUS_TO_PROTO[prospect.status],
+        status=PROSPECT_STATUSES.to_proto(prospect.status),
         disqualified_reason=prospect.disqualified_reason,
         owner_id=prospect.owner_id,
         converted_client_id=prospect.converted_client_id,
@@ -235,7 +210,7 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
         job_title=contact.job_title,
         email=contact.email,
         phones=list(contact.phones),
-        decision_role=_ROLE_TO_PROTO[contact.decision_role] if contact.decision_role else 0,
+        decision_role=DECISION_ROLES.to_proto(contact.decision_role) if contact.decision_role else 0,
         primary=contact.primary,
         owner_id=contact.owner_id,
         archived=contact.archived,

@@ -18,12 +18,12 @@ from crm_contacts.entrypoints.convert import (
     prospect_source_from_proto,
     prospect_status_from_proto,
     prospect_to_proto,
-    time_from_proto,
 )
 from crm_contacts.service_layer import clients, contacts, conversions, prospects
 from crm_contacts.service_layer.imports import import_from_proto
 from crm_platform.db import Database
 from crm_platform.listing import owner_filter
+from crm_platform.protoconv import time_from_proto
 
 
 class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):

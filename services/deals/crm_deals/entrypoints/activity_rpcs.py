@@ -14,11 +14,11 @@ from crm_deals.entrypoints.activity_convert import (
     due_filter_from_proto,
     kind_from_proto,
     status_from_proto,
-    time_from_proto,
 )
 from crm_deals.service_layer import activities
 from crm_platform.db import Database
 from crm_platform.listing import owner_filter
+from crm_platform.protoconv import time_from_proto
 
 
 class ActivityRpcs:

@@ -4,85 +4,49 @@ that knows both)."""
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
-
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import types_pb2
 from crm.deals.v1 import deals_pb2
 from crm_deals.domain.deals import Deal, DealStatus, LineItem, sales_cycle, time_in_stages
 from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
 from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.protoconv import EnumMap, date_from_proto, date_to_proto, timestamp
 
-_KIND_TO_PROTO = {
-    StageKind.OPEN: deals_pb2.STAGE_KIND_OPEN,
-    StageKind.WON: deals_pb2.STAGE_KIND_WON,
-    StageKind.LOST: deals_pb2.STAGE_KIND_LOST,
-}
-_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
-_STATUS_TO_PROTO = {
-    DealStatus.OPEN: deals_pb2.DEAL_STATUS_OPEN,
-    DealStatus.WON: deals_pb2.DEAL_STATUS_WON,
-    DealStatus.LOST: deals_pb2.DEAL_STATUS_LOST,
-}
-_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value.astimezone(UTC))
-    return ts
-
-
-def time_from_proto(msg: Message, field: str) -> datetime | None:
-    """The UTC instant of a Timestamp field of `msg`; None when it is unset."""
-    return getattr(msg, field).ToDatetime(tzinfo=UTC) if msg.HasField(field) else None
-
-
-def date_to_proto(value: date | None) -> types_pb2.Date | None:
-    return None if value is None else types_pb2.Date(year=value.year, month=value.month, day=value.day)
-
-
-def date_from_proto(msg: Message, field: str, name: str | None = None) -> date | None:
-    """The date of a Date field of `msg`; None when it is unset or all zero; InvalidArgument naming
-    the field when it is not a real date."""
-    if not msg.HasField(field):
-        return None
-    d = getattr(msg, field)
-    if (d.year, d.month, d.day) == (0, 0, 0):
-        return None
-    try:
-        return date(d.year, d.month, d.day)
-    except ValueError:
-        raise InvalidArgument.field(name or field, f"{d.year:04d}-{d.month:02d}-{d.day:02d} is not a date") from None
+STAGE_KINDS = EnumMap(
+    "stage kind",
+    {
+        StageKind.OPEN: deals_pb2.STAGE_KIND_OPEN,
+        StageKind.WON: deals_pb2.STAGE_KIND_WON,
+        StageKind.LOST: deals_pb2.STAGE_KIND_LOST,
+    },
+)
+DEAL_STATUSES = EnumMap(
+    "deal status",
+    {
+        DealStatus.OPEN: deals_pb2.DEAL_STATUS_OPEN,
+        DealStatus.WON: deals_pb2.DEAL_STATUS_WON,
+        DealStatus.LOST: deals_pb2.DEAL_STATUS_LOST,
+    },
+)
 
 
 def stage_kind_from_proto(value: int, field: str = "stage.kind") -> StageKind:
     """STAGE_KIND_UNSPECIFIED is an open stage; InvalidArgument for a number the contract lacks."""
-    if not value:
-        return StageKind.OPEN
-    kind = _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if kind is None:
-        raise InvalidArgument.field(field, f"unknown stage kind {value}")
-    return kind
+    return STAGE_KINDS.from_proto(value, field) or StageKind.OPEN
 
 
 def deal_status_from_proto(value: int, field: str = "status") -> DealStatus | None:
-    if not value:
-        return None
-    status = _STATUS_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if status is None:
-        raise InvalidArgument.field(field, f"unknown deal status {value}")
-    return status
+    return DEAL_STATUSES.from_proto(value, field)
 
 
 def stage_to_proto(stage: Stage) -> deals_pb2.Stage:
     return deals_pb2.Stage(
-        id=stage.id, name=stage.name, default_probability=stage.default_probability, kind=_KIND_TO_PROTO[stage.kind]
+        id=stage.id,
+        name=stage.name,
+        default_probability=stage.default_probability,
+        kind=STAGE_KINDS.to_proto(stage.kind),
     )
 
 
@@ -181,7 +145,7 @@ def deal_to_proto(d: Deal, closed_stage_ids: Collection[str], now: datetime) -> 
         probability=d.probability or 0,
         expected_close_date=date_to_proto(d.expected_close_date),
         source_campaign_id=d.source_campaign_id,
-        status=_STATUS_TO_PROTO[d.status],
+        status=DEAL_STATUSES.to_proto(d.status),
         lost_reason=d.lost_reason,
         won_time=timestamp(d.won_at),
         lost_time=timestamp(d.lost_at),

@@ -10,7 +10,6 @@ from crm_deals.adapters.catalogue import Catalogue
 from crm_deals.adapters.contacts_directory import ContactsDirectory
 from crm_deals.entrypoints.activity_rpcs import ActivityRpcs
 from crm_deals.entrypoints.convert import (
-    date_from_proto,
     deal_from_proto,
     deal_status_from_proto,
     pipeline_from_proto,
@@ -22,6 +21,7 @@ from crm_deals.service_layer.deals import DealFilters, References
 from crm_deals.service_layer.pipelines import Clock, utc_now
 from crm_platform.db import Database
 from crm_platform.listing import owner_filter
+from crm_platform.protoconv import date_from_proto
 
 Ctx = grpc.ServicerContext
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from google.protobuf.message import Message
@@ -11,24 +11,26 @@ from crm.common.v1 import types_pb2
 from crm.quotes.v1 import quotes_pb2
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.money import is_known_currency, minor_unit_exponent
+from crm_platform.protoconv import EnumMap, date_from_proto, date_to_proto
 from crm_quotes.domain.common import parse_decimal, parse_percent, parse_tax_rate, plain
 from crm_quotes.domain.products import PriceChange, Product, ProductKind
 from crm_quotes.domain.quotes import LineDraft, Quote, QuoteStatus
 
-_KIND_TO_PROTO = {
-    ProductKind.PRODUCT: quotes_pb2.PRODUCT_KIND_PRODUCT,
-    ProductKind.SERVICE: quotes_pb2.PRODUCT_KIND_SERVICE,
-}
-_KIND_FROM_PROTO = {v: k for k, v in _KIND_TO_PROTO.items()}
-_STATUS_TO_PROTO = {
-    QuoteStatus.DRAFT: quotes_pb2.QUOTE_STATUS_DRAFT,
-    QuoteStatus.SENT: quotes_pb2.QUOTE_STATUS_SENT,
-    QuoteStatus.ACCEPTED: quotes_pb2.QUOTE_STATUS_ACCEPTED,
-    QuoteStatus.REJECTED: quotes_pb2.QUOTE_STATUS_REJECTED,
-    QuoteStatus.EXPIRED: quotes_pb2.QUOTE_STATUS_EXPIRED,
-    QuoteStatus.SUPERSEDED: quotes_pb2.QUOTE_STATUS_SUPERSEDED,
-}
-_STATUS_FROM_PROTO = {v: k for k, v in _STATUS_TO_PROTO.items()}
+PRODUCT_KINDS = EnumMap(
+    "product kind",
+    {ProductKind.PRODUCT: quotes_pb2.PRODUCT_KIND_PRODUCT, ProductKind.SERVICE: quotes_pb2.PRODUCT_KIND_SERVICE},
+)
+QUOTE_STATUSES = EnumMap(
+    "quote status",
+    {
+        QuoteStatus.DRAFT: quotes_pb2.QUOTE_STATUS_DRAFT,
+        QuoteStatus.SENT: quotes_pb2.QUOTE_STATUS_SENT,
+        QuoteStatus.ACCEPTED: quotes_pb2.QUOTE_STATUS_ACCEPTED,
+        QuoteStatus.REJECTED: quotes_pb2.QUOTE_STATUS_REJECTED,
+        QuoteStatus.EXPIRED: quotes_pb2.QUOTE_STATUS_EXPIRED,
+        QuoteStatus.SUPERSEDED: quotes_pb2.QUOTE_STATUS_SUPERSEDED,
+    },
+)
 
 
 def _ts(msg: Message, field: str, value: datetime | None) -> None:
@@ -48,21 +50,11 @@ def money(amount: Decimal, currency: str) -> types_pb2.Money:
 
 
 def product_kind_from_proto(value: int, field: str = "kind") -> ProductKind | None:
-    if not value:
-        return None
-    kind = _KIND_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if kind is None:
-        raise InvalidArgument.field(field, f"unknown product kind {value}")
-    return kind
+    return PRODUCT_KINDS.from_proto(value, field)
 
 
 def quote_status_from_proto(value: int, field: str = "status") -> QuoteStatus | None:
-    if not value:
-        return None
-    status = _STATUS_FROM_PROTO.get(value)  # type: ignore[call-overload]
-    if status is None:
-        raise InvalidArgument.field(field, f"unknown quote status {value}")
-    return status
+    return QUOTE_STATUSES.from_proto(value, field)
 
 
 def product_from_proto(msg: quotes_pb2.Product) -> Product:
@@ -96,7 +88,7 @@ def product_to_proto(p: Product) -> quotes_pb2.Product:
         sku=p.sku,
         name=p.name,
         description=p.description,
-        kind=_KIND_TO_PROTO[p.kind] if p.kind else 0,
+        kind=PRODUCT_KINDS.to_proto(p.kind) if p.kind else 0,
         unit_of_measure=p.unit_of_measure,
         unit_price=money(p.unit_price, p.currency),
         tax_rate=plain(p.tax_rate),
@@ -122,19 +114,6 @@ def price_change_to_proto(c: PriceChange) -> quotes_pb2.PriceChange:
         msg.previous_tax_rate = plain(c.previous_tax_rate)
     _ts(msg, "change_time", c.changed_at)
     return msg
-
-
-def date_from_proto(msg: Message, field: str) -> date | None:
-    """A Date field as a date; None when unset or all zero; InvalidArgument when impossible."""
-    if not msg.HasField(field):
-        return None
-    d = getattr(msg, field)
-    if not (d.year or d.month or d.day):
-        return None
-    try:
-        return date(d.year, d.month, d.day)
-    except ValueError:
-        raise InvalidArgument.field(field, f"{d.year:04d}-{d.month:02d}-{d.day:02d} is not a date") from None
 
 
 def line_drafts_from_proto(lines: list[quotes_pb2.QuoteLine]) -> tuple[LineDraft, ...]:
@@ -242,14 +221,12 @@ def quote_to_proto(q: Quote) -> quotes_pb2.Quote:
         total=money(q.totals.total, cur),
         terms=q.terms,
         notes=q.notes,
-        status=_STATUS_TO_PROTO[q.status],
+        status=QUOTE_STATUSES.to_proto(q.status),
         rejection_reason=q.rejection_reason,
         version=q.version,
     )
     if q.valid_until is not None:
-        msg.valid_until.CopyFrom(
-            types_pb2.Date(year=q.valid_until.year, month=q.valid_until.month, day=q.valid_until.day)
-        )
+        msg.valid_until.CopyFrom(date_to_proto(q.valid_until))
     for field, value in (
         ("send_time", q.send_time),
         ("accept_time", q.accept_time),
