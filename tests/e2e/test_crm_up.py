@@ -1,6 +1,7 @@
 """The one-command run, end to end: `crm up` (as a real process, on free ports and a fresh data
 folder) starts NATS, every service and the gateway; /readyz turns ready; the thin path works over
-HTTP with client_created arriving on JetStream; SIGTERM stops it leaving no process behind."""
+HTTP with client_created arriving on JetStream; a sale crosses the services (a prospect converted
+with a deal, a quote accepted that sets the deal's amount); SIGTERM stops it leaving no process behind."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -169,6 +171,74 @@ def test_thin_path_over_http_with_the_event_on_jetstream(platform: Running) -> N
 
     event = wait_for_event(platform.nats_url, events_pb2.ClientCreated, lambda e: e.client.id == client["id"])
     assert event.client.name == "Distribuidora Peña" and event.meta.producer == "contacts"
+
+
+def _eventually(check: Any, seconds: float = 20) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.1)
+
+
+def test_a_sale_from_prospect_to_accepted_quote_across_the_services(platform: Running) -> None:
+    """contacts → (prospect_converted) → deals → quotes → (quote_accepted) → deals, each a process."""
+    headers = _admin_headers(platform)
+    base = platform.base
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        res = requests.post(f"{base}{path}", json=body, headers=headers, timeout=10)
+        assert res.status_code in (200, 201), res.text
+        return dict(res.json())
+
+    def get(path: str) -> Any:
+        res = requests.get(f"{base}{path}", headers=headers, timeout=10)
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    prospect = post("/api/v1/prospects", {"company_name": "Café Añoranza", "first_name": "Íñigo", "last_name": "Peña"})
+    converted = post(
+        f"/api/v1/prospects/{prospect['id']}:convert",
+        {
+            "open_deal": True,
+            "deal_title": "Café para oficinas",
+            "deal_amount": {"amount": "4000000", "currency_code": "COP"},
+        },
+    )
+    client_id = converted["client"]["id"]
+    deal = _eventually(lambda: (get(f"/api/v1/deals?client_id={client_id}")["items"] or [None])[0])
+    assert deal["title"] == "Café para oficinas" and deal["amount"]["amount"] == "4000000"
+    assert deal["contact_ids"] == [converted["contact"]["id"]] and deal["source_prospect_id"] == prospect["id"]
+    _eventually(lambda: get(f"/api/v1/prospects/{prospect['id']}")["converted_deal_id"] == deal["id"])
+
+    product = post(
+        "/api/v1/products",
+        {
+            "sku": "CAFE-500",
+            "name": "Café molido 500 g",
+            "kind": "product",
+            "unit_price": {"amount": "25000", "currency_code": "COP"},
+            "tax_rate": "0.19",
+        },
+    )
+    quote = post("/api/v1/quotes", {"deal_id": deal["id"], "lines": [{"product_id": product["id"], "quantity": "200"}]})
+    assert quote["total"] == {"currency_code": "COP", "amount": "5950000"}  # 200 x 25,000 + 19 % IVA
+    post(f"/api/v1/quotes/{quote['id']}:send", {})
+    post(f"/api/v1/quotes/{quote['id']}:accept", {})
+
+    def accepted() -> Any:
+        current = get(f"/api/v1/deals/{deal['id']}")
+        return current if current["accepted_quote_id"] == quote["id"] else None
+
+    updated = _eventually(accepted)
+    assert updated["amount"] == {"currency_code": "COP", "amount": "5950000"}
+    won = post(f"/api/v1/deals/{deal['id']}:win", {})
+    assert won["status"] == "won" and won["sales_cycle_seconds"] >= 0
+    pdf = requests.get(f"{base}/api/v1/quotes/{quote['id']}/pdf", headers=headers, timeout=30)
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
 
 
 def test_sigterm_stops_every_child(platform: Running) -> None:
