@@ -7,6 +7,7 @@ import enum
 from datetime import UTC, date, datetime
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.common.v1 import types_pb2
 from crm.deals.v1 import deals_pb2
@@ -40,6 +41,13 @@ def test_times_and_dates() -> None:
         time_from_proto(deal, "won_time", "deal.won_time")
     assert err.value.violations[0].field == "deal.won_time"
     assert timestamp(None) is None
+    for t in (
+        datetime(1969, 12, 31, 23, 59, 59, 250_000, tzinfo=UTC),
+        datetime(2026, 3, 2, 9, 30, 0, 123_456, tzinfo=UTC),
+    ):
+        expected = Timestamp()
+        expected.FromDatetime(t)
+        assert timestamp(t) == expected  # the same as protobuf's own conversion, before 1970 too
 
     deal = deals_pb2.Deal(expected_close_date=date_to_proto(date(2026, 6, 30)))
     assert date_from_proto(deal, "expected_close_date") == date(2026, 6, 30)

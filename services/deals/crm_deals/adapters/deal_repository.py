@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
+from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_deals.adapters.tables import (
@@ -215,18 +215,24 @@ def _deal_values(d: Deal) -> dict[str, Any]:
     }
 
 
-def _children_statement(table: Any) -> Any:
+def _children_statement(table: Any, postgres: bool) -> Any:
     order = table.c.seq if table is deal_stage_history else table.c.position
-    return select(table).where(table.c.deal_id.in_(bindparam("ids", expanding=True))).order_by(table.c.deal_id, order)
+    # PostgreSQL takes the ids as one array (= ANY): one statement text, prepared once, however many
+    # ids; SQLite takes them as an IN list.
+    ids = any_(bindparam("ids", type_=ARRAY(String))) if postgres else bindparam("ids", expanding=True)
+    match = table.c.deal_id == ids if postgres else table.c.deal_id.in_(ids)
+    return select(table).where(match).order_by(table.c.deal_id, order)
 
 
 # A page of deals reads its line items, contacts and history with one cached statement each.
-_CHILDREN = tuple(_children_statement(t) for t in (deal_line_items, deal_contacts, deal_stage_history))
+_CHILD_TABLES = (deal_line_items, deal_contacts, deal_stage_history)
+_CHILDREN = {pg: tuple(_children_statement(t, pg) for t in _CHILD_TABLES) for pg in (False, True)}
 
 
 def _children(session: Session, ids: Sequence[str]) -> tuple[dict[str, list[Any]], ...]:
-    found: tuple[dict[str, list[Any]], ...] = tuple({i: [] for i in ids} for _ in _CHILDREN)
-    for stmt, into in zip(_CHILDREN, found, strict=True):
+    statements = _CHILDREN[session.get_bind().dialect.name == "postgresql"]
+    found: tuple[dict[str, list[Any]], ...] = tuple({i: [] for i in ids} for _ in statements)
+    for stmt, into in zip(statements, found, strict=True):
         for chunk in chunked(ids):
             for row in session.execute(stmt, {"ids": chunk}):
                 into[row.deal_id].append(row)
