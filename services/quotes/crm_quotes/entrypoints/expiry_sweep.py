@@ -25,11 +25,14 @@ class ExpirySweep:
         self.quoting = quoting
         self.interval = interval_seconds
         self.expired_total = 0
+        # Sweeps finished (tests wait on it rather than on a timer).
+        self.runs = 0
 
     async def run(self, bus: EventBus, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 self.expired_total += await asyncio.to_thread(expire_due_quotes, self.db, self.quoting)
+                self.runs += 1
             except Exception:  # the database may be away for a while: try again next time
                 log.exception("expiry sweep failed")
             with contextlib.suppress(TimeoutError):

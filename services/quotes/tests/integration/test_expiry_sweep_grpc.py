@@ -33,16 +33,25 @@ def test_the_running_sweep_stores_expiry_and_publishes_it_once(
     world = QuotesWorld(runtime, stub_for(runtime), deals, FakeContacts(), clock, database_url)
     quote = world.quote(valid_until=types_pb2.Date(year=2026, month=3, day=4))
     world.stub.SendQuote(quotes_pb2.SendQuoteRequest(quote_id=quote.id), timeout=5)
-    time.sleep(0.3)  # sweeps run meanwhile: nothing is due yet
+    sweep = runtime.background[0]
+
+    def after_sweeps(count: int) -> None:
+        """Waits (bounded) until `count` more sweeps have finished."""
+        target, deadline = sweep.runs + count, time.monotonic() + 20  # type: ignore[attr-defined]
+        while sweep.runs < target:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the sweep did not run"
+            time.sleep(0.02)
+
+    after_sweeps(2)  # nothing is due yet
     assert runtime.db is not None
     with runtime.db.read() as s:
         assert s.scalar(select(quotes.c.status).where(quotes.c.id == quote.id)) == "sent"
     clock.advance(days=3)
     event = wait_for_event(nats_server.url, events_pb2.QuoteExpired, lambda e: e.quote.id == quote.id)
     assert event.quote.status == quotes_pb2.QUOTE_STATUS_EXPIRED and event.quote.deal_id == quote.deal_id
-    time.sleep(0.5)  # several more sweeps
+    after_sweeps(3)
     clock.advance(days=1)
-    time.sleep(0.3)
+    after_sweeps(2)
     with runtime.db.read() as s:
         assert s.scalar(select(quotes.c.status).where(quotes.c.id == quote.id)) == "expired"
         published = list(
