@@ -51,6 +51,9 @@ class ServiceSpec:
     on_start: Callable[[Database], None] | None = None
     # Builds the service's background tasks (sweeps), given the database.
     background: Callable[[Database], list[BackgroundTask]] = field(default=lambda _db: [])
+    # Reads the service's own settings (CRM_<SERVICE>_*), raising ConfigError for a malformed
+    # value: called before anything starts, so the process stops with the variable named.
+    settings: Callable[[], object] | None = None
 
 
 class ServiceRuntime:
@@ -158,6 +161,8 @@ def main(spec: ServiceSpec) -> None:
     exit_with_launcher()
     try:
         config = service_config(spec.name)
+        if spec.settings is not None:
+            spec.settings()
     except ConfigError as exc:
         print(f"crm-{spec.name}: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -276,3 +276,16 @@ def test_a_service_or_the_gateway_refuses_to_start_without_the_internal_token(mo
     res = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "CRM_INTERNAL_TOKEN must be set" in res.stderr
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+@pytest.mark.parametrize(
+    ("module", "variable", "value"),
+    [("crm_deals", "CRM_DEALS_DEFAULT_CURRENCY", "PESOS"), ("crm_quotes", "CRM_QUOTES_TIME_ZONE", "Nowhere/Nada")],
+)
+def test_a_malformed_service_setting_stops_it_before_it_starts(
+    module: str, variable: str, value: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "CRM_DATA_DIR": str(tmp_path), "CRM_INTERNAL_TOKEN": "t", variable: value}
+    res = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and variable in res.stderr and value in res.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing created

@@ -37,6 +37,7 @@ def build_spec(clock: Clock = utc_now) -> ServiceSpec:
         register=register,
         consumers=make_consumers,
         on_start=seed,
+        settings=deals_settings,
     )
 
 

@@ -42,4 +42,10 @@ def register(server: GrpcServer, db: Database) -> None:
     server.register(IdentityServicer(deps_for(db)))
 
 
-SPEC = ServiceSpec(name="identity", migrations="crm_identity:migrations", register=register, on_start=on_start)
+SPEC = ServiceSpec(
+    name="identity",
+    migrations="crm_identity:migrations",
+    register=register,
+    on_start=on_start,
+    settings=lambda: (identity_settings(), first_admin_settings()),
+)

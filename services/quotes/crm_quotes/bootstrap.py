@@ -53,7 +53,13 @@ def spec(
         s, quoting = wiring()
         return [ExpirySweep(db, quoting, s.expiry_sweep_seconds)] if s.expiry_sweep_seconds > 0 else []
 
-    return ServiceSpec(name="quotes", migrations="crm_quotes:migrations", register=register, background=background)
+    return ServiceSpec(
+        name="quotes",
+        migrations="crm_quotes:migrations",
+        register=register,
+        background=background,
+        settings=(lambda: settings) if settings is not None else quotes_settings,
+    )
 
 
 SPEC = spec()
