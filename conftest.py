@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from crm_platform.config import PlatformSettings, ServiceConfig
+from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
 from crm_platform.testing import scratch_postgres
@@ -83,3 +84,5 @@ def start_service(nats_server: NatsServer) -> Iterator[Callable[..., ServiceRunt
     yield _start
     for runtime in reversed(started):
         runtime.stop(grace=1)
+    # The next test's services may get these ports again: no channel to a stopped one is kept.
+    close_channels()

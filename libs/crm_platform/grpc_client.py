@@ -88,6 +88,10 @@ def channel_to(service: str, addr: str | None = None, *, deadline: float | None 
                     # Spread calls over every address the name resolves to (several replicas
                     # behind a headless Kubernetes Service); one address behaves as before.
                     ("grpc.lb_policy_name", "round_robin"),
+                    # A peer that restarts is dialled again within seconds (gRPC's default backoff
+                    # grows to two minutes, failing every call meanwhile).
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 5_000),
                 ],
             )
             chan = grpc.intercept_channel(

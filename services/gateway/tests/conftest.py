@@ -20,6 +20,7 @@ from crm_gateway.app import close_app, create_app
 from crm_gateway.settings import GatewaySettings
 from crm_identity.bootstrap import SPEC as IDENTITY
 from crm_platform.config import PlatformSettings, ServiceConfig
+from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
 from crm_quotes.bootstrap import SPEC as QUOTES
@@ -110,3 +111,5 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         close_app(app)
         for runtime in (quotes, deals, contacts, identity):
             runtime.stop(grace=1)
+        # The next module's services may get these ports again: no channel to a stopped one is kept.
+        close_channels()
