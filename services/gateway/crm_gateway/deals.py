@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.common.v1 import types_pb2
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
-from crm_gateway.api import call, check_version, etag, if_match, respond
+from crm_gateway.access import change_scope
+from crm_gateway.api import ProblemError, UpstreamError, call, etag, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
 from crm_gateway.owned import Collection
@@ -207,10 +208,25 @@ def delete_deal(deal_id: str) -> Response:
 
 
 def _transition(rpc: str, deal_id: str, **kw: Any) -> Response:
-    current = DEALS.fetch(deal_id, for_change=True)
-    expected = check_version(if_match(), current.version, "deal")
-    req = getattr(deals_pb2, f"{rpc}Request")(deal_id=deal_id, expected_version=expected, **kw)
-    deal = call("deals", getattr(DEALS.stub(), rpc), req).deal
+    """One call: the deals service applies the move to the deal as it stands, refusing (404, as a
+    missing deal) one whose owner is outside the caller's scope, and a stale If-Match (412)."""
+    scope = change_scope()
+    expected = if_match()
+    req = getattr(deals_pb2, f"{rpc}Request")(
+        deal_id=deal_id,
+        expected_version=expected or 0,
+        allowed_owner_ids=sorted(scope) if scope is not None else [],
+        **kw,
+    )
+    try:
+        deal = call("deals", getattr(DEALS.stub(), rpc), req).deal
+    except UpstreamError as exc:
+        if expected is not None and exc.info.reason == "version_mismatch":
+            current = exc.info.metadata.get("current_version", "?")
+            raise ProblemError(
+                412, "precondition_failed", f"the deal has changed since version {expected} (now {current}); re-read it"
+            ) from None
+        raise
     return respond(to_json(deal), headers=etag(deal.version))
 
 

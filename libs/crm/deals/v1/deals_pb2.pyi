@@ -476,16 +476,18 @@ class DeleteDealResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class MoveDealRequest(_message.Message):
-    __slots__ = ("deal_id", "stage_id", "keep_probability", "expected_version")
+    __slots__ = ("deal_id", "stage_id", "keep_probability", "expected_version", "allowed_owner_ids")
     DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     KEEP_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     deal_id: str
     stage_id: str
     keep_probability: bool
     expected_version: int
-    def __init__(self, deal_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., keep_probability: _Optional[bool] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deal_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., keep_probability: _Optional[bool] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class MoveDealResponse(_message.Message):
     __slots__ = ("deal",)
@@ -494,12 +496,14 @@ class MoveDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class WinDealRequest(_message.Message):
-    __slots__ = ("deal_id", "expected_version")
+    __slots__ = ("deal_id", "expected_version", "allowed_owner_ids")
     DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     deal_id: str
     expected_version: int
-    def __init__(self, deal_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deal_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WinDealResponse(_message.Message):
     __slots__ = ("deal",)
@@ -508,14 +512,16 @@ class WinDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class LoseDealRequest(_message.Message):
-    __slots__ = ("deal_id", "reason", "expected_version")
+    __slots__ = ("deal_id", "reason", "expected_version", "allowed_owner_ids")
     DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     deal_id: str
     reason: str
     expected_version: int
-    def __init__(self, deal_id: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deal_id: _Optional[str] = ..., reason: _Optional[str] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LoseDealResponse(_message.Message):
     __slots__ = ("deal",)
@@ -524,14 +530,16 @@ class LoseDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class ReopenDealRequest(_message.Message):
-    __slots__ = ("deal_id", "stage_id", "expected_version")
+    __slots__ = ("deal_id", "stage_id", "expected_version", "allowed_owner_ids")
     DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     STAGE_ID_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     deal_id: str
     stage_id: str
     expected_version: int
-    def __init__(self, deal_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, deal_id: _Optional[str] = ..., stage_id: _Optional[str] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ReopenDealResponse(_message.Message):
     __slots__ = ("deal",)

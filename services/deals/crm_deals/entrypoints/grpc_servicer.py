@@ -182,22 +182,39 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             request.keep_probability,
             expected_version=request.expected_version,
             now=self.clock,
+            allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
         return deals_pb2.MoveDealResponse(deal=deal)
 
     def WinDeal(self, request: deals_pb2.WinDealRequest, context: Ctx) -> deals_pb2.WinDealResponse:
-        deal = deals.win_deal(self.db, request.deal_id, expected_version=request.expected_version, now=self.clock)
+        deal = deals.win_deal(
+            self.db,
+            request.deal_id,
+            expected_version=request.expected_version,
+            now=self.clock,
+            allowed_owner_ids=frozenset(request.allowed_owner_ids),
+        )
         return deals_pb2.WinDealResponse(deal=deal)
 
     def LoseDeal(self, request: deals_pb2.LoseDealRequest, context: Ctx) -> deals_pb2.LoseDealResponse:
         deal = deals.lose_deal(
-            self.db, request.deal_id, request.reason, expected_version=request.expected_version, now=self.clock
+            self.db,
+            request.deal_id,
+            request.reason,
+            expected_version=request.expected_version,
+            now=self.clock,
+            allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
         return deals_pb2.LoseDealResponse(deal=deal)
 
     def ReopenDeal(self, request: deals_pb2.ReopenDealRequest, context: Ctx) -> deals_pb2.ReopenDealResponse:
         deal = deals.reopen_deal(
-            self.db, request.deal_id, request.stage_id, expected_version=request.expected_version, now=self.clock
+            self.db,
+            request.deal_id,
+            request.stage_id,
+            expected_version=request.expected_version,
+            now=self.clock,
+            allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
         return deals_pb2.ReopenDealResponse(deal=deal)
 

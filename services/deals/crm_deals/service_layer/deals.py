@@ -5,7 +5,7 @@ row locked; the change and its event commit together."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -204,11 +204,13 @@ def list_deals(
     return [convert.deal_to_proto(d, closed, at) for d in page.items], page.next_page_token, page.total_size
 
 
-def _locked(uow: UnitOfWork, deal_id: str, field: str = "deal_id") -> Deal:
+def _locked(uow: UnitOfWork, deal_id: str, field: str = "deal_id", allowed: Collection[str] = ()) -> Deal:
+    """The deal, its row locked; NOT_FOUND when there is none, or when `allowed` (the owners whose
+    deals the caller may change; empty = any) does not hold its owner, so ids do not leak."""
     if not deal_id:
         raise InvalidArgument.field(field, "is required")
     deal = repository.get_deal(uow.session, deal_id, for_update=True) if is_valid_id(deal_id) else None
-    if deal is None:
+    if deal is None or (allowed and deal.owner_id not in allowed):
         raise not_found(deal_id)
     return deal
 
@@ -295,12 +297,13 @@ def move_deal(
     *,
     expected_version: int = 0,
     now: Clock = utc_now,
+    allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
     """Moves an open deal to another open stage of its pipeline, with deal_stage_changed."""
     if not stage_id:
         raise InvalidArgument.field("stage_id", "is required")
     with db.uow() as uow:
-        deal = _locked(uow, deal_id)
+        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
         _check_version(deal, expected_version)
         pipeline = _pipeline_of(uow.session, deal)
         at = now()
@@ -329,9 +332,16 @@ def win(uow: UnitOfWork, deal: Deal, pipeline: Pipeline, actor: str, at: datetim
     return message
 
 
-def win_deal(db: Database, deal_id: str, *, expected_version: int = 0, now: Clock = utc_now) -> deals_pb2.Deal:
+def win_deal(
+    db: Database,
+    deal_id: str,
+    *,
+    expected_version: int = 0,
+    now: Clock = utc_now,
+    allowed_owner_ids: Collection[str] = (),
+) -> deals_pb2.Deal:
     with db.uow() as uow:
-        deal = _locked(uow, deal_id)
+        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
         _check_version(deal, expected_version)
         message = win(uow, deal, _pipeline_of(uow.session, deal), current_actor(), now())
         uow.commit()
@@ -339,12 +349,18 @@ def win_deal(db: Database, deal_id: str, *, expected_version: int = 0, now: Cloc
 
 
 def lose_deal(
-    db: Database, deal_id: str, reason: str, *, expected_version: int = 0, now: Clock = utc_now
+    db: Database,
+    deal_id: str,
+    reason: str,
+    *,
+    expected_version: int = 0,
+    now: Clock = utc_now,
+    allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
     if not reason.strip():  # before any read: a missing reason is the caller's mistake alone
         raise InvalidArgument.field("reason", "say why the deal was lost")
     with db.uow() as uow:
-        deal = _locked(uow, deal_id)
+        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
         _check_version(deal, expected_version)
         pipeline = _pipeline_of(uow.session, deal)
         at = now()
@@ -356,10 +372,16 @@ def lose_deal(
 
 
 def reopen_deal(
-    db: Database, deal_id: str, stage_id: str, *, expected_version: int = 0, now: Clock = utc_now
+    db: Database,
+    deal_id: str,
+    stage_id: str,
+    *,
+    expected_version: int = 0,
+    now: Clock = utc_now,
+    allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
     with db.uow() as uow:
-        deal = _locked(uow, deal_id)
+        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
         _check_version(deal, expected_version)
         pipeline = _pipeline_of(uow.session, deal)
         at = now()

@@ -419,3 +419,24 @@ def test_delete_publishes_the_deal_as_it_was(world: DealsWorld) -> None:
     assert info.code == grpc.StatusCode.NOT_FOUND and info.reason == "deal_not_found"
     event = wait_for_event(world.nats_url, events_pb2.DealDeleted, lambda e: e.deal.id == deal.id)
     assert event.deal.title == deal.title and event.deal.owner_id == OWNER
+
+
+def test_moves_refuse_a_deal_outside_the_callers_scope_as_missing(world: DealsWorld) -> None:
+    pipeline = world.default_pipeline()
+    deal = world.create(world.client().id)
+    before = world.rows()
+    for call, req in (
+        (world.stub.MoveDeal, deals_pb2.MoveDealRequest(deal_id=deal.id, stage_id=pipeline.stages[1].id)),
+        (world.stub.WinDeal, deals_pb2.WinDealRequest(deal_id=deal.id)),
+        (world.stub.LoseDeal, deals_pb2.LoseDealRequest(deal_id=deal.id, reason="Precio")),
+    ):
+        req.allowed_owner_ids.append(OTHER_OWNER)
+        info = _error(call, req)
+        assert info.code == grpc.StatusCode.NOT_FOUND and info.reason == "deal_not_found"
+    assert world.rows() == before
+    won = world.stub.WinDeal(
+        deals_pb2.WinDealRequest(deal_id=deal.id, allowed_owner_ids=[OTHER_OWNER, OWNER]), timeout=5
+    ).deal
+    assert won.status == deals_pb2.DEAL_STATUS_WON
+    reopen = deals_pb2.ReopenDealRequest(deal_id=deal.id, allowed_owner_ids=[OTHER_OWNER])
+    assert _error(world.stub.ReopenDeal, reopen).code == grpc.StatusCode.NOT_FOUND
