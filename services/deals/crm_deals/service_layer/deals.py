@@ -5,9 +5,11 @@ row locked; the change and its event commit together."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+
+from google.protobuf.message import Message
 
 from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.adapters import deal_repository as repository
@@ -289,6 +291,56 @@ def delete_deal(db: Database, deal_id: str) -> None:
         uow.commit()
 
 
+# A stage change: the deal as `change(deal, pipeline, actor, at)` leaves it (the same object when
+# nothing changes), and the event that says so, from the deal before and the stored message.
+Change = Callable[[Deal, Pipeline, str, datetime], Deal]
+Announce = Callable[[Deal, deals_pb2.Deal], Message]
+
+
+def _store_transition(
+    uow: UnitOfWork, before: Deal, after: Deal, pipeline: Pipeline, at: datetime, announce: Announce
+) -> deals_pb2.Deal:
+    saved = _save(uow, before, after, at)
+    message = to_proto(saved, pipeline, at)
+    uow.add_event(announce(before, message))
+    return message
+
+
+def _transition(
+    db: Database,
+    deal_id: str,
+    change: Change,
+    announce: Announce,
+    *,
+    expected_version: int,
+    now: Clock,
+    allowed_owner_ids: Collection[str],
+) -> deals_pb2.Deal:
+    """One stage change in one unit of work: the deal's row locked (NOT_FOUND outside the caller's
+    scope), its version checked, the change stored with its event; a change that changes nothing
+    stores and publishes nothing."""
+    with db.uow() as uow:
+        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
+        _check_version(deal, expected_version)
+        pipeline = _pipeline_of(uow.session, deal)
+        at = now()
+        after = change(deal, pipeline, current_actor(), at)
+        if after is deal:
+            return to_proto(deal, pipeline, at)
+        message = _store_transition(uow, deal, after, pipeline, at, announce)
+        uow.commit()
+        return message
+
+
+def _won(before: Deal, message: deals_pb2.Deal) -> Message:
+    return events_pb2.DealWon(deal=message, from_stage_id=before.stage_id)
+
+
+def win(uow: UnitOfWork, deal: Deal, pipeline: Pipeline, actor: str, at: datetime) -> deals_pb2.Deal:
+    """Stores the open deal won, with deal_won (an accepted quote wins a deal through it too)."""
+    return _store_transition(uow, deal, rules.won(deal, pipeline, actor, at), pipeline, at, _won)
+
+
 def move_deal(
     db: Database,
     deal_id: str,
@@ -302,34 +354,20 @@ def move_deal(
     """Moves an open deal to another open stage of its pipeline, with deal_stage_changed."""
     if not stage_id:
         raise InvalidArgument.field("stage_id", "is required")
-    with db.uow() as uow:
-        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
-        _check_version(deal, expected_version)
-        pipeline = _pipeline_of(uow.session, deal)
-        at = now()
-        after = rules.moved(deal, pipeline, stage_id, keep_probability, current_actor(), at)
-        if after is deal:
-            return to_proto(deal, pipeline, at)
-        saved = _save(uow, deal, after, at)
-        message = to_proto(saved, pipeline, at)
-        uow.add_event(
-            events_pb2.DealStageChanged(
-                deal=message,
-                from_stage_id=deal.stage_id,
-                to_stage_id=saved.stage_id,
-                previous_probability=deal.probability or 0,
-            )
-        )
-        uow.commit()
-        return message
-
-
-def win(uow: UnitOfWork, deal: Deal, pipeline: Pipeline, actor: str, at: datetime) -> deals_pb2.Deal:
-    """Stores the open deal won, with deal_won."""
-    saved = _save(uow, deal, rules.won(deal, pipeline, actor, at), at)
-    message = to_proto(saved, pipeline, at)
-    uow.add_event(events_pb2.DealWon(deal=message, from_stage_id=deal.stage_id))
-    return message
+    return _transition(
+        db,
+        deal_id,
+        lambda deal, pipeline, actor, at: rules.moved(deal, pipeline, stage_id, keep_probability, actor, at),
+        lambda before, message: events_pb2.DealStageChanged(
+            deal=message,
+            from_stage_id=before.stage_id,
+            to_stage_id=message.stage_id,
+            previous_probability=before.probability or 0,
+        ),
+        expected_version=expected_version,
+        now=now,
+        allowed_owner_ids=allowed_owner_ids,
+    )
 
 
 def win_deal(
@@ -340,12 +378,10 @@ def win_deal(
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
-    with db.uow() as uow:
-        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
-        _check_version(deal, expected_version)
-        message = win(uow, deal, _pipeline_of(uow.session, deal), current_actor(), now())
-        uow.commit()
-        return message
+    """Wins an open deal: the pipeline's won stage, probability 100, with deal_won."""
+    return _transition(
+        db, deal_id, rules.won, _won, expected_version=expected_version, now=now, allowed_owner_ids=allowed_owner_ids
+    )
 
 
 def lose_deal(
@@ -357,18 +393,18 @@ def lose_deal(
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
+    """Loses an open deal for `reason` (required), with deal_lost."""
     if not reason.strip():  # before any read: a missing reason is the caller's mistake alone
         raise InvalidArgument.field("reason", "say why the deal was lost")
-    with db.uow() as uow:
-        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
-        _check_version(deal, expected_version)
-        pipeline = _pipeline_of(uow.session, deal)
-        at = now()
-        saved = _save(uow, deal, rules.lost(deal, pipeline, reason, current_actor(), at), at)
-        message = to_proto(saved, pipeline, at)
-        uow.add_event(events_pb2.DealLost(deal=message, from_stage_id=deal.stage_id))
-        uow.commit()
-        return message
+    return _transition(
+        db,
+        deal_id,
+        lambda deal, pipeline, actor, at: rules.lost(deal, pipeline, reason, actor, at),
+        lambda before, message: events_pb2.DealLost(deal=message, from_stage_id=before.stage_id),
+        expected_version=expected_version,
+        now=now,
+        allowed_owner_ids=allowed_owner_ids,
+    )
 
 
 def reopen_deal(
@@ -380,17 +416,21 @@ def reopen_deal(
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
 ) -> deals_pb2.Deal:
-    with db.uow() as uow:
-        deal = _locked(uow, deal_id, allowed=allowed_owner_ids)
-        _check_version(deal, expected_version)
-        pipeline = _pipeline_of(uow.session, deal)
-        at = now()
-        saved = _save(uow, deal, rules.reopened(deal, pipeline, stage_id, current_actor(), at), at)
-        message = to_proto(saved, pipeline, at)
-        previous = deals_pb2.DEAL_STATUS_WON if deal.status is DealStatus.WON else deals_pb2.DEAL_STATUS_LOST
-        uow.add_event(events_pb2.DealReopened(deal=message, previous_status=previous, from_stage_id=deal.stage_id))
-        uow.commit()
-        return message
+    """Reopens a won or lost deal at `stage_id` or the stage it left, with deal_reopened."""
+
+    def announce(before: Deal, message: deals_pb2.Deal) -> Message:
+        previous = deals_pb2.DEAL_STATUS_WON if before.status is DealStatus.WON else deals_pb2.DEAL_STATUS_LOST
+        return events_pb2.DealReopened(deal=message, previous_status=previous, from_stage_id=before.stage_id)
+
+    return _transition(
+        db,
+        deal_id,
+        lambda deal, pipeline, actor, at: rules.reopened(deal, pipeline, stage_id, actor, at),
+        announce,
+        expected_version=expected_version,
+        now=now,
+        allowed_owner_ids=allowed_owner_ids,
+    )
 
 
 def product_figures(db: Database, product_ids: Sequence[str]) -> list[deals_pb2.ProductDealFigures]:
