@@ -1,17 +1,31 @@
-"""Wires the reporting service. Its RPCs are defined in protos/crm/reporting/v1; until the reporting issue
-builds them they answer UNIMPLEMENTED (the generated base servicer does), while health,
-reflection, metrics, migrations and the outbox relay already run."""
+"""Wires the reporting service: its servicer (budgets and indicators from BudgetIndicatorRpcs,
+report definitions, runs and exports from ReportRpcs), migrations, and the durable consumers that
+build the read models from the other services' events."""
 
 from __future__ import annotations
 
-from crm.reporting.v1 import reporting_pb2_grpc
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import ServiceSpec
+from crm_reporting.entrypoints.grpc_servicer import ReportingServicer
+
+Clock = Callable[[], datetime]
 
 
-def register(server: GrpcServer, _db: Database) -> None:
-    server.register(reporting_pb2_grpc.ReportingServiceServicer())
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-SPEC = ServiceSpec(name="reporting", migrations="crm_reporting:migrations", register=register)
+def build_spec(clock: Clock = utc_now) -> ServiceSpec:
+    """The service as it runs; tests pass a fixed clock."""
+
+    def register(server: GrpcServer, db: Database) -> None:
+        server.register(ReportingServicer(db, clock=clock))
+
+    return ServiceSpec(name="reporting", migrations="crm_reporting:migrations", register=register)
+
+
+SPEC = build_spec()
