@@ -1,17 +1,70 @@
-"""Wires the campaigns service. Its RPCs are defined in protos/crm/campaigns/v1; until the campaigns issue
-builds them they answer UNIMPLEMENTED (the generated base servicer does), while health,
-reflection, metrics, migrations and the outbox relay already run."""
+"""Wires the campaigns service: its servicer (with the contacts service as the source of segments
+and prospects, the deals service for calls and deals, SMTP and Mailchimp as mail providers), its
+migrations, settings, the consumer of the deals service's events and the background mail sender.
+Tests pass a clock, settings or providers of their own to `build_spec`."""
 
 from __future__ import annotations
 
-from crm.campaigns.v1 import campaigns_pb2_grpc
+from crm_campaigns.adapters.contacts_directory import ContactsDirectory, GrpcContactsDirectory
+from crm_campaigns.adapters.deals_client import DealsClient, GrpcDealsClient
+from crm_campaigns.adapters.mail import MailchimpClient, SmtpSender
+from crm_campaigns.entrypoints.consumers import consumers
+from crm_campaigns.entrypoints.grpc_servicer import CampaignsServicer
+from crm_campaigns.entrypoints.sender import MailSender
+from crm_campaigns.service_layer.campaigns import Campaigns, Clock, utc_now
+from crm_campaigns.service_layer.mailing import Providers
+from crm_campaigns.settings import CampaignsSettings, campaigns_settings
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
-from crm_platform.service import ServiceSpec
+from crm_platform.service import BackgroundTask, ServiceSpec
 
 
-def register(server: GrpcServer, _db: Database) -> None:
-    server.register(campaigns_pb2_grpc.CampaignsServiceServicer())
+def providers_for(settings: CampaignsSettings) -> Providers:
+    def mailchimp() -> MailchimpClient | None:
+        config = settings.mailchimp()
+        return MailchimpClient(config) if config is not None else None
+
+    return Providers(smtp=lambda: SmtpSender(settings.smtp()), mailchimp=mailchimp)
 
 
-SPEC = ServiceSpec(name="campaigns", migrations="crm_campaigns:migrations", register=register)
+def build_spec(
+    clock: Clock = utc_now,
+    settings: CampaignsSettings | None = None,
+    providers: Providers | None = None,
+    directory: ContactsDirectory | None = None,
+    deals: DealsClient | None = None,
+) -> ServiceSpec:
+    """The service as it runs; settings are read from the environment when it starts."""
+    state: dict[str, object] = {}
+
+    def wiring(db: Database) -> tuple[Campaigns, Providers]:
+        if state.get("db") is not db:  # one wiring per start (tests start the spec many times)
+            state["db"] = db
+            s = settings or campaigns_settings()
+            w = Campaigns(db, directory or GrpcContactsDirectory(), deals or GrpcDealsClient(), s, clock)
+            state["w"], state["p"] = w, providers or providers_for(s)
+        return state["w"], state["p"]  # type: ignore[return-value]
+
+    def register(server: GrpcServer, db: Database) -> None:
+        w, p = wiring(db)
+        server.register(CampaignsServicer(w, p))
+
+    def background(db: Database) -> list[BackgroundTask]:
+        w, p = wiring(db)
+        sender = MailSender(w, p, w.settings.send_poll_seconds)
+        state["sender"] = sender
+        return [sender]
+
+    spec = ServiceSpec(
+        name="campaigns",
+        migrations="crm_campaigns:migrations",
+        register=register,
+        consumers=consumers,
+        background=background,
+        settings=(lambda: settings) if settings is not None else campaigns_settings,
+    )
+    spec.state = state  # type: ignore[attr-defined]
+    return spec
+
+
+SPEC = build_spec()

@@ -19,6 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm_gateway import (
     activities,
+    campaigns,
     clients,
     contacts,
     deals,
@@ -29,6 +30,7 @@ from crm_gateway import (
     sessions,
     system,
     users,
+    webhooks,
 )
 from crm_gateway.api import ProblemError, UpstreamError
 from crm_gateway.auth import Authenticator, AuthError, Directory, IdentityFeed
@@ -70,6 +72,8 @@ BLUEPRINTS = (
     activities.res,
     products.res,
     quotes.res,
+    campaigns.res,
+    webhooks.res,
 )
 
 

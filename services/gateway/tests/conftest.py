@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from crm_campaigns.bootstrap import SPEC as CAMPAIGNS
 from crm_contacts.bootstrap import SPEC as CONTACTS
 from crm_deals.bootstrap import SPEC as DEALS
 from crm_gateway.app import close_app, create_app
@@ -38,6 +39,7 @@ class Stack:
     contacts: ServiceRuntime
     deals: ServiceRuntime
     quotes: ServiceRuntime
+    campaigns: ServiceRuntime
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
@@ -83,10 +85,20 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         mp.setenv("CRM_DEALS_ADDR", f"127.0.0.1:{deals.grpc_port}")
         quotes = _start(QUOTES, tmp / "quotes.db", nats_server.url)
         mp.setenv("CRM_QUOTES_ADDR", f"127.0.0.1:{quotes.grpc_port}")
+        campaigns = _start(CAMPAIGNS, tmp / "campaigns.db", nats_server.url)
+        mp.setenv("CRM_CAMPAIGNS_ADDR", f"127.0.0.1:{campaigns.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
-        services = ["identity", "contacts", "deals", "quotes"]
+        services = ["identity", "contacts", "deals", "quotes", "campaigns"]
         app = create_app(settings, services=services, nats_url=nats_server.url)
-        s = Stack(app=app, http=app.test_client(), identity=identity, contacts=contacts, deals=deals, quotes=quotes)
+        s = Stack(
+            app=app,
+            http=app.test_client(),
+            identity=identity,
+            contacts=contacts,
+            deals=deals,
+            quotes=quotes,
+            campaigns=campaigns,
+        )
         s.sign_in("admin", ADMIN_EMAIL)
         admin = s.auth("admin")
 
@@ -109,7 +121,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         s.users["team"] = team.get_json()
         yield s
         close_app(app)
-        for runtime in (quotes, deals, contacts, identity):
+        for runtime in (campaigns, quotes, deals, contacts, identity):
             runtime.stop(grace=1)
         # The next module's services may get these ports again: no channel to a stopped one is kept.
         close_channels()

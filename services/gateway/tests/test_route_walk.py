@@ -26,6 +26,12 @@ OPEN = {
     ("GET", "/api/docs/<path:path>"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/refresh"),
+    # Authenticated by what they carry: a campaign's webhook secret, a signed unsubscribe token.
+    ("POST", "/api/v1/webhooks/google-ads/<id:campaign_id>"),
+    ("POST", "/api/v1/webhooks/rd-station/<id:campaign_id>"),
+    ("GET", "/api/v1/webhooks/mailchimp/<id:campaign_id>"),
+    ("POST", "/api/v1/webhooks/mailchimp/<id:campaign_id>"),
+    ("GET", "/api/v1/unsubscribe"),
 }
 
 

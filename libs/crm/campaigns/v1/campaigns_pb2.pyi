@@ -87,6 +87,12 @@ class LeadSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEAD_SOURCE_RD_STATION: _ClassVar[LeadSource]
     LEAD_SOURCE_WEB_FORM: _ClassVar[LeadSource]
     LEAD_SOURCE_MANUAL: _ClassVar[LeadSource]
+
+class ImportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_FORMAT_UNSPECIFIED: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_CSV: _ClassVar[ImportFormat]
+    IMPORT_FORMAT_XLSX: _ClassVar[ImportFormat]
 CAMPAIGN_TYPE_UNSPECIFIED: CampaignType
 CAMPAIGN_TYPE_MAILING: CampaignType
 CAMPAIGN_TYPE_TELEMARKETING: CampaignType
@@ -136,6 +142,9 @@ LEAD_SOURCE_GOOGLE_ADS: LeadSource
 LEAD_SOURCE_RD_STATION: LeadSource
 LEAD_SOURCE_WEB_FORM: LeadSource
 LEAD_SOURCE_MANUAL: LeadSource
+IMPORT_FORMAT_UNSPECIFIED: ImportFormat
+IMPORT_FORMAT_CSV: ImportFormat
+IMPORT_FORMAT_XLSX: ImportFormat
 
 class TargetSegment(_message.Message):
     __slots__ = ("kind", "segment_tags", "industries", "cities", "country_codes", "owner_ids", "prospect_statuses", "prospect_sources")
@@ -176,7 +185,7 @@ class MailingContent(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., html_body: _Optional[str] = ..., text_body: _Optional[str] = ..., provider: _Optional[_Union[MailProvider, str]] = ..., from_name: _Optional[str] = ..., from_email: _Optional[str] = ..., reply_to_email: _Optional[str] = ...) -> None: ...
 
 class Campaign(_message.Message):
-    __slots__ = ("id", "name", "type", "status", "start_date", "end_date", "owner_id", "budget", "cost", "description", "target", "mailing", "external_id", "launch_time", "complete_time", "cancel_time", "cancel_reason", "create_time", "update_time", "version")
+    __slots__ = ("id", "name", "type", "status", "start_date", "end_date", "owner_id", "budget", "cost", "description", "target", "mailing", "external_id", "launch_time", "complete_time", "cancel_time", "cancel_reason", "create_time", "update_time", "version", "webhook_secret")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +206,7 @@ class Campaign(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     type: CampaignType
@@ -217,10 +227,11 @@ class Campaign(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., start_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., owner_id: _Optional[str] = ..., budget: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., cost: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., target: _Optional[_Union[TargetSegment, _Mapping]] = ..., mailing: _Optional[_Union[MailingContent, _Mapping]] = ..., external_id: _Optional[str] = ..., launch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    webhook_secret: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., start_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., end_date: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., owner_id: _Optional[str] = ..., budget: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., cost: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., description: _Optional[str] = ..., target: _Optional[_Union[TargetSegment, _Mapping]] = ..., mailing: _Optional[_Union[MailingContent, _Mapping]] = ..., external_id: _Optional[str] = ..., launch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
 class Member(_message.Message):
-    __slots__ = ("id", "campaign_id", "client_id", "contact_id", "prospect_id", "email", "phone", "display_name", "status", "assigned_rep_id", "last_call_outcome", "last_call_time", "call_count", "call_back_time", "created_prospect_id", "created_deal_id", "status_time", "version")
+    __slots__ = ("id", "campaign_id", "client_id", "contact_id", "prospect_id", "email", "phone", "display_name", "status", "assigned_rep_id", "last_call_outcome", "last_call_time", "call_count", "call_back_time", "created_prospect_id", "created_deal_id", "status_time", "version", "send_error", "send_state")
     ID_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -239,6 +250,8 @@ class Member(_message.Message):
     CREATED_DEAL_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_TIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    SEND_ERROR_FIELD_NUMBER: _ClassVar[int]
+    SEND_STATE_FIELD_NUMBER: _ClassVar[int]
     id: str
     campaign_id: str
     client_id: str
@@ -257,7 +270,9 @@ class Member(_message.Message):
     created_deal_id: str
     status_time: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., prospect_id: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[MemberStatus, str]] = ..., assigned_rep_id: _Optional[str] = ..., last_call_outcome: _Optional[_Union[CallOutcome, str]] = ..., last_call_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_count: _Optional[int] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_prospect_id: _Optional[str] = ..., created_deal_id: _Optional[str] = ..., status_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    send_error: str
+    send_state: str
+    def __init__(self, id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., client_id: _Optional[str] = ..., contact_id: _Optional[str] = ..., prospect_id: _Optional[str] = ..., email: _Optional[str] = ..., phone: _Optional[str] = ..., display_name: _Optional[str] = ..., status: _Optional[_Union[MemberStatus, str]] = ..., assigned_rep_id: _Optional[str] = ..., last_call_outcome: _Optional[_Union[CallOutcome, str]] = ..., last_call_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., call_count: _Optional[int] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_prospect_id: _Optional[str] = ..., created_deal_id: _Optional[str] = ..., status_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., send_error: _Optional[str] = ..., send_state: _Optional[str] = ...) -> None: ...
 
 class Lead(_message.Message):
     __slots__ = ("company_name", "first_name", "last_name", "job_title", "email", "phone", "city", "country_code", "notes", "source", "external_id")
@@ -560,20 +575,22 @@ class SendMailingResponse(_message.Message):
     def __init__(self, queued_count: _Optional[int] = ...) -> None: ...
 
 class RecordMailEventRequest(_message.Message):
-    __slots__ = ("campaign_id", "member_id", "email", "kind", "event_time", "external_event_id")
+    __slots__ = ("campaign_id", "member_id", "email", "kind", "event_time", "external_event_id", "webhook_secret")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     EXTERNAL_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     member_id: str
     email: str
     kind: MailEventKind
     event_time: _timestamp_pb2.Timestamp
     external_event_id: str
-    def __init__(self, campaign_id: _Optional[str] = ..., member_id: _Optional[str] = ..., email: _Optional[str] = ..., kind: _Optional[_Union[MailEventKind, str]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., external_event_id: _Optional[str] = ...) -> None: ...
+    webhook_secret: str
+    def __init__(self, campaign_id: _Optional[str] = ..., member_id: _Optional[str] = ..., email: _Optional[str] = ..., kind: _Optional[_Union[MailEventKind, str]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., external_event_id: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
 class RecordMailEventResponse(_message.Message):
     __slots__ = ("member",)
@@ -582,7 +599,7 @@ class RecordMailEventResponse(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
 
 class RecordCallOutcomeRequest(_message.Message):
-    __slots__ = ("member_id", "outcome", "call_back_time", "notes", "follow_up", "deal_title", "deal_amount", "expected_version", "request_id")
+    __slots__ = ("member_id", "outcome", "call_back_time", "notes", "follow_up", "deal_title", "deal_amount", "expected_version", "request_id", "campaign_id")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     CALL_BACK_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -592,6 +609,7 @@ class RecordCallOutcomeRequest(_message.Message):
     DEAL_AMOUNT_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     outcome: CallOutcome
     call_back_time: _timestamp_pb2.Timestamp
@@ -601,7 +619,8 @@ class RecordCallOutcomeRequest(_message.Message):
     deal_amount: _types_pb2.Money
     expected_version: int
     request_id: str
-    def __init__(self, member_id: _Optional[str] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notes: _Optional[str] = ..., follow_up: _Optional[_Union[CallFollowUp, str]] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    campaign_id: str
+    def __init__(self, member_id: _Optional[str] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notes: _Optional[str] = ..., follow_up: _Optional[_Union[CallFollowUp, str]] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., campaign_id: _Optional[str] = ...) -> None: ...
 
 class RecordCallOutcomeResponse(_message.Message):
     __slots__ = ("member", "activity_id", "prospect_id", "deal_id")
@@ -616,16 +635,18 @@ class RecordCallOutcomeResponse(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., activity_id: _Optional[str] = ..., prospect_id: _Optional[str] = ..., deal_id: _Optional[str] = ...) -> None: ...
 
 class CaptureLeadRequest(_message.Message):
-    __slots__ = ("campaign_id", "lead", "owner_id", "request_id")
+    __slots__ = ("campaign_id", "lead", "owner_id", "request_id", "webhook_secret")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     LEAD_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     lead: Lead
     owner_id: str
     request_id: str
-    def __init__(self, campaign_id: _Optional[str] = ..., lead: _Optional[_Union[Lead, _Mapping]] = ..., owner_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    webhook_secret: str
+    def __init__(self, campaign_id: _Optional[str] = ..., lead: _Optional[_Union[Lead, _Mapping]] = ..., owner_id: _Optional[str] = ..., request_id: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
 class CaptureLeadResponse(_message.Message):
     __slots__ = ("member", "prospect_id", "created")
@@ -638,16 +659,18 @@ class CaptureLeadResponse(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ..., prospect_id: _Optional[str] = ..., created: _Optional[bool] = ...) -> None: ...
 
 class BatchCaptureLeadsRequest(_message.Message):
-    __slots__ = ("campaign_id", "leads", "owner_id", "request_id")
+    __slots__ = ("campaign_id", "leads", "owner_id", "request_id", "webhook_secret")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     LEADS_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    WEBHOOK_SECRET_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     leads: _containers.RepeatedCompositeFieldContainer[Lead]
     owner_id: str
     request_id: str
-    def __init__(self, campaign_id: _Optional[str] = ..., leads: _Optional[_Iterable[_Union[Lead, _Mapping]]] = ..., owner_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    webhook_secret: str
+    def __init__(self, campaign_id: _Optional[str] = ..., leads: _Optional[_Iterable[_Union[Lead, _Mapping]]] = ..., owner_id: _Optional[str] = ..., request_id: _Optional[str] = ..., webhook_secret: _Optional[str] = ...) -> None: ...
 
 class BatchCaptureLeadsResponse(_message.Message):
     __slots__ = ("created_count", "duplicate_count", "errors")
@@ -692,3 +715,71 @@ class GetCampaignResultsResponse(_message.Message):
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     results: CampaignResults
     def __init__(self, results: _Optional[_Union[CampaignResults, _Mapping]] = ...) -> None: ...
+
+class ImportLeadsRequest(_message.Message):
+    __slots__ = ("campaign_id", "format", "content", "file_name", "owner_id", "dry_run")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FILE_NAME_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    format: ImportFormat
+    content: bytes
+    file_name: str
+    owner_id: str
+    dry_run: bool
+    def __init__(self, campaign_id: _Optional[str] = ..., format: _Optional[_Union[ImportFormat, str]] = ..., content: _Optional[bytes] = ..., file_name: _Optional[str] = ..., owner_id: _Optional[str] = ..., dry_run: _Optional[bool] = ...) -> None: ...
+
+class ImportRowProblem(_message.Message):
+    __slots__ = ("row", "field", "message")
+    ROW_FIELD_NUMBER: _ClassVar[int]
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    row: int
+    field: str
+    message: str
+    def __init__(self, row: _Optional[int] = ..., field: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ImportLeadsResponse(_message.Message):
+    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "created_ids")
+    TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATES_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    PROBLEMS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    total_rows: int
+    created: int
+    duplicates: int
+    failed: int
+    problems: _containers.RepeatedCompositeFieldContainer[ImportRowProblem]
+    created_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnsubscribeRequest(_message.Message):
+    __slots__ = ("token",)
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    def __init__(self, token: _Optional[str] = ...) -> None: ...
+
+class UnsubscribeResponse(_message.Message):
+    __slots__ = ("campaign_id", "email")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    email: str
+    def __init__(self, campaign_id: _Optional[str] = ..., email: _Optional[str] = ...) -> None: ...
+
+class RefreshMailReportRequest(_message.Message):
+    __slots__ = ("campaign_id",)
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    def __init__(self, campaign_id: _Optional[str] = ...) -> None: ...
+
+class RefreshMailReportResponse(_message.Message):
+    __slots__ = ("recorded_count",)
+    RECORDED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    recorded_count: int
+    def __init__(self, recorded_count: _Optional[int] = ...) -> None: ...

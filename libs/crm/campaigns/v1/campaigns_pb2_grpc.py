@@ -124,6 +124,21 @@ class CampaignsServiceStub:
                 request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsRequest.SerializeToString,
                 response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsResponse.FromString,
                 _registered_method=True)
+        self.ImportLeads = channel.unary_unary(
+                '/crm.campaigns.v1.CampaignsService/ImportLeads',
+                request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsRequest.SerializeToString,
+                response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsResponse.FromString,
+                _registered_method=True)
+        self.Unsubscribe = channel.unary_unary(
+                '/crm.campaigns.v1.CampaignsService/Unsubscribe',
+                request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeRequest.SerializeToString,
+                response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeResponse.FromString,
+                _registered_method=True)
+        self.RefreshMailReport = channel.unary_unary(
+                '/crm.campaigns.v1.CampaignsService/RefreshMailReport',
+                request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportRequest.SerializeToString,
+                response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportResponse.FromString,
+                _registered_method=True)
 
 
 class CampaignsServiceServicer:
@@ -247,6 +262,30 @@ class CampaignsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportLeads(self, request, context):
+        """A trade fair's spreadsheet (CSV or XLSX) of leads, with the per-row report of the contacts
+        import: each valid row becomes a prospect of the campaign, as BatchCaptureLeads does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unsubscribe(self, request, context):
+        """The unsubscribe link of a mailing: the member's e-mail goes on the suppression list and never
+        gets another mailing of any campaign.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefreshMailReport(self, request, context):
+        """Reads the mail provider's report (Mailchimp) and records its opens, clicks, bounces and
+        unsubscribes on the members.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CampaignsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -339,6 +378,21 @@ def add_CampaignsServiceServicer_to_server(servicer, server):
                     servicer.GetCampaignResults,
                     request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsRequest.FromString,
                     response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsResponse.SerializeToString,
+            ),
+            'ImportLeads': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportLeads,
+                    request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsRequest.FromString,
+                    response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsResponse.SerializeToString,
+            ),
+            'Unsubscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unsubscribe,
+                    request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeRequest.FromString,
+                    response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeResponse.SerializeToString,
+            ),
+            'RefreshMailReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefreshMailReport,
+                    request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportRequest.FromString,
+                    response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -827,6 +881,87 @@ class CampaignsService:
             '/crm.campaigns.v1.CampaignsService/GetCampaignResults',
             crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsRequest.SerializeToString,
             crm_dot_campaigns_dot_v1_dot_campaigns__pb2.GetCampaignResultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportLeads(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.campaigns.v1.CampaignsService/ImportLeads',
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsRequest.SerializeToString,
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ImportLeadsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unsubscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.campaigns.v1.CampaignsService/Unsubscribe',
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeRequest.SerializeToString,
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.UnsubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefreshMailReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.campaigns.v1.CampaignsService/RefreshMailReport',
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportRequest.SerializeToString,
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.RefreshMailReportResponse.FromString,
             options,
             channel_credentials,
             insecure,

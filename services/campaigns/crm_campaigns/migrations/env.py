@@ -1,4 +1,4 @@
-from crm_campaigns.tables import metadata
+from crm_campaigns.adapters.tables import metadata
 from crm_platform.migrations import run_env
 from crm_platform.tables import platform_metadata
 

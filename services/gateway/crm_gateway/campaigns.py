@@ -1,0 +1,465 @@
+"""/api/v1/campaigns: marketing and sales campaigns (Campaña) aimed at a target segment — mailings,
+telemarketing call lists, social ads / RD Station leads and trade fairs. Campaigns are owned
+records: a rep sees and works their own, a manager their team's, an admin all. Launching,
+completing and cancelling are custom actions (`:launch`, `:complete`, `:cancel`) that take
+If-Match; members, results, leads, spend, mailings and calls hang under a campaign."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from flask import Response, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from crm.campaigns.v1 import campaigns_pb2 as pb
+from crm.campaigns.v1 import campaigns_pb2_grpc
+from crm.common.v1 import types_pb2
+from crm_gateway.access import principal
+from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
+from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, from_json, page, to_json
+from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX, Collection
+from crm_gateway.routing import Resource
+from crm_platform.grpc_client import stub
+
+res = Resource(
+    "campaigns",
+    "Campaigns",
+    "Marketing and sales campaigns (Campaña): mailings, call lists, ads and RD Station leads, trade fairs.",
+)
+
+OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
+Decimal = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}(\.[0-9]{1,6})?$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Day = Annotated[date, Field(strict=False)]
+Instant = Annotated[datetime, Field(strict=False)]
+Short = Annotated[str, StringConstraints(max_length=200)]
+Values = Annotated[list[Short], Field(max_length=100)]
+CampaignType = Literal["mailing", "telemarketing", "social_ads", "trade_fair"]
+CampaignStatus = Literal["draft", "scheduled", "running", "completed", "cancelled"]
+MemberStatus = Literal[
+    "pending", "sent", "bounced", "opened", "clicked", "unsubscribed", "called", "converted", "skipped"
+]
+Outcome = Literal["no_answer", "call_back", "not_interested", "interested", "meeting_set"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MoneyIn(_Strict):
+    amount: Decimal
+    currency_code: Currency
+
+
+class TargetIn(_Strict):
+    """Which records the campaign is aimed at: filters of different kinds combine with AND, the
+    values of one filter with OR; an empty filter does not filter."""
+
+    kind: Literal["clients", "contacts", "prospects"] | None = None
+    segment_tags: Values = []
+    industries: Values = []
+    cities: Values = []
+    country_codes: Values = []
+    owner_ids: Annotated[list[Id], Field(max_length=100)] = []
+    prospect_statuses: Values = Field([], description="crm.contacts.v1.ProspectStatus names, e.g. PROSPECT_STATUS_NEW.")
+    prospect_sources: Values = Field([], description="crm.contacts.v1.ProspectSource names, e.g. PROSPECT_SOURCE_ADS.")
+
+
+class MailingIn(_Strict):
+    """The message; subject and bodies may use merge fields: {{ first_name }}, {{ last_name }},
+    {{ name }}, {{ client_name }}, {{ email }}, {{ campaign_name }}, {{ unsubscribe_url }}."""
+
+    subject: Annotated[str, StringConstraints(max_length=300)] = ""
+    html_body: Annotated[str, StringConstraints(max_length=5000)] = ""
+    text_body: Annotated[str, StringConstraints(max_length=5000)] = ""
+    provider: Literal["smtp", "mailchimp"] | None = None
+    from_name: Short = ""
+    from_email: Short = ""
+    reply_to_email: Short = ""
+
+
+class CampaignCreate(_Strict):
+    """A new draft campaign; `owner_id` defaults to the caller, the budget to zero in the
+    service's default currency."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    type: CampaignType
+    owner_id: Id | None = None
+    budget: MoneyIn | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
+    description: Annotated[str, StringConstraints(max_length=5000)] = ""
+    target: TargetIn | None = None
+    mailing: MailingIn | None = None
+    external_id: Short = ""
+
+
+class CampaignPatch(_Strict):
+    """The fields to change (type and target only while a draft; status through the actions)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    type: CampaignType | None = None
+    owner_id: Id | None = None
+    budget: MoneyIn | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
+    description: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    target: TargetIn | None = None
+    mailing: MailingIn | None = None
+    external_id: Short | None = None
+
+
+class CampaignListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(max_length=200), Field(description="Search in names and descriptions.")] = ""
+    owner_id: Annotated[list[Id], Field(max_length=100, description="Repeat for several owners.")] = []
+    type: CampaignType | None = None
+    status: CampaignStatus | None = None
+    active_on: date | None = Field(None, description="Campaigns running on this day (YYYY-MM-DD).")
+    page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
+    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class MemberListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, StringConstraints(max_length=200)] = ""
+    status: MemberStatus | None = None
+    assigned_rep_id: OptionalId = ""
+    last_call_outcome: Outcome | None = None
+    call_back_before: datetime | None = Field(None, description="Members to call back before this instant.")
+    page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
+    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+
+
+class LaunchIn(_Strict):
+    rep_ids: Annotated[
+        list[Id], Field(max_length=200, description="Telemarketing: the reps the call list is spread over.")
+    ] = []
+
+
+class CancelIn(_Strict):
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class Empty(_Strict):
+    pass
+
+
+class TestMailIn(_Strict):
+    emails: Annotated[list[Short], Field(min_length=1, max_length=10)]
+
+
+class LeadIn(_Strict):
+    company_name: Short = ""
+    first_name: Short = ""
+    last_name: Short = ""
+    job_title: Short = ""
+    email: Short = ""
+    phone: Annotated[str, StringConstraints(max_length=50)] = ""
+    city: Short = ""
+    country_code: Annotated[str, StringConstraints(max_length=2)] = ""
+    notes: Annotated[str, StringConstraints(max_length=5000)] = ""
+    source: Literal["trade_fair", "google_ads", "rd_station", "web_form", "manual"] = "manual"
+    external_id: Short = ""
+
+
+class LeadCapture(_Strict):
+    lead: LeadIn
+    owner_id: Id | None = None
+
+
+class SpendIn(_Strict):
+    spend_date: Day
+    amount: MoneyIn
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class CallIn(_Strict):
+    outcome: Outcome
+    call_back_time: Instant | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] = ""
+    follow_up: Literal["create_prospect", "create_deal"] | None = None
+    deal_title: Short = ""
+    deal_amount: MoneyIn | None = None
+
+
+class ImportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    dry_run: bool = Field(False, description="Check and report only; nothing is created.")
+    owner_id: OptionalId = Field("", description="The owner of the new prospects (default: the campaign's).")
+
+
+def _stub() -> Any:
+    return stub(campaigns_pb2_grpc.CampaignsServiceStub, "campaigns")
+
+
+CAMPAIGNS = Collection(
+    kind="campaigns",
+    service="campaigns",
+    stub=_stub,
+    message=pb.Campaign,
+    field="campaign",
+    get_rpc="GetCampaign",
+    requests=pb,
+)
+ONE = ProtoJson(pb.Campaign)
+CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
+
+
+def _call(rpc: str, req: Any, timeout: float | None = None) -> Any:
+    return call("campaigns", getattr(_stub(), rpc), req, timeout)
+
+
+@res.route("GET", "/api/v1/campaigns", query=CampaignListQuery, response=ProtoPage(pb.Campaign))
+def list_campaigns(query: CampaignListQuery) -> Response:
+    """List the campaigns the caller may see, oldest first."""
+    filters: dict[str, Any] = {"query": query.q, "page_size": query.page_size, "page_token": query.page_token}
+    if query.type:
+        filters["type"] = enum_value(pb.CampaignType.DESCRIPTOR, query.type)
+    if query.status:
+        filters["status"] = enum_value(pb.CampaignStatus.DESCRIPTOR, query.status)
+    if query.active_on:
+        d = query.active_on
+        filters["active_on"] = types_pb2.Date(year=d.year, month=d.month, day=d.day)
+    return CAMPAIGNS.list("ListCampaigns", "campaigns", query.owner_id, **filters)
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns",
+    body=CampaignCreate,
+    response=ONE,
+    status=201,
+    response_headers=("Location", "ETag"),
+    request_headers=("Idempotency-Key",),
+)
+def create_campaign(body: CampaignCreate) -> Response:
+    """Create a draft campaign.
+    Its webhook_secret (for the Google Ads and RD Station webhooks) is made by the service."""
+    return CAMPAIGNS.create("CreateCampaign", body, lambda i: url_for("campaigns.get_campaign", campaign_id=i))
+
+
+@res.route("GET", "/api/v1/campaigns/<id:campaign_id>", response=ONE, errors=(404,), response_headers=("ETag",))
+def get_campaign(campaign_id: str) -> Response:
+    """Get a campaign."""
+    return CAMPAIGNS.get(campaign_id)
+
+
+@res.route("PATCH", "/api/v1/campaigns/<id:campaign_id>", body=CampaignPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def update_campaign(campaign_id: str, body: CampaignPatch) -> Response:
+    """Update a campaign (its owner, their manager, or an admin)."""
+    return CAMPAIGNS.update("UpdateCampaign", campaign_id, body)
+
+
+@res.route("DELETE", "/api/v1/campaigns/<id:campaign_id>", status=204, errors=(404,))
+def delete_campaign(campaign_id: str) -> Response:
+    """Delete a draft campaign (a launched one is cancelled instead)."""
+    return CAMPAIGNS.delete("DeleteCampaign", campaign_id)
+
+
+def _action(rpc: str, campaign_id: str, **kw: Any) -> Response:
+    """A life-cycle action on a campaign the caller may change, at the version If-Match names."""
+    current = CAMPAIGNS.fetch(campaign_id, for_change=True)
+    expected = check_version(if_match(), current.version, "campaign")
+    answer = _call(rpc, getattr(pb, f"{rpc}Request")(campaign_id=campaign_id, expected_version=expected, **kw))
+    return respond(
+        to_json(answer) if rpc == "LaunchCampaign" else to_json(answer.campaign), headers=etag(answer.campaign.version)
+    )
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>:launch",
+    body=LaunchIn,
+    response=ProtoJson(pb.LaunchCampaignResponse),
+    **CHANGE,
+)  # type: ignore[arg-type]
+def launch_campaign(campaign_id: str, body: LaunchIn) -> Response:
+    """Launch a draft: its segment becomes its members; it runs (or waits for its start date).
+    A call list is spread over rep_ids (the owner when none). Launching again changes nothing."""
+    return _action("LaunchCampaign", campaign_id, rep_ids=body.rep_ids)
+
+
+@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:complete", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def complete_campaign(campaign_id: str, body: Empty) -> Response:
+    """Complete a launched campaign (its final results go out as campaign_completed)."""
+    return _action("CompleteCampaign", campaign_id)
+
+
+@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:cancel", body=CancelIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+def cancel_campaign(campaign_id: str, body: CancelIn) -> Response:
+    """Cancel a campaign that is not completed (its queued mail is not sent)."""
+    return _action("CancelCampaign", campaign_id, reason=body.reason)
+
+
+@res.route(
+    "GET",
+    "/api/v1/campaigns/<id:campaign_id>/members",
+    query=MemberListQuery,
+    response=ProtoPage(pb.Member),
+    errors=(404,),
+)
+def list_members(campaign_id: str, query: MemberListQuery) -> Response:
+    """List a campaign's members (the segment as launched, and captured leads)."""
+    CAMPAIGNS.fetch(campaign_id)
+    req = pb.ListMembersRequest(
+        campaign_id=campaign_id,
+        query=query.q,
+        assigned_rep_id=query.assigned_rep_id,
+        page_size=query.page_size,
+        page_token=query.page_token,
+    )
+    if query.status:
+        req.status = enum_value(pb.MemberStatus.DESCRIPTOR, query.status)
+    if query.last_call_outcome:
+        req.last_call_outcome = enum_value(pb.CallOutcome.DESCRIPTOR, query.last_call_outcome)
+    if query.call_back_before:
+        req.call_back_before.FromDatetime(query.call_back_before)
+    answer = _call("ListMembers", req)
+    return respond(page(list(answer.members), answer.next_page_token))
+
+
+@res.route("GET", "/api/v1/campaigns/<id:campaign_id>/results", response=ProtoJson(pb.CampaignResults), errors=(404,))
+def campaign_results(campaign_id: str) -> Response:
+    """The campaign's figures: reach, opens, clicks, calls by outcome, leads, deals, cost per lead, ROI."""
+    CAMPAIGNS.fetch(campaign_id)
+    return respond(to_json(_call("GetCampaignResults", pb.GetCampaignResultsRequest(campaign_id=campaign_id)).results))
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>:send",
+    body=Empty,
+    response=ProtoJson(pb.SendMailingResponse),
+    status=202,
+    errors=(404,),
+    request_headers=("Idempotency-Key",),
+)
+def send_mailing(campaign_id: str, body: Empty) -> Response:
+    """Send the mailing to every member not mailed yet (it goes on in the background).
+    Nobody is ever mailed twice; unsubscribed addresses are skipped."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    req = pb.SendMailingRequest(campaign_id=campaign_id, request_id=idempotency_key(principal().id))
+    return respond(to_json(_call("SendMailing", req)), 202)
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>:refresh-report",
+    body=Empty,
+    response=ProtoJson(pb.RefreshMailReportResponse),
+    errors=(404,),
+)
+def refresh_mail_report(campaign_id: str, body: Empty) -> Response:
+    """Read the mail provider's report (Mailchimp) into the members: opens, clicks, bounces, unsubscribes."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    return respond(to_json(_call("RefreshMailReport", pb.RefreshMailReportRequest(campaign_id=campaign_id))))
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>:send-test",
+    body=TestMailIn,
+    response=ProtoJson(pb.SendTestMailResponse),
+    errors=(404,),
+)
+def send_test_mail(campaign_id: str, body: TestMailIn) -> Response:
+    """Mail the content to a few addresses (sample merge values), touching no member."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    return respond(to_json(_call("SendTestMail", pb.SendTestMailRequest(campaign_id=campaign_id, emails=body.emails))))
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>/leads",
+    body=LeadCapture,
+    response=ProtoJson(pb.CaptureLeadResponse),
+    errors=(404,),
+    request_headers=("Idempotency-Key",),
+)
+def capture_lead(campaign_id: str, body: LeadCapture) -> Response:
+    """Capture a lead (a trade fair's visitor, a call): it becomes a prospect of the campaign.
+    The same lead again (external id, else e-mail) creates nothing and answers created=false."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    lead = from_json(pb.Lead(), body.lead.model_dump())
+    req = pb.CaptureLeadRequest(
+        campaign_id=campaign_id, lead=lead, owner_id=body.owner_id or "", request_id=idempotency_key(principal().id)
+    )
+    answer = _call("CaptureLead", req)
+    return respond(to_json(answer))
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>/leads:import",
+    query=ImportQuery,
+    response=ProtoJson(pb.ImportLeadsResponse),
+    errors=(404,),
+    upload_types=("text/csv", XLSX),
+    max_body=IMPORT_MAX_BYTES,
+)
+def import_leads(campaign_id: str, query: ImportQuery) -> Response:
+    """Import a trade fair's leads from a CSV or XLSX file (the body), with the per-row report.
+    Columns in Spanish or English (nombre, apellido, empresa, correo, teléfono, ciudad, país ...)."""
+    formats = {"text/csv": pb.IMPORT_FORMAT_CSV, XLSX: pb.IMPORT_FORMAT_XLSX}
+    if request.mimetype not in formats:
+        raise ProblemError(415, "unsupported_media_type", f"send the file as text/csv or {XLSX}")
+    content = request.get_data(cache=False)
+    if not content:
+        raise ProblemError(400, "empty_file", "the body is empty: send the file itself")
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    req = pb.ImportLeadsRequest(
+        campaign_id=campaign_id,
+        format=formats[request.mimetype],
+        content=content,
+        file_name=request.headers.get("X-File-Name", "")[:200],
+        owner_id=query.owner_id,
+        dry_run=query.dry_run,
+    )
+    return respond(to_json(_call("ImportLeads", req, timeout=IMPORT_DEADLINE_SECONDS)))
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>/spend",
+    body=SpendIn,
+    response=ProtoJson(pb.RecordSpendResponse),
+    status=201,
+    errors=(404,),
+    request_headers=("Idempotency-Key",),
+)
+def record_spend(campaign_id: str, body: SpendIn) -> Response:
+    """Record an amount spent on a day (in the budget's currency); the campaign's cost is the sum."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    d = body.spend_date
+    req = pb.RecordSpendRequest(
+        campaign_id=campaign_id,
+        spend_date=types_pb2.Date(year=d.year, month=d.month, day=d.day),
+        amount=types_pb2.Money(amount=body.amount.amount, currency_code=body.amount.currency_code),
+        description=body.description,
+        request_id=idempotency_key(principal().id),
+    )
+    return respond(to_json(_call("RecordSpend", req)), 201)
+
+
+@res.route(
+    "POST",
+    "/api/v1/campaigns/<id:campaign_id>/members/<id:member_id>:call",
+    body=CallIn,
+    response=ProtoJson(pb.RecordCallOutcomeResponse),
+    errors=(404,),
+    request_headers=("Idempotency-Key",),
+)
+def record_call(campaign_id: str, member_id: str, body: CallIn) -> Response:
+    """Log a call to a member: a done call activity of the campaign; an interested member may
+    become a prospect or get a deal (follow_up)."""
+    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    req = from_json(pb.RecordCallOutcomeRequest(member_id=member_id), body.model_dump(exclude_none=True))
+    req.campaign_id = campaign_id  # type: ignore[attr-defined]
+    req.request_id = idempotency_key(principal().id)  # type: ignore[attr-defined]
+    return respond(to_json(_call("RecordCallOutcome", req)))
