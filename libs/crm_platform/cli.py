@@ -7,6 +7,9 @@ crm migrate [SVC]  apply migrations of one or every service, then exit
 crm create-user --email E --name N --role admin|manager|rep [--team-id T] [--password P]
                    create a user in identity's database (without --password, a one-time
                    password is printed once)
+crm rebuild-reports [--timeout S]
+                   empty the reporting service's read models and replay every event stream
+                   into them (the service may keep running)
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         from crm_identity.cli import create_user
 
         return create_user(args)
+    if command == "rebuild-reports":
+        from crm_reporting.cli import rebuild_reports
+
+        return rebuild_reports(args)
     print(__doc__)
     return 0 if command in ("help", "-h", "--help") else 2
 

@@ -19,14 +19,17 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crm_gateway import (
     activities,
+    budgets,
     campaigns,
     clients,
     contacts,
     deals,
+    indicators,
     pipelines,
     products,
     prospects,
     quotes,
+    reports,
     sessions,
     system,
     users,
@@ -74,6 +77,9 @@ BLUEPRINTS = (
     quotes.res,
     campaigns.res,
     webhooks.res,
+    reports.res,
+    budgets.res,
+    indicators.res,
 )
 
 

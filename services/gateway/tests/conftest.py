@@ -25,6 +25,7 @@ from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
 from crm_quotes.bootstrap import SPEC as QUOTES
+from crm_reporting.bootstrap import SPEC as REPORTING
 
 INTERNAL_TOKEN = "gateway-tests-internal-token"
 ADMIN_EMAIL = "admin@example.com"
@@ -39,6 +40,7 @@ class Stack:
     contacts: ServiceRuntime
     deals: ServiceRuntime
     quotes: ServiceRuntime
+    reporting: ServiceRuntime
     campaigns: ServiceRuntime
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
@@ -85,10 +87,12 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         mp.setenv("CRM_DEALS_ADDR", f"127.0.0.1:{deals.grpc_port}")
         quotes = _start(QUOTES, tmp / "quotes.db", nats_server.url)
         mp.setenv("CRM_QUOTES_ADDR", f"127.0.0.1:{quotes.grpc_port}")
+        reporting = _start(REPORTING, tmp / "reporting.db", nats_server.url)
+        mp.setenv("CRM_REPORTING_ADDR", f"127.0.0.1:{reporting.grpc_port}")
         campaigns = _start(CAMPAIGNS, tmp / "campaigns.db", nats_server.url)
         mp.setenv("CRM_CAMPAIGNS_ADDR", f"127.0.0.1:{campaigns.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
-        services = ["identity", "contacts", "deals", "quotes", "campaigns"]
+        services = ["identity", "contacts", "deals", "quotes", "reporting", "campaigns"]
         app = create_app(settings, services=services, nats_url=nats_server.url)
         s = Stack(
             app=app,
@@ -97,6 +101,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
             contacts=contacts,
             deals=deals,
             quotes=quotes,
+            reporting=reporting,
             campaigns=campaigns,
         )
         s.sign_in("admin", ADMIN_EMAIL)
@@ -121,7 +126,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         s.users["team"] = team.get_json()
         yield s
         close_app(app)
-        for runtime in (campaigns, quotes, deals, contacts, identity):
+        for runtime in (campaigns, reporting, quotes, deals, contacts, identity):
             runtime.stop(grace=1)
         # The next module's services may get these ports again: no channel to a stopped one is kept.
         close_channels()

@@ -493,18 +493,20 @@ class DeleteReportDefinitionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class RunReportRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "report_definition", "report_definition_id", "time_zone")
+    __slots__ = ("page_size", "page_token", "report_definition", "report_definition_id", "time_zone", "owner_ids")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     REPORT_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     REPORT_DEFINITION_ID_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     report_definition: ReportDefinition
     report_definition_id: str
     time_zone: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., report_definition: _Optional[_Union[ReportDefinition, _Mapping]] = ..., report_definition_id: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., report_definition: _Optional[_Union[ReportDefinition, _Mapping]] = ..., report_definition_id: _Optional[str] = ..., time_zone: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RunReportResponse(_message.Message):
     __slots__ = ("columns", "rows", "next_page_token", "total_row_count", "data_time")
@@ -521,20 +523,32 @@ class RunReportResponse(_message.Message):
     def __init__(self, columns: _Optional[_Iterable[_Union[Column, _Mapping]]] = ..., rows: _Optional[_Iterable[_Union[Row, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_row_count: _Optional[int] = ..., data_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ExportReportRequest(_message.Message):
-    __slots__ = ("report_definition", "report_definition_id", "format", "time_zone", "date_field")
+    __slots__ = ("report_definition", "report_definition_id", "format", "time_zone", "date_field", "owner_ids")
     REPORT_DEFINITION_FIELD_NUMBER: _ClassVar[int]
     REPORT_DEFINITION_ID_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     report_definition: ReportDefinition
     report_definition_id: str
     format: ExportFormat
     time_zone: str
     date_field: str
-    def __init__(self, report_definition: _Optional[_Union[ReportDefinition, _Mapping]] = ..., report_definition_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., time_zone: _Optional[str] = ..., date_field: _Optional[str] = ...) -> None: ...
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, report_definition: _Optional[_Union[ReportDefinition, _Mapping]] = ..., report_definition_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., time_zone: _Optional[str] = ..., date_field: _Optional[str] = ..., owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportReportResponse(_message.Message):
+    __slots__ = ("content", "content_type", "filename")
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    content: bytes
+    content_type: str
+    filename: str
+    def __init__(self, content: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
+
+class ExportReportChunk(_message.Message):
     __slots__ = ("content", "content_type", "filename")
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]

@@ -94,6 +94,11 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
                 _registered_method=True)
+        self.StreamExportReport = channel.unary_stream(
+                '/crm.reporting.v1.ReportingService/StreamExportReport',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportChunk.FromString,
+                _registered_method=True)
         self.GetIndicators = channel.unary_unary(
                 '/crm.reporting.v1.ReportingService/GetIndicators',
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
@@ -172,7 +177,16 @@ class ReportingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportReport(self, request, context):
-        """Runs a definition and returns all its rows as a file.
+        """Runs a definition and returns all its rows as a file (in one message: small reports only,
+        gRPC messages are limited in size; see StreamExportReport).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamExportReport(self, request, context):
+        """The same file as ExportReport, in chunks of at most 1 MiB (the first one names the content
+        type and file name): a workbook of a million rows does not fit in one message.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -246,6 +260,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.ExportReport,
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.SerializeToString,
+            ),
+            'StreamExportReport': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamExportReport,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportChunk.SerializeToString,
             ),
             'GetIndicators': grpc.unary_unary_rpc_method_handler(
                     servicer.GetIndicators,
@@ -577,6 +596,33 @@ class ReportingService:
             '/crm.reporting.v1.ReportingService/ExportReport',
             crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
             crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamExportReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/StreamExportReport',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ExportReportChunk.FromString,
             options,
             channel_credentials,
             insecure,

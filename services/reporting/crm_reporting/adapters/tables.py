@@ -374,3 +374,78 @@ READ_MODELS: tuple[sa.Table, ...] = (
     rm_campaign_leads,
     rm_streams,
 )
+
+# ---- added by migration 0003: indicator indexes over live rows, and the rebuild log ----
+
+# The indicators skip tombstones: these partial covering indexes hold only live rows, so that an
+# indicator query (which says `deleted = false` literally) reads the index alone, never the table
+# (`deleted` is also their last column: SQLite counts an index as covering only when it holds
+# every column the query names).
+_LIVE = {"sqlite_where": rm_deals.c.deleted == sa.false(), "postgresql_where": rm_deals.c.deleted == sa.false()}
+sa.Index(
+    "ix_rm_deals_closed_live",
+    rm_deals.c.owner_id,
+    rm_deals.c.closed_at,
+    rm_deals.c.status,
+    rm_deals.c.currency_code,
+    rm_deals.c.amount_minor,
+    rm_deals.c.sales_cycle_seconds,
+    rm_deals.c.deleted,
+    **_LIVE,
+)
+sa.Index(
+    "ix_rm_deals_open_live",
+    rm_deals.c.owner_id,
+    rm_deals.c.status,
+    rm_deals.c.stage_id,
+    rm_deals.c.currency_code,
+    rm_deals.c.expected_close_date,
+    rm_deals.c.amount_minor,
+    rm_deals.c.probability,
+    rm_deals.c.deleted,
+    **_LIVE,
+)
+
+
+def _live(table: sa.Table) -> dict[str, object]:
+    return {"sqlite_where": table.c.deleted == sa.false(), "postgresql_where": table.c.deleted == sa.false()}
+
+
+sa.Index(
+    "ix_rm_activities_done_live",
+    rm_activities.c.owner_id,
+    rm_activities.c.done_at,
+    rm_activities.c.status,
+    rm_activities.c.kind,
+    rm_activities.c.deleted,
+    **_live(rm_activities),
+)
+sa.Index(
+    "ix_rm_prospects_created_live",
+    rm_prospects.c.owner_id,
+    rm_prospects.c.created_at,
+    rm_prospects.c.status,
+    rm_prospects.c.deleted,
+    **_live(rm_prospects),
+)
+sa.Index(
+    "ix_rm_quotes_decided_live",
+    rm_quotes.c.owner_id,
+    rm_quotes.c.decided_at,
+    rm_quotes.c.status,
+    rm_quotes.c.deleted,
+    **_live(rm_quotes),
+)
+sa.Index("ix_rm_campaigns_owner", rm_campaigns.c.owner_id, rm_campaigns.c.start_date)
+
+# One row per rebuild of the read models (`crm rebuild-reports`): not a read model, so a rebuild
+# keeps it. The service shows the last one's duration on /metrics.
+rm_rebuilds = sa.Table(
+    "rm_rebuilds",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("started_at", Time, nullable=False),
+    sa.Column("finished_at", Time, nullable=True),
+    sa.Column("duration_seconds", sa.Float(), nullable=True),
+    sa.Column("events_replayed", sa.BigInteger(), nullable=False, server_default="0"),
+)
