@@ -1,7 +1,8 @@
 """The one-command run, end to end: `crm up` (as a real process, on free ports and a fresh data
 folder) starts NATS, every service and the gateway; /readyz turns ready; the thin path works over
 HTTP with client_created arriving on JetStream; a sale crosses the services (a prospect converted
-with a deal, a quote accepted that sets the deal's amount); SIGTERM stops it leaving no process behind."""
+with a deal, a quote accepted that sets the deal's amount, the won deal counted by the
+reporting service's indicators); a webhook lead becomes a campaign's prospect; SIGTERM stops it leaving no process behind."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -239,6 +242,58 @@ def test_a_sale_from_prospect_to_accepted_quote_across_the_services(platform: Ru
     pdf = requests.get(f"{base}/api/v1/quotes/{quote['id']}/pdf", headers=headers, timeout=30)
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+
+    # The reporting service learns of the sale from the deals events alone: the company's
+    # indicators for the month it was won (in the company's zone, Bogotá by default) count it.
+    won_at = datetime.fromisoformat(won["won_time"].replace("Z", "+00:00")).astimezone(ZoneInfo("America/Bogota"))
+    month = won_at.date().replace(day=1).isoformat()
+
+    def counted() -> Any:
+        figures = get(f"/api/v1/indicators?scope=company&period=month&start={month}")
+        return figures if figures.get("average_deal_sizes") else None
+
+    figures = _eventually(counted)
+    assert figures["average_deal_sizes"] == [{"currency_code": "COP", "amount": "5950000"}]
+    assert figures["win_rate"] == "1.0000"
+
+
+def test_a_lead_from_an_rd_station_webhook_becomes_a_prospect_of_the_campaign(platform: Running) -> None:
+    """gateway (public webhook) → campaigns → contacts: the lead is a prospect whose source is the
+    campaign, a replay of the same webhook adds nobody, and the campaign counts one lead."""
+    headers = _admin_headers(platform)
+    base = platform.base
+    res = requests.post(
+        f"{base}/api/v1/campaigns",
+        json={"name": "Feria digital", "type": "social_ads", "budget": {"amount": "1000000", "currency_code": "COP"}},
+        headers=headers,
+        timeout=10,
+    )
+    assert res.status_code == 201, res.text
+    campaign = res.json()
+    res = requests.post(f"{base}/api/v1/campaigns/{campaign['id']}:launch", json={}, headers=headers, timeout=30)
+    assert res.status_code == 200, res.text
+    hook = f"{base}/api/v1/webhooks/rd-station/{campaign['id']}"
+    payload = {
+        "leads": [
+            {
+                "uuid": "rd-7f1c",
+                "email": "lucia@tostadores.example",
+                "name": "Lucía Mora",
+                "company": "Tostadores del Sur",
+            }
+        ]
+    }
+    wrong = requests.post(hook, json=payload, headers={"X-CRM-Webhook-Secret": "not-the-secret"}, timeout=10)
+    assert wrong.status_code == 401
+    for _ in range(2):  # the provider retries: one prospect
+        res = requests.post(
+            hook, json=payload, headers={"X-CRM-Webhook-Secret": campaign["webhook_secret"]}, timeout=10
+        )
+        assert res.status_code == 200, res.text
+    prospects = requests.get(f"{base}/api/v1/prospects?q=lucia@tostadores.example", headers=headers, timeout=10).json()
+    assert [p["source_campaign_id"] for p in prospects["items"]] == [campaign["id"]]
+    results = requests.get(f"{base}/api/v1/campaigns/{campaign['id']}/results", headers=headers, timeout=10).json()
+    assert results["leads"] == 1
 
 
 def test_sigterm_stops_every_child(platform: Running) -> None:
