@@ -2,7 +2,8 @@
 folder) starts NATS, every service and the gateway; /readyz turns ready; the thin path works over
 HTTP with client_created arriving on JetStream; a sale crosses the services (a prospect converted
 with a deal, a quote accepted that sets the deal's amount, the won deal counted by the
-reporting service's indicators); a webhook lead becomes a campaign's prospect; SIGTERM stops it leaving no process behind."""
+reporting service's indicators); a webhook lead becomes a campaign's prospect; SIGTERM stops it
+leaving no process behind."""
 
 from __future__ import annotations
 
