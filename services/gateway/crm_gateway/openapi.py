@@ -152,10 +152,11 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
                 "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in op.upload_types},
             }
         success: dict[str, Any] = {"description": "Success."}
+        media_types = (op.content_type,) if isinstance(op.content_type, str) else op.content_type
         if op.response is not None:
-            success["content"] = {op.content_type: {"schema": _schema_of(op.response, mapping, defs)}}
-        elif op.content_type != "application/json":
-            success["content"] = {op.content_type: {"schema": {"type": "string"}}}
+            success["content"] = {t: {"schema": _schema_of(op.response, mapping, defs)} for t in media_types}
+        elif media_types != ("application/json",):
+            success["content"] = {t: {"schema": {"type": "string"}} for t in media_types}
         if op.response_headers:
             success["headers"] = {h: HEADER_DOCS[h] for h in op.response_headers}
         responses: dict[str, Any] = {str(op.status): success}

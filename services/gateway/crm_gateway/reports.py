@@ -419,7 +419,7 @@ def _stream_export(req: pb.ExportReportRequest) -> Response:
     )
 
 
-XLSX_ICS = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_ICS = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/calendar")
 
 
 @res.route("GET", "/api/v1/reports/<id:report_id>/export", query=ExportQuery, content_type=XLSX_ICS, errors=(404,))

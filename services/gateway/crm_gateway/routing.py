@@ -59,7 +59,9 @@ class Operation:
     errors: tuple[int, ...]
     response_headers: tuple[str, ...]
     request_headers: tuple[str, ...]
-    content_type: str = "application/json"
+    # The success answer's media type, or several when the answer's type depends on the request
+    # (an export as .xlsx or .ics).
+    content_type: str | tuple[str, ...] = "application/json"
     # A larger body limit than the gateway's default (file uploads), and the media types accepted
     # as the raw body instead of JSON.
     max_body: int | None = None
@@ -109,7 +111,7 @@ class Resource:
         errors: Iterable[int] = (),
         response_headers: Iterable[str] = (),
         request_headers: Iterable[str] = (),
-        content_type: str = "application/json",
+        content_type: str | tuple[str, ...] = "application/json",
         upstream: bool = True,
         max_body: int | None = None,
         upload_types: Iterable[str] = (),

@@ -18,7 +18,8 @@ by what it carries:
   campaigns service names the member): the address is never mailed again.
 
 A wrong secret, or a campaign that does not exist, is 401 (the two are not told apart, so campaign
-ids cannot be probed); a payload that is not the provider's shape is 400 naming the problem."""
+ids cannot be probed; a path that is not an id at all is 404); a payload that is not the provider's
+shape is 400 naming the problem."""
 
 from __future__ import annotations
 
@@ -177,7 +178,7 @@ def _webhook_call(rpc: str, req: Any) -> Any:
     access="public",
     body=GoogleLead,
     response=WebhookAnswer,
-    errors=(401,),
+    errors=(401, 404),
 )
 def google_ads_lead(campaign_id: str, body: GoogleLead) -> Response:
     """A Google Ads lead form webhook: the lead becomes a prospect of the campaign.
@@ -197,7 +198,7 @@ def google_ads_lead(campaign_id: str, body: GoogleLead) -> Response:
     query=RdQuery,
     body=RdConversion,
     response=WebhookAnswer,
-    errors=(401,),
+    errors=(401, 404),
 )
 def rd_station_conversion(campaign_id: str, query: RdQuery, body: RdConversion) -> Response:
     """An RD Station conversion webhook: each lead becomes a prospect of the campaign.
@@ -232,6 +233,7 @@ _MAILCHIMP_EVENTS = {"unsubscribe": pb.MAIL_EVENT_KIND_UNSUBSCRIBED, "cleaned": 
     query=RdQuery,
     response=MailchimpAnswer,
     upstream=False,
+    errors=(404,),
 )
 def mailchimp_webhook_check(campaign_id: str, query: RdQuery) -> Response:
     """Mailchimp's check of the webhook's URL when it is set up (nothing is recorded)."""
@@ -244,7 +246,7 @@ def mailchimp_webhook_check(campaign_id: str, query: RdQuery) -> Response:
     access="public",
     query=RdQuery,
     response=MailchimpAnswer,
-    errors=(401,),
+    errors=(401, 404),
 )
 def mailchimp_webhook(campaign_id: str, query: RdQuery) -> Response:
     """A Mailchimp audience webhook (form-encoded): unsubscribe and cleaned (bounced) addresses

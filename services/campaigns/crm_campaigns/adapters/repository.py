@@ -190,7 +190,7 @@ def list_campaigns(session: Session, *, limit: int, after_id: str | None, **filt
     cond = _campaign_conditions(**filters)
     if after_id:
         cond.append(campaigns.c.id > after_id)
-    rows = session.execute(select(campaigns).where(and_(*cond)).order_by(campaigns.c.id).limit(limit))
+    rows = session.execute(select(campaigns).where(*cond).order_by(campaigns.c.id).limit(limit))
     return [_campaign(r) for r in rows]
 
 
