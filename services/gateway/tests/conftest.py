@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crm_campaigns.bootstrap import SPEC as CAMPAIGNS
+from crm_canvas.bootstrap import SPEC as CANVAS
 from crm_contacts.bootstrap import SPEC as CONTACTS
 from crm_deals.bootstrap import SPEC as DEALS
 from crm_gateway.app import close_app, create_app
@@ -42,6 +43,7 @@ class Stack:
     quotes: ServiceRuntime
     reporting: ServiceRuntime
     campaigns: ServiceRuntime
+    canvas: ServiceRuntime
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
@@ -91,8 +93,10 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         mp.setenv("CRM_REPORTING_ADDR", f"127.0.0.1:{reporting.grpc_port}")
         campaigns = _start(CAMPAIGNS, tmp / "campaigns.db", nats_server.url)
         mp.setenv("CRM_CAMPAIGNS_ADDR", f"127.0.0.1:{campaigns.grpc_port}")
+        canvas = _start(CANVAS, tmp / "canvas.db", nats_server.url)
+        mp.setenv("CRM_CANVAS_ADDR", f"127.0.0.1:{canvas.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
-        services = ["identity", "contacts", "deals", "quotes", "reporting", "campaigns"]
+        services = ["identity", "contacts", "deals", "quotes", "reporting", "campaigns", "canvas"]
         app = create_app(settings, services=services, nats_url=nats_server.url)
         s = Stack(
             app=app,
@@ -103,6 +107,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
             quotes=quotes,
             reporting=reporting,
             campaigns=campaigns,
+            canvas=canvas,
         )
         s.sign_in("admin", ADMIN_EMAIL)
         admin = s.auth("admin")
@@ -126,7 +131,7 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         s.users["team"] = team.get_json()
         yield s
         close_app(app)
-        for runtime in (campaigns, reporting, quotes, deals, contacts, identity):
+        for runtime in (canvas, campaigns, reporting, quotes, deals, contacts, identity):
             runtime.stop(grace=1)
         # The next module's services may get these ports again: no channel to a stopped one is kept.
         close_channels()

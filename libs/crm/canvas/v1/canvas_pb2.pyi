@@ -69,7 +69,7 @@ LINK_STATE_ARCHIVED: LinkState
 LINK_STATE_MISSING: LinkState
 
 class LinkFigures(_message.Message):
-    __slots__ = ("deal_count", "won_deal_count", "won_amounts", "unit_price", "lead_count", "cost", "roi", "fetch_time")
+    __slots__ = ("deal_count", "won_deal_count", "won_amounts", "unit_price", "lead_count", "cost", "roi", "fetch_time", "client_count")
     DEAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     WON_DEAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     WON_AMOUNTS_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class LinkFigures(_message.Message):
     COST_FIELD_NUMBER: _ClassVar[int]
     ROI_FIELD_NUMBER: _ClassVar[int]
     FETCH_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_COUNT_FIELD_NUMBER: _ClassVar[int]
     deal_count: int
     won_deal_count: int
     won_amounts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Money]
@@ -86,7 +87,8 @@ class LinkFigures(_message.Message):
     cost: _types_pb2.Money
     roi: str
     fetch_time: _timestamp_pb2.Timestamp
-    def __init__(self, deal_count: _Optional[int] = ..., won_deal_count: _Optional[int] = ..., won_amounts: _Optional[_Iterable[_Union[_types_pb2.Money, _Mapping]]] = ..., unit_price: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., lead_count: _Optional[int] = ..., cost: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., roi: _Optional[str] = ..., fetch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    client_count: int
+    def __init__(self, deal_count: _Optional[int] = ..., won_deal_count: _Optional[int] = ..., won_amounts: _Optional[_Iterable[_Union[_types_pb2.Money, _Mapping]]] = ..., unit_price: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., lead_count: _Optional[int] = ..., cost: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., roi: _Optional[str] = ..., fetch_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., client_count: _Optional[int] = ...) -> None: ...
 
 class NoteLink(_message.Message):
     __slots__ = ("kind", "target_id", "state", "label", "figures")

@@ -575,3 +575,31 @@ class GetIndicatorsResponse(_message.Message):
     INDICATORS_FIELD_NUMBER: _ClassVar[int]
     indicators: Indicators
     def __init__(self, indicators: _Optional[_Union[Indicators, _Mapping]] = ...) -> None: ...
+
+class SegmentFigures(_message.Message):
+    __slots__ = ("segment_tag", "client_count", "won_deal_count", "won_amounts")
+    SEGMENT_TAG_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WON_DEAL_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WON_AMOUNTS_FIELD_NUMBER: _ClassVar[int]
+    segment_tag: str
+    client_count: int
+    won_deal_count: int
+    won_amounts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Money]
+    def __init__(self, segment_tag: _Optional[str] = ..., client_count: _Optional[int] = ..., won_deal_count: _Optional[int] = ..., won_amounts: _Optional[_Iterable[_Union[_types_pb2.Money, _Mapping]]] = ...) -> None: ...
+
+class BatchGetSegmentFiguresRequest(_message.Message):
+    __slots__ = ("segment_tags", "won_after")
+    SEGMENT_TAGS_FIELD_NUMBER: _ClassVar[int]
+    WON_AFTER_FIELD_NUMBER: _ClassVar[int]
+    segment_tags: _containers.RepeatedScalarFieldContainer[str]
+    won_after: _timestamp_pb2.Timestamp
+    def __init__(self, segment_tags: _Optional[_Iterable[str]] = ..., won_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class BatchGetSegmentFiguresResponse(_message.Message):
+    __slots__ = ("figures", "data_time")
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    DATA_TIME_FIELD_NUMBER: _ClassVar[int]
+    figures: _containers.RepeatedCompositeFieldContainer[SegmentFigures]
+    data_time: _timestamp_pb2.Timestamp
+    def __init__(self, figures: _Optional[_Iterable[_Union[SegmentFigures, _Mapping]]] = ..., data_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -104,6 +104,11 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
                 _registered_method=True)
+        self.BatchGetSegmentFigures = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/BatchGetSegmentFigures',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresResponse.FromString,
+                _registered_method=True)
 
 
 class ReportingServiceServicer:
@@ -198,6 +203,14 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetSegmentFigures(self, request, context):
+        """Client-segment figures for many segment tags at once (the canvas shows them on notes linked
+        to a segment): the clients carrying each tag and their deals won in the window.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReportingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -270,6 +283,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetIndicators,
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.SerializeToString,
+            ),
+            'BatchGetSegmentFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetSegmentFigures,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -650,6 +668,33 @@ class ReportingService:
             '/crm.reporting.v1.ReportingService/GetIndicators',
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetSegmentFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/BatchGetSegmentFigures',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-from crm_canvas.tables import metadata
+from crm_canvas.adapters.tables import metadata
 from crm_platform.migrations import run_env
 from crm_platform.tables import platform_metadata
 
