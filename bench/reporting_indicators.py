@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -231,7 +232,7 @@ def measure_lag(stub: Any, nats_url: str, args: argparse.Namespace, period: Peri
         deadline = time.monotonic() + args.lag_seconds + 60
         while not stop.is_set() and time.monotonic() < deadline:
             ind = get(stub, pb.INDICATOR_SCOPE_USER, probe_user, period)
-            achieved = next((int(float(a.achieved.amount)) for a in ind.budget_attainments), 0)
+            achieved = next((int(Decimal(a.achieved.amount)) for a in ind.budget_attainments), 0)
             now = time.monotonic()
             while seen < achieved:
                 seen += 1
@@ -311,7 +312,7 @@ def run_backend(label: str, url: str, nats_url: str, args: argparse.Namespace) -
         channel = grpc.insecure_channel(f"127.0.0.1:{runtime.grpc_port}")
         stub = reporting_pb2_grpc.ReportingServiceStub(channel)
         ind = get(stub, pb.INDICATOR_SCOPE_TEAM, team, past)
-        won = sum(int(float(a.achieved.amount)) for a in ind.budget_attainments)
+        won = sum(int(Decimal(a.achieved.amount)) for a in ind.budget_attainments)
         print(
             f"  team {team[:8]}.. Q2 2025: win rate {ind.win_rate}, won (all currencies, units) {won:,}, "
             f"{sum(r.done_count for r in ind.activities_done):,} activities done"
