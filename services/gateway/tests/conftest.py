@@ -6,6 +6,7 @@ with reps Ana and Beto, and Carla, a rep outside the team."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,9 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         s.users["team"] = team.get_json()
         yield s
         close_app(app)
-        for runtime in (canvas, campaigns, reporting, quotes, deals, contacts, identity):
-            runtime.stop(grace=1)
+        # Each stop waits on its own server, NATS connection and metrics thread: side by side.
+        runtimes = (canvas, campaigns, reporting, quotes, deals, contacts, identity)
+        with ThreadPoolExecutor(max_workers=len(runtimes)) as pool:
+            list(pool.map(lambda runtime: runtime.stop(grace=1), runtimes))
         # The next module's services may get these ports again: no channel to a stopped one is kept.
         close_channels()
