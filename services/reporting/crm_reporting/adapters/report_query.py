@@ -344,9 +344,10 @@ def build(
 def _listing(report: CheckedReport, owner_ids: Sequence[str]) -> BuiltReport:
     """One row per record: the id first (a hidden key), then the row's currency, then the fields."""
     table = table_of(report.module)
-    selected: list[Any] = [table.c.id.label("_id"), table.c.currency_code.label("_currency")]
-    if "currency_code" not in table.c:
-        selected[1] = sa.literal("").label("_currency")
+    # Modules without money (clients, contacts, prospects, activities) have no currency column:
+    # their rows carry an empty currency in its place, so that every listing has the same shape.
+    currency = table.c.currency_code if "currency_code" in table.c else sa.literal("")
+    selected: list[Any] = [table.c.id.label("_id"), currency.label("_currency")]
     # Values the database gives as they are shown (text, integers, booleans, dates) pass through;
     # only money (minor units + the row's currency) and timestamps (UTC) are converted.
     special: list[tuple[int, Callable[[Sequence[Any]], Any]]] = []

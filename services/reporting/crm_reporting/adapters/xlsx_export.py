@@ -1,7 +1,8 @@
 """A report as an Excel workbook, written with openpyxl in write-only mode (rows go to a temporary
 file as they come, so memory stays flat however many rows): a header row (frozen, with an
 autofilter), typed cells, a totals row for grouped reports, and a second sheet "Filtros" that says
-what the report is (module, filters, groupings, aggregates, generation and data times).
+what the report is (module, filters, groupings, aggregates, generation and data times). Rows go
+through crm_platform.spreadsheets, so text (a client's name, a report's name) is never a formula.
 
 Cells: dates as dates (yyyy-mm-dd), timestamps as the wall-clock time in the report's zone
 (Excel has no zones; the zone is named in the header), money as a number with the currency's
@@ -20,17 +21,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import Cell
 from openpyxl.styles import Font
 from openpyxl.styles.cell_style import StyleArray
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from crm_platform.money import Money
+from crm_platform.spreadsheets import XLSX_CONTENT_TYPE, TextWorkbook
 from crm_reporting.adapters.report_query import OutputColumn, exponent
 from crm_reporting.domain.report_catalogue import FieldType
 
-CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CONTENT_TYPE = XLSX_CONTENT_TYPE
 # Excel's sheet limit (the header takes one row).
 MAX_ROWS = 1_048_575
 
@@ -87,18 +87,16 @@ def write_workbook(
     sheet_title: str = "Informe",
 ) -> int:
     """Writes the workbook; returns the number of data rows written (at most Excel's limit)."""
-    wb = Workbook(write_only=True)
-    ws: WriteOnlyWorksheet = wb.create_sheet(sheet_title[:31])
-    ws.freeze_panes = "A2"
+    wb = TextWorkbook()
+    ws = wb.add_sheet(sheet_title)
+    ws.sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header = []
     for col in columns:
         label = col.label
         if col.type == FieldType.TIMESTAMP:
             label = f"{label} ({zone.key})"
-        cell = WriteOnlyCell(ws, value=label)
-        cell.font = bold
-        header.append(cell)
+        header.append(ws.cell(label, font=bold))
     ws.append(header)
     money_styles: dict[str, StyleArray] = {}
     formats: dict[str, str] = {}
@@ -106,10 +104,9 @@ def write_workbook(
     def money_cell(v: Money) -> Cell:
         style = money_styles.get(v.currency)
         if style is None:
-            proto = WriteOnlyCell(ws, value=0)
-            proto.number_format = formats.setdefault(v.currency, money_format(v.currency))
+            proto = ws.cell(0, number_format=formats.setdefault(v.currency, money_format(v.currency)))
             style = money_styles[v.currency] = proto._style
-        return Cell(ws, row=1, column=1, value=float(v.amount), style_array=copy(style))
+        return Cell(ws.sheet, row=1, column=1, value=float(v.amount), style_array=copy(style))
 
     def local_time(v: datetime) -> datetime:
         # openpyxl gives a naive datetime its own date-time format, as it does for the raw rows.
@@ -149,27 +146,21 @@ def write_workbook(
             for i, col in enumerate(columns):
                 v = acc[i]
                 if i == 0:
-                    cell = WriteOnlyCell(ws, value=f"Total {currency}".strip())
-                    cell.font = bold
-                    row.append(cell)
+                    row.append(ws.cell(f"Total {currency}".strip(), font=bold))
                 elif col.key == "currency_code":
                     row.append(currency)
                 elif v is None:
                     row.append(None)
                 elif col.type == FieldType.MONEY:
-                    cell = WriteOnlyCell(ws, value=float(v))
-                    cell.number_format = formats.get(currency) or money_format(currency)
-                    cell.font = bold
-                    row.append(cell)
+                    number_format = formats.get(currency) or money_format(currency)
+                    row.append(ws.cell(float(v), font=bold, number_format=number_format))
                 else:
-                    cell = WriteOnlyCell(ws, value=_plain(v))
-                    cell.font = bold
-                    row.append(cell)
+                    row.append(ws.cell(_plain(v), font=bold))
             ws.append(row)
     # The filter covers the header and the data rows (not the totals).
-    ws.auto_filter.ref = f"A1:{_column_letter(len(columns))}{max(last_row, 1)}"
-    info = wb.create_sheet("Filtros")
-    info.append([WriteOnlyCell(info, value=description.title)])
+    ws.sheet.auto_filter.ref = f"A1:{_column_letter(len(columns))}{max(last_row, 1)}"
+    info = wb.add_sheet("Filtros")
+    info.append([description.title])
     for label, value in description.lines:
         info.append([label, value])
     wb.save(out)
