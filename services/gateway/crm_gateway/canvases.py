@@ -2,7 +2,11 @@
 segments and campaigns), their notes, revisions, PDF and JSON export and import.
 
 Access: a canvas is the team's shared thinking, so every signed-in user may read every canvas
-(list, get, revisions, PDF, export). Changing one — its fields, archive, delete, restore, and its
+(list, get, revisions, PDF, export). What a canvas's links show follows the reader's visibility
+(the owners whose campaigns and deals they may see, passed to the canvas service): a campaign
+they may not see reads as `restricted` (no name, no figures), and a client segment's won amounts
+cover only the deals they may see (a rep: their own; a manager: their teams'; an admin: all).
+Changing one — its fields, archive, delete, restore, and its
 notes — is for its owner, the owner's manager (the users of the teams they lead) and admins
 (crm_gateway.access.change_scope); others get 403. Anyone may copy or import a canvas: the new
 canvas is theirs.
@@ -23,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.canvas.v1 import canvas_pb2 as pb
 from crm.canvas.v1 import canvas_pb2_grpc
-from crm_gateway.access import assignable_owner, change_scope, principal
+from crm_gateway.access import assignable_owner, change_scope, principal, read_scope
 from crm_gateway.api import (
     ProblemError,
     UpstreamError,
@@ -153,8 +157,18 @@ def _call(rpc: str, req: Any) -> Any:
     return call("canvas", getattr(_stub(), rpc), req)
 
 
+def _reader_owner_ids() -> list[str]:
+    """The owners whose records a link's figures may show the caller (empty = all: an admin):
+    campaign links show campaigns, segment links show deals, so both scopes bound them."""
+    scopes = [s for s in (read_scope("campaigns"), read_scope("deals")) if s is not None]
+    if not scopes:
+        return []
+    return sorted(set.intersection(*scopes))
+
+
 def _fetch(canvas_id: str) -> pb.Canvas:
-    return _call("GetCanvas", pb.GetCanvasRequest(id=canvas_id)).canvas  # type: ignore[no-any-return]
+    req = pb.GetCanvasRequest(id=canvas_id, allowed_owner_ids=_reader_owner_ids())
+    return _call("GetCanvas", req).canvas  # type: ignore[no-any-return]
 
 
 def _changeable(canvas_id: str) -> pb.Canvas:
@@ -237,7 +251,10 @@ def create_canvas(body: CanvasCreate) -> Response:
 
 @res.route("GET", "/api/v1/canvases/<id:canvas_id>", response=ONE, errors=(404,), response_headers=("ETag",))
 def get_canvas(canvas_id: str) -> Response:
-    """Get a canvas with its notes and their links' live figures."""
+    """Get a canvas with its notes and their links' live figures, as the caller may see them: a link
+    to a campaign they may not see has state `restricted` and no label or figures; a client
+    segment's won deals and amounts count only the deals they may see (a rep: their own, a manager:
+    their teams', an admin: all)."""
     canvas = _fetch(canvas_id)
     return respond(to_json(canvas), headers=etag(canvas.version))
 
@@ -422,7 +439,9 @@ def list_revisions(canvas_id: str, query: PageQuery) -> Response:
 )
 def get_revision(canvas_id: str, number: str) -> Response:
     """The canvas and its notes as one revision recorded them."""
-    req = pb.GetRevisionRequest(canvas_id=canvas_id, revision_number=_revision_number(number))
+    req = pb.GetRevisionRequest(
+        canvas_id=canvas_id, revision_number=_revision_number(number), allowed_owner_ids=_reader_owner_ids()
+    )
     return respond(to_json(_call("GetRevision", req)))
 
 
@@ -438,7 +457,12 @@ def restore_revision(canvas_id: str, number: str, body: Empty) -> Response:
     revision_number = _revision_number(number)
     current = _changeable(canvas_id)
     expected = check_version(if_match(), current.version, "canvas")
-    req = pb.RestoreRevisionRequest(canvas_id=canvas_id, revision_number=revision_number, expected_version=expected)
+    req = pb.RestoreRevisionRequest(
+        canvas_id=canvas_id,
+        revision_number=revision_number,
+        expected_version=expected,
+        allowed_owner_ids=_reader_owner_ids(),
+    )
     after = _call("RestoreRevision", req).canvas
     return respond(to_json(after), headers=etag(after.version))
 
@@ -451,7 +475,10 @@ def restore_revision(canvas_id: str, number: str, body: Empty) -> Response:
 )
 def canvas_pdf(canvas_id: str, query: ExportQuery) -> Response:
     """The canvas as a one-page landscape PDF in the classic nine-block layout."""
-    rendered = _call("ExportCanvasPdf", pb.ExportCanvasPdfRequest(canvas_id=canvas_id, revision_number=query.revision))
+    req = pb.ExportCanvasPdfRequest(
+        canvas_id=canvas_id, revision_number=query.revision, allowed_owner_ids=_reader_owner_ids()
+    )
+    rendered = _call("ExportCanvasPdf", req)
     return Response(
         rendered.pdf,
         mimetype="application/pdf",

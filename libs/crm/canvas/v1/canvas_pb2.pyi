@@ -45,6 +45,7 @@ class LinkState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LINK_STATE_ACTIVE: _ClassVar[LinkState]
     LINK_STATE_ARCHIVED: _ClassVar[LinkState]
     LINK_STATE_MISSING: _ClassVar[LinkState]
+    LINK_STATE_RESTRICTED: _ClassVar[LinkState]
 CANVAS_STATUS_UNSPECIFIED: CanvasStatus
 CANVAS_STATUS_DRAFT: CanvasStatus
 CANVAS_STATUS_ACTIVE: CanvasStatus
@@ -67,6 +68,7 @@ LINK_STATE_UNSPECIFIED: LinkState
 LINK_STATE_ACTIVE: LinkState
 LINK_STATE_ARCHIVED: LinkState
 LINK_STATE_MISSING: LinkState
+LINK_STATE_RESTRICTED: LinkState
 
 class LinkFigures(_message.Message):
     __slots__ = ("deal_count", "won_deal_count", "won_amounts", "unit_price", "lead_count", "cost", "roi", "fetch_time", "client_count")
@@ -171,10 +173,12 @@ class Revision(_message.Message):
     def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., author_id: _Optional[str] = ..., summary: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetCanvasRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "allowed_owner_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetCanvasResponse(_message.Message):
     __slots__ = ("canvas",)
@@ -345,12 +349,14 @@ class ListRevisionsResponse(_message.Message):
     def __init__(self, revisions: _Optional[_Iterable[_Union[Revision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class GetRevisionRequest(_message.Message):
-    __slots__ = ("canvas_id", "revision_number")
+    __slots__ = ("canvas_id", "revision_number", "allowed_owner_ids")
     CANVAS_ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     canvas_id: str
     revision_number: int
-    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRevisionResponse(_message.Message):
     __slots__ = ("revision", "canvas")
@@ -361,14 +367,16 @@ class GetRevisionResponse(_message.Message):
     def __init__(self, revision: _Optional[_Union[Revision, _Mapping]] = ..., canvas: _Optional[_Union[Canvas, _Mapping]] = ...) -> None: ...
 
 class RestoreRevisionRequest(_message.Message):
-    __slots__ = ("canvas_id", "revision_number", "expected_version")
+    __slots__ = ("canvas_id", "revision_number", "expected_version", "allowed_owner_ids")
     CANVAS_ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_NUMBER_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     canvas_id: str
     revision_number: int
     expected_version: int
-    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class RestoreRevisionResponse(_message.Message):
     __slots__ = ("canvas",)
@@ -377,14 +385,16 @@ class RestoreRevisionResponse(_message.Message):
     def __init__(self, canvas: _Optional[_Union[Canvas, _Mapping]] = ...) -> None: ...
 
 class ExportCanvasPdfRequest(_message.Message):
-    __slots__ = ("canvas_id", "revision_number", "locale")
+    __slots__ = ("canvas_id", "revision_number", "locale", "allowed_owner_ids")
     CANVAS_ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_NUMBER_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     canvas_id: str
     revision_number: int
     locale: str
-    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., locale: _Optional[str] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, canvas_id: _Optional[str] = ..., revision_number: _Optional[int] = ..., locale: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportCanvasPdfResponse(_message.Message):
     __slots__ = ("pdf", "filename")

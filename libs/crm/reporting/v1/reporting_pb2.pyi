@@ -589,12 +589,14 @@ class SegmentFigures(_message.Message):
     def __init__(self, segment_tag: _Optional[str] = ..., client_count: _Optional[int] = ..., won_deal_count: _Optional[int] = ..., won_amounts: _Optional[_Iterable[_Union[_types_pb2.Money, _Mapping]]] = ...) -> None: ...
 
 class BatchGetSegmentFiguresRequest(_message.Message):
-    __slots__ = ("segment_tags", "won_after")
+    __slots__ = ("segment_tags", "won_after", "owner_ids")
     SEGMENT_TAGS_FIELD_NUMBER: _ClassVar[int]
     WON_AFTER_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     segment_tags: _containers.RepeatedScalarFieldContainer[str]
     won_after: _timestamp_pb2.Timestamp
-    def __init__(self, segment_tags: _Optional[_Iterable[str]] = ..., won_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, segment_tags: _Optional[_Iterable[str]] = ..., won_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchGetSegmentFiguresResponse(_message.Message):
     __slots__ = ("figures", "data_time")

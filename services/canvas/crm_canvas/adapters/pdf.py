@@ -29,7 +29,11 @@ MUTED = (90, 98, 106)
 RULE = (160, 168, 176)
 MIN_SIZE = 4.5
 
-_STATE = {pb.LINK_STATE_ARCHIVED: "archivado / archived", pb.LINK_STATE_MISSING: "no existe / missing"}
+_STATE = {
+    pb.LINK_STATE_ARCHIVED: "archivado / archived",
+    pb.LINK_STATE_MISSING: "no existe / missing",
+    pb.LINK_STATE_RESTRICTED: "restringido / restricted",
+}
 
 
 @lru_cache(maxsize=1)

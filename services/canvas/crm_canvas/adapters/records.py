@@ -8,7 +8,12 @@ unreachable service is UNAVAILABLE before anything is written. Reads resolve lin
 one batch call per kind (products, deal figures, campaigns), the kinds fetched in parallel on a
 small thread pool, plus one call per distinct campaign (results) and per distinct segment tag
 (client count), those too in parallel. A kind whose service fails leaves its links' figures
-unset (fetch_time unset): a note always reads."""
+unset (fetch_time unset): a note always reads.
+
+Reads follow the reader's visibility (`Owners`, from the gateway): a campaign owned by someone the
+reader may not see reads as RESTRICTED (no name, no figures, its results never asked for), and a
+segment's won deals are only those of the owners the reader may see (a rep: their own; a manager:
+their teams'). Clients are shared, so a segment's client count is everyone's."""
 
 from __future__ import annotations
 
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Key = tuple[LinkKind, str]
+# The owners whose records' figures the reader may see; None = every owner (an admin).
+Owners = frozenset[str] | None
 RETIRED_CAMPAIGNS = {campaigns_pb2.CAMPAIGN_STATUS_COMPLETED, campaigns_pb2.CAMPAIGN_STATUS_CANCELLED}
 
 
@@ -45,8 +52,9 @@ class RecordsDirectory(Protocol):
         service that must answer cannot."""
         ...
 
-    def resolve(self, links: Collection[Link]) -> dict[Key, canvas_pb2.NoteLink]:
-        """Each distinct link with its state, label and figures (never raises)."""
+    def resolve(self, links: Collection[Link], owners: Owners) -> dict[Key, canvas_pb2.NoteLink]:
+        """Each distinct link with its state, label and figures as `owners` may see them (never
+        raises)."""
         ...
 
 
@@ -110,7 +118,7 @@ class GrpcRecordsDirectory:
 
     # --- Figures on read -----------------------------------------------------------------------
 
-    def resolve(self, links: Collection[Link]) -> dict[Key, canvas_pb2.NoteLink]:
+    def resolve(self, links: Collection[Link], owners: Owners) -> dict[Key, canvas_pb2.NoteLink]:
         keys = sorted({(k.kind, k.target_id) for k in links})
         by_kind: dict[LinkKind, list[str]] = {}
         for kind, target in keys:
@@ -119,10 +127,12 @@ class GrpcRecordsDirectory:
         if LinkKind.PRODUCT in by_kind:
             jobs[LinkKind.PRODUCT] = self._submit(self._kinds, lambda: self._products(by_kind[LinkKind.PRODUCT]))
         if LinkKind.CAMPAIGN in by_kind:
-            jobs[LinkKind.CAMPAIGN] = self._submit(self._kinds, lambda: self._campaigns(by_kind[LinkKind.CAMPAIGN]))
+            jobs[LinkKind.CAMPAIGN] = self._submit(
+                self._kinds, lambda: self._campaigns(by_kind[LinkKind.CAMPAIGN], owners)
+            )
         if LinkKind.CLIENT_SEGMENT in by_kind:
             jobs[LinkKind.CLIENT_SEGMENT] = self._submit(
-                self._kinds, lambda: self._segments(by_kind[LinkKind.CLIENT_SEGMENT])
+                self._kinds, lambda: self._segments(by_kind[LinkKind.CLIENT_SEGMENT], owners)
             )
         out: dict[Key, canvas_pb2.NoteLink] = {}
         for kind, job in jobs.items():
@@ -174,13 +184,21 @@ class GrpcRecordsDirectory:
             out[p.id] = link
         return out
 
-    def _campaigns(self, ids: list[str]) -> dict[str, canvas_pb2.NoteLink]:
+    def _campaigns(self, ids: list[str], owners: Owners) -> dict[str, canvas_pb2.NoteLink]:
         res = self._stubs["campaigns"]().BatchGetCampaigns(campaigns_pb2.BatchGetCampaignsRequest(ids=ids))
         out: dict[str, canvas_pb2.NoteLink] = {}
         for i in res.missing_ids:
             out[i] = canvas_pb2.NoteLink(
                 kind=canvas_pb2.LINK_KIND_CAMPAIGN, target_id=i, state=canvas_pb2.LINK_STATE_MISSING
             )
+        visible = []
+        for c in res.campaigns:
+            if owners is None or c.owner_id in owners:
+                visible.append(c)
+            else:
+                out[c.id] = canvas_pb2.NoteLink(
+                    kind=canvas_pb2.LINK_KIND_CAMPAIGN, target_id=c.id, state=canvas_pb2.LINK_STATE_RESTRICTED
+                )
         results = {
             c.id: self._submit(
                 self._pool,
@@ -188,9 +206,9 @@ class GrpcRecordsDirectory:
                     campaigns_pb2.GetCampaignResultsRequest(campaign_id=cid)
                 ),
             )
-            for c in res.campaigns
+            for c in visible
         }
-        for c in res.campaigns:
+        for c in visible:
             link = canvas_pb2.NoteLink(
                 kind=canvas_pb2.LINK_KIND_CAMPAIGN,
                 target_id=c.id,
@@ -215,14 +233,17 @@ class GrpcRecordsDirectory:
             out[c.id] = link
         return out
 
-    def _segments(self, tags: list[str]) -> dict[str, canvas_pb2.NoteLink]:
+    def _segments(self, tags: list[str], owners: Owners) -> dict[str, canvas_pb2.NoteLink]:
         """The client count of each tag from the contacts service (the source of truth, one call
         per tag in parallel), and the won deals of the segment's clients over the last 12 months
-        from the reporting service's read models (one batch call); either may be missing."""
+        owned by `owners` from the reporting service's read models (one batch call); either may
+        be missing."""
         won_job = self._submit(
             self._pool,
             lambda: self._stubs["reporting"]().BatchGetSegmentFigures(
-                reporting_pb2.BatchGetSegmentFiguresRequest(segment_tags=tags)
+                reporting_pb2.BatchGetSegmentFiguresRequest(
+                    segment_tags=tags, owner_ids=sorted(owners) if owners is not None else []
+                )
             ),
         )
         counts = {

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import grpc
 
 from crm.canvas.v1 import canvas_pb2 as pb
 from crm.canvas.v1 import canvas_pb2_grpc
 from crm_canvas.adapters.pdf import render_canvas_pdf
-from crm_canvas.adapters.records import RecordsDirectory
+from crm_canvas.adapters.records import Owners, RecordsDirectory
 from crm_canvas.entrypoints.convert import (
     STATUSES,
     canvas_from_proto,
@@ -20,13 +21,26 @@ from crm_canvas.entrypoints.convert import (
 )
 from crm_canvas.service_layer import canvases
 from crm_platform.db import Database
-from crm_platform.errors import InvalidArgument
-from crm_platform.listing import owner_filter
+from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.listing import MAX_OWNER_IDS, owner_filter
 
 
 def _filename(name: str, version: int, ext: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()[:60] or "canvas"
     return f"canvas-{slug}-v{version}.{ext}"
+
+
+def _reader(allowed_owner_ids: Sequence[str]) -> Owners:
+    """The owners whose records' figures the reader may see (None = every owner, when the caller
+    names none: an admin)."""
+    if len(allowed_owner_ids) > MAX_OWNER_IDS:
+        raise InvalidArgument.field("allowed_owner_ids", f"at most {MAX_OWNER_IDS} owners")
+    blank = [
+        FieldViolation(f"allowed_owner_ids[{i}]", "must not be empty") for i, o in enumerate(allowed_owner_ids) if not o
+    ]
+    if blank:
+        raise InvalidArgument(blank)
+    return frozenset(allowed_owner_ids) or None
 
 
 class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
@@ -35,7 +49,8 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
         self.directory = directory
 
     def GetCanvas(self, request: pb.GetCanvasRequest, context: grpc.ServicerContext) -> pb.GetCanvasResponse:
-        return pb.GetCanvasResponse(canvas=canvases.read_canvas(self.db, self.directory, request.id).to_proto())
+        view = canvases.read_canvas(self.db, self.directory, request.id, owners=_reader(request.allowed_owner_ids))
+        return pb.GetCanvasResponse(canvas=view.to_proto())
 
     def ListCanvases(self, request: pb.ListCanvasesRequest, context: grpc.ServicerContext) -> pb.ListCanvasesResponse:
         filters = canvases.CanvasFilters(
@@ -106,23 +121,35 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     def GetRevision(self, request: pb.GetRevisionRequest, context: grpc.ServicerContext) -> pb.GetRevisionResponse:
         if request.revision_number <= 0:
             raise InvalidArgument.field("revision_number", "must be positive")
-        revision, view = canvases.revision_view(self.db, self.directory, request.canvas_id, request.revision_number)
+        revision, view = canvases.revision_view(
+            self.db,
+            self.directory,
+            request.canvas_id,
+            request.revision_number,
+            owners=_reader(request.allowed_owner_ids),
+        )
         return pb.GetRevisionResponse(revision=revision_to_proto(revision), canvas=view.to_proto())
 
     def RestoreRevision(
         self, request: pb.RestoreRevisionRequest, context: grpc.ServicerContext
     ) -> pb.RestoreRevisionResponse:
+        owners = _reader(request.allowed_owner_ids)
         canvases.restore_revision(
             self.db, request.canvas_id, request.revision_number, expected_version=request.expected_version
         )
-        return pb.RestoreRevisionResponse(
-            canvas=canvases.read_canvas(self.db, self.directory, request.canvas_id).to_proto()
-        )
+        view = canvases.read_canvas(self.db, self.directory, request.canvas_id, owners=owners)
+        return pb.RestoreRevisionResponse(canvas=view.to_proto())
 
     def ExportCanvasPdf(
         self, request: pb.ExportCanvasPdfRequest, context: grpc.ServicerContext
     ) -> pb.ExportCanvasPdfResponse:
-        revision, view = canvases.revision_view(self.db, self.directory, request.canvas_id, request.revision_number)
+        revision, view = canvases.revision_view(
+            self.db,
+            self.directory,
+            request.canvas_id,
+            request.revision_number,
+            owners=_reader(request.allowed_owner_ids),
+        )
         canvas = view.to_proto()
         subtitle = f"revisión / revision {revision.number} · {revision.created_at:%Y-%m-%d %H:%M} UTC"
         return pb.ExportCanvasPdfResponse(
@@ -132,7 +159,8 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     def ExportCanvasJson(
         self, request: pb.ExportCanvasJsonRequest, context: grpc.ServicerContext
     ) -> pb.ExportCanvasJsonResponse:
-        revision, view = canvases.revision_view(self.db, None, request.canvas_id, request.revision_number)
+        # The JSON export holds no labels or figures: nothing to narrow.
+        revision, view = canvases.revision_view(self.db, None, request.canvas_id, request.revision_number, owners=None)
         return pb.ExportCanvasJsonResponse(
             json=canvases.export_json(view), filename=_filename(view.canvas.name, revision.number, "json")
         )

@@ -14,7 +14,7 @@ from typing import Any
 from crm.canvas.v1 import canvas_pb2 as pb
 from crm.canvas.v1 import events_pb2
 from crm_canvas.adapters import repository
-from crm_canvas.adapters.records import Key, RecordsDirectory
+from crm_canvas.adapters.records import Key, Owners, RecordsDirectory
 from crm_canvas.domain import canvas as rules
 from crm_canvas.domain.canvas import (
     BLOCK_TITLES,
@@ -172,8 +172,9 @@ def create_canvas(
     return run_once(db, scope, request_id, pb.CreateCanvasResponse, create)
 
 
-def read_canvas(db: Database, directory: RecordsDirectory | None, canvas_id: str) -> CanvasView:
-    """The canvas with its notes; links resolved when a directory is given."""
+def read_canvas(db: Database, directory: RecordsDirectory | None, canvas_id: str, *, owners: Owners) -> CanvasView:
+    """The canvas with its notes; links resolved when a directory is given, as a reader who may
+    see the records of `owners` (None = every owner) sees them."""
     if not is_valid_id(canvas_id):
         raise _canvas_not_found(canvas_id)
     with db.read() as session:
@@ -181,7 +182,7 @@ def read_canvas(db: Database, directory: RecordsDirectory | None, canvas_id: str
         if canvas is None:
             raise _canvas_not_found(canvas_id)
         notes = repository.notes_of(session, canvas_id)
-    resolved = directory.resolve([k for n in notes for k in n.links]) if directory else {}
+    resolved = directory.resolve([k for n in notes for k in n.links], owners) if directory else {}
     return CanvasView(canvas, notes, resolved)
 
 
@@ -244,7 +245,7 @@ def copy_canvas(
     db: Database, directory: RecordsDirectory, canvas_id: str, name: str, *, request_id: str = ""
 ) -> pb.CreateCanvasResponse:
     """A new draft canvas owned by the caller with copies of every note (links included)."""
-    source = read_canvas(db, None, canvas_id)
+    source = read_canvas(db, None, canvas_id, owners=None)
     draft = replace(
         source.canvas,
         id="",
@@ -270,7 +271,7 @@ class _NoCheck:
     def missing(self, links: Any) -> list[Link]:
         return []
 
-    def resolve(self, links: Any) -> dict[Key, pb.NoteLink]:
+    def resolve(self, links: Any, owners: Owners) -> dict[Key, pb.NoteLink]:
         return {}
 
 
@@ -357,7 +358,7 @@ def delete_note(db: Database, note_id: str, *, expected_version: int = 0) -> int
 
 
 def list_revisions(db: Database, canvas_id: str, page_size: int, page_token: str) -> tuple[list[Revision], str]:
-    read_canvas(db, None, canvas_id)
+    read_canvas(db, None, canvas_id, owners=None)
     size = pagination.page_size(page_size)
     filters = {"canvas_id": canvas_id}
     key = pagination.decode_token(page_token, filters)
@@ -373,10 +374,11 @@ def list_revisions(db: Database, canvas_id: str, page_size: int, page_token: str
 
 
 def revision_view(
-    db: Database, directory: RecordsDirectory | None, canvas_id: str, number: int
+    db: Database, directory: RecordsDirectory | None, canvas_id: str, number: int, *, owners: Owners
 ) -> tuple[Revision, CanvasView]:
-    """The canvas and its notes as revision `number` recorded them (0 = the current content)."""
-    current = read_canvas(db, None, canvas_id)
+    """The canvas and its notes as revision `number` recorded them (0 = the current content),
+    links resolved as read_canvas does."""
+    current = read_canvas(db, None, canvas_id, owners=None)
     if number == 0:
         number = current.canvas.version
     if number < 0:
@@ -400,7 +402,7 @@ def revision_view(
         updated_at=revision.created_at,
     )
     notes = rules.notes_of_snapshot(data, canvas_id)
-    resolved = directory.resolve([k for n in notes for k in n.links]) if directory else {}
+    resolved = directory.resolve([k for n in notes for k in n.links], owners) if directory else {}
     return revision, CanvasView(canvas, notes, resolved)
 
 

@@ -1,5 +1,6 @@
-"""Link figures are fetched in one batch call per kind, whatever the number of notes, and a
-service that fails leaves its links' figures unset instead of failing the read."""
+"""Link figures are fetched in one batch call per kind, whatever the number of notes, a service
+that fails leaves its links' figures unset instead of failing the read, and a campaign the reader
+may not see reads as restricted without its results being asked for."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_two_hundred_links_to_twenty_products_cost_one_call_per_service() -> Non
         Link(LinkKind.PRODUCT, "old"),
         Link(LinkKind.PRODUCT, "gone"),
     ]
-    resolved = _directory(peers).resolve(links)
+    resolved = _directory(peers).resolve(links, None)
     assert peers.calls == {"BatchGetProducts": 1, "BatchGetProductDealFigures": 1}
     assert len(resolved) == 20
     p0 = resolved[(LinkKind.PRODUCT, "p0")]
@@ -79,10 +80,13 @@ def test_two_hundred_links_to_twenty_products_cost_one_call_per_service() -> Non
 def test_a_service_that_is_down_leaves_the_figures_unset() -> None:
     peers = FakePeers()
     peers.deals_down = True
-    resolved = _directory(peers).resolve([Link(LinkKind.PRODUCT, "p1")])
+    resolved = _directory(peers).resolve([Link(LinkKind.PRODUCT, "p1")], None)
     link = resolved[(LinkKind.PRODUCT, "p1")]
     assert link.label == "P p1" and link.state == pb.LINK_STATE_ACTIVE
     assert not link.figures.HasField("fetch_time") and link.figures.deal_count == 0
+
+
+OWNERS = {"feria": "ana", "vieja": "beto"}
 
 
 class FakeCampaigns:
@@ -93,7 +97,11 @@ class FakeCampaigns:
         self.calls["BatchGetCampaigns"] += 1
         status = {"feria": campaigns_pb2.CAMPAIGN_STATUS_RUNNING, "vieja": campaigns_pb2.CAMPAIGN_STATUS_COMPLETED}
         return campaigns_pb2.BatchGetCampaignsResponse(
-            campaigns=[campaigns_pb2.Campaign(id=i, name=f"C {i}", status=status[i]) for i in req.ids if i in status],
+            campaigns=[
+                campaigns_pb2.Campaign(id=i, name=f"C {i}", status=status[i], owner_id=OWNERS[i])
+                for i in req.ids
+                if i in status
+            ],
             missing_ids=[i for i in req.ids if i not in status],
         )
 
@@ -110,7 +118,7 @@ def test_campaign_links_show_leads_and_roi_and_a_retired_campaign_reads_archived
     peers = FakeCampaigns()
     directory = GrpcRecordsDirectory(stubs={"campaigns": lambda: peers})
     links = [Link(LinkKind.CAMPAIGN, t) for t in ("feria", "vieja", "borrada", "feria")]
-    resolved = directory.resolve(links)
+    resolved = directory.resolve(links, None)
     assert peers.calls == {"BatchGetCampaigns": 1, "GetCampaignResults": 2}
     feria = resolved[(LinkKind.CAMPAIGN, "feria")]
     assert (feria.state, feria.figures.lead_count, feria.figures.roi, feria.figures.cost.amount) == (
@@ -120,4 +128,16 @@ def test_campaign_links_show_leads_and_roi_and_a_retired_campaign_reads_archived
         "300",
     )
     assert resolved[(LinkKind.CAMPAIGN, "vieja")].state == pb.LINK_STATE_ARCHIVED
+    assert resolved[(LinkKind.CAMPAIGN, "borrada")].state == pb.LINK_STATE_MISSING
+
+
+def test_a_campaign_the_reader_may_not_see_reads_restricted_and_its_results_are_not_asked_for() -> None:
+    peers = FakeCampaigns()
+    directory = GrpcRecordsDirectory(stubs={"campaigns": lambda: peers})
+    links = [Link(LinkKind.CAMPAIGN, t) for t in ("feria", "vieja", "borrada")]
+    resolved = directory.resolve(links, frozenset({"ana"}))
+    assert peers.calls == {"BatchGetCampaigns": 1, "GetCampaignResults": 1}
+    assert resolved[(LinkKind.CAMPAIGN, "feria")].figures.lead_count == 12
+    vieja = resolved[(LinkKind.CAMPAIGN, "vieja")]
+    assert vieja == pb.NoteLink(kind=pb.LINK_KIND_CAMPAIGN, target_id="vieja", state=pb.LINK_STATE_RESTRICTED)
     assert resolved[(LinkKind.CAMPAIGN, "borrada")].state == pb.LINK_STATE_MISSING

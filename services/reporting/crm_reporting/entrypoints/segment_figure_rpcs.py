@@ -2,7 +2,8 @@
 tag, the live clients carrying it (read model rm_clients, tags stored as " a b " so a tag matches
 LIKE '% tag %') and their deals won in a window (rm_deals: won_at in the window, amounts in integer
 minor units summed per currency). Tombstoned (deleted) and archived clients and deleted deals are
-left out. The canvas service shows these figures on notes linked to a segment."""
+left out. The canvas service shows these figures on notes linked to a segment; it names the deal
+owners its reader may see (owner_ids), so a rep's canvas never shows the company's won amounts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from sqlalchemy import and_, func, select
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm_platform.db import Database
 from crm_platform.errors import InvalidArgument
+from crm_platform.listing import owner_filter
 from crm_platform.protoconv import time_from_proto, timestamp
 from crm_reporting.adapters.tables import rm_clients, rm_deals
 from crm_reporting.entrypoints.budget_convert import money
@@ -40,6 +42,7 @@ class SegmentFigureRpcs:
             raise InvalidArgument.field("segment_tags", f"at most {MAX_TAGS} tags per call, got {len(tags)}")
         if any(not t or " " in t for t in tags):
             raise InvalidArgument.field("segment_tags", "a tag is one word, not empty")
+        owners = owner_filter(request.owner_ids)
         now = self.clock()
         since = time_from_proto(request, "won_after", "won_after") or now - DEFAULT_WINDOW
         live_client = and_(rm_clients.c.deleted.is_(False), rm_clients.c.archived.is_(False))
@@ -57,6 +60,7 @@ class SegmentFigureRpcs:
                         rm_deals.c.status == "won",
                         rm_deals.c.won_at >= since,
                         rm_deals.c.won_at <= now,
+                        *([rm_deals.c.owner_id.in_(owners)] if owners else []),
                     )
                     .group_by(rm_deals.c.currency_code)
                     .order_by(rm_deals.c.currency_code)
