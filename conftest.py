@@ -1,6 +1,8 @@
 """Fixtures shared by every test: a real nats-server with JetStream per test session (on a free
-port, never the machine's own), databases on SQLite and, when CRM_TEST_POSTGRES_URL names a
-server, on PostgreSQL (a fresh database per test), and services started in-process."""
+port, never the machine's own) running the platform's generated per-user permissions, with
+every service signed in as its own NATS user (so the suite proves those permissions suffice),
+databases on SQLite and, when CRM_TEST_POSTGRES_URL names a server, on PostgreSQL (a fresh
+database per test), and services started in-process."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from crm_platform.config import PlatformSettings, ServiceConfig
 from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
-from crm_platform.testing import scratch_postgres
+from crm_platform.testing import nats_credentials, scratch_postgres, secured_nats_server
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgres"]
@@ -22,7 +24,7 @@ BACKENDS = ["sqlite", "postgres"]
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    server = secured_nats_server(tmp_path_factory.mktemp("nats") / "store")
     yield server
     server.stop()
 
@@ -49,6 +51,11 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 def service_config_for(name: str, database_url: str, nats_url: str, **platform: object) -> ServiceConfig:
+    """A service's configuration for a test, with its own NATS user's seed when `nats_url` is a
+    server started with the generated permissions."""
+    creds = nats_credentials(nats_url, name)
+    if creds is not None:
+        platform.setdefault("nats_nkey_seed", creds.seed)
     settings = PlatformSettings(nats_url=nats_url, relay_poll_seconds=0.05, **platform)  # type: ignore[arg-type]
     return ServiceConfig(
         name=name,

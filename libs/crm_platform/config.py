@@ -2,6 +2,8 @@
 that run the embedded mode (SQLite files under CRM_DATA_DIR, everything on 127.0.0.1).
 
 Shared by all:    CRM_NATS_URL, CRM_DATA_DIR, CRM_LOG_LEVEL, CRM_LOG_FORMAT, CRM_INTERNAL_TOKEN
+Per process:      CRM_NATS_NKEY_SEED    its own NATS user's nkey seed (`crm up` hands one to each)
+                  CRM_NATS_TLS_CA_FILE  the CA of the NATS server's certificate (tls:// URLs)
 Per service <S>:  CRM_<S>_DATABASE_URL  its own database (default sqlite:///$CRM_DATA_DIR/<s>.db)
                   CRM_<S>_ADDR          where peers dial its gRPC server (default 127.0.0.1:<port>)
                   CRM_<S>_LISTEN        where it binds (default: 127.0.0.1 and the port of _ADDR)
@@ -13,10 +15,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from crm_platform.nats_auth import NatsCredentials
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,11 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CRM_", extra="ignore")
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # This process's own NATS user (an nkey seed, SU...): the server lets each user publish only
+    # its own events (crm_platform.nats_auth). Empty: connect without credentials (a NATS
+    # without authorization, which only tests and benchmarks run).
+    nats_nkey_seed: str = ""
+    nats_tls_ca_file: str = ""
     data_dir: Path = Path(".crm/data")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
@@ -84,6 +94,31 @@ class PlatformSettings(BaseSettings):
         for url in v.split(","):
             if not url.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
                 raise ValueError(f"CRM_NATS_URL must be nats://host:port[,...], got '{v}'")
+        return v
+
+    @field_validator("nats_nkey_seed")
+    @classmethod
+    def _seed(cls, v: str) -> str:
+        from crm_platform.nats_auth import public_key  # nats_auth imports this module
+
+        if v:
+            try:
+                public_key(v)
+            except ValueError as exc:  # never echo the value: it is a secret
+                raise ValueError(f"CRM_NATS_NKEY_SEED is {exc}") from None
+        return v
+
+    def nats_credentials(self, user: str) -> NatsCredentials | None:
+        """This process's NATS identity as `user` (a service's name, or "gateway"), if a seed is set."""
+        from crm_platform.nats_auth import NatsCredentials
+
+        return NatsCredentials(user, self.nats_nkey_seed) if self.nats_nkey_seed else None
+
+    @field_validator("nats_tls_ca_file")
+    @classmethod
+    def _ca(cls, v: str) -> str:
+        if v and not Path(v).is_file():
+            raise ValueError(f"CRM_NATS_TLS_CA_FILE names no file: '{v}'")
         return v
 
 

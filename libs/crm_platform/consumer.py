@@ -7,7 +7,11 @@ A batch first runs in one go (handlers see consecutive events of a type together
 processed ids are inserted in one statement). If anything in it fails, the batch is rolled back
 and run again event by event, each in a savepoint, so that one bad event cannot hold back the
 others: the failing one is nak'ed with a growing delay and, after `max_deliver` deliveries,
-moved to `dead_letter_events`."""
+moved to `dead_letter_events`.
+
+A message whose subject is not an event of the stream's own service (`crm.<source>.`) is
+terminated unread and counted in crm_events_refused_total: the NATS server already lets only the
+owner publish its subjects, and this keeps a misconfigured stream from feeding a forged event."""
 
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 import nats.errors
 from google.protobuf.message import Message
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from sqlalchemy import DateTime, bindparam, insert, text
 
 from crm_platform.context import request_id_var
@@ -38,7 +43,7 @@ from crm_platform.eventbus import (
     stream_subjects,
     subject_for,
 )
-from crm_platform.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED
+from crm_platform.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_REFUSED
 from crm_platform.outbox import utcnow
 from crm_platform.tables import dead_letter_events, processed_events
 
@@ -78,6 +83,7 @@ class EventConsumer:
         self.db = database
         self.name = f"{database.service}-{name}"
         self.source = source_service
+        self._own_prefix = f"crm.{source_service}."
         self.batch_size = batch_size
         self.max_deliver = max_deliver
         self.fetch_timeout = fetch_timeout
@@ -116,7 +122,8 @@ class EventConsumer:
             try:
                 await bus.connected.wait()
                 assert bus.js is not None
-                await bus.ensure_stream(self.source)
+                # The producer creates its stream (only it may); until it has, wait for it.
+                await self._wait_for_stream(bus, stop)
                 sub = await bus.js.pull_subscribe(
                     stream_subjects(self.source),
                     durable=self.name,
@@ -157,6 +164,19 @@ class EventConsumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    async def _wait_for_stream(self, bus: EventBus, stop: asyncio.Event) -> None:
+        assert bus.js is not None
+        logged = False
+        while not stop.is_set():
+            try:
+                await bus.js.stream_info(stream_name(self.source))
+                return
+            except NotFoundError:
+                if not logged:
+                    log.info("consumer %s waiting for stream %s", self.name, stream_name(self.source))
+                    logged = True
+                await asyncio.sleep(0.2)
+
     async def _give_back(self, fetching: asyncio.Future[list[Any]]) -> None:
         """On stop: messages fetched ahead and not handled are nak'ed, to be redelivered at once."""
         if not fetching.done():
@@ -165,7 +185,28 @@ class EventConsumer:
             for m in await fetching:
                 await m.nak()
 
+    async def _refuse_foreign(self, msgs: list[Any]) -> list[Any]:
+        """Terminates (never redelivers) messages on subjects outside the source's own; returns the rest."""
+        own = []
+        for m in msgs:
+            if m.subject.startswith(self._own_prefix):
+                own.append(m)
+                continue
+            log.error(
+                "consumer %s: refused a message on %s in stream %s (not an event of %s)",
+                self.name,
+                m.subject,
+                stream_name(self.source),
+                self.source,
+            )
+            await m.term()
+            EVENTS_REFUSED.labels(self.db.service, self.name).inc()
+        return own
+
     async def handle_messages(self, msgs: list[Any]) -> None:
+        msgs = await self._refuse_foreign(msgs)
+        if not msgs:
+            return
         deliveries = [
             _Delivery(
                 subject=m.subject,

@@ -19,6 +19,8 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
+from crm_platform.nats_auth import NatsCredentials, inbox_prefix, tls_context
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -54,11 +56,16 @@ def stream_subjects(service: str) -> str:
 class EventBus:
     """One NATS connection for the process. `connect()` retries until it succeeds or `close()` is
     called; after that nats-py reconnects by itself, and publishes made while it is away fail
-    fast so that the outbox keeps the events."""
+    fast so that the outbox keeps the events.
 
-    def __init__(self, url: str, name: str):
+    `credentials` sign the process in as its own NATS user (the server allows each user only its
+    own subjects); `tls_ca_file` names the CA that issued the server's certificate (tls:// URLs)."""
+
+    def __init__(self, url: str, name: str, credentials: NatsCredentials | None = None, *, tls_ca_file: str = ""):
         self.url = url
         self.name = name
+        self.credentials = credentials
+        self.tls_ca_file = tls_ca_file
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
         self.connected = asyncio.Event()
@@ -66,6 +73,12 @@ class EventBus:
 
     async def connect(self, max_backoff: float = 5.0) -> None:
         delay = 0.1
+        auth: dict[str, Any] = {}
+        if self.credentials is not None:
+            auth["nkeys_seed_str"] = self.credentials.seed
+            auth["inbox_prefix"] = inbox_prefix(self.credentials.user)
+        if self.tls_ca_file:
+            auth["tls"] = tls_context(self.tls_ca_file)
         while not self._closing:
             try:
                 self.nc = await nats.connect(
@@ -78,6 +91,7 @@ class EventBus:
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnect,
                     reconnected_cb=self._on_reconnect,
+                    **auth,
                 )
                 self.js = self.nc.jetstream(timeout=5)
                 self.connected.set()
@@ -89,7 +103,11 @@ class EventBus:
                 delay = min(delay * 2, max_backoff)
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("nats: %s", exc)
+        # A permissions violation means this process tried what its NATS user may not: say so.
+        if "permissions violation" in str(exc).lower():
+            log.error("nats: %s", exc)
+        else:
+            log.debug("nats: %s", exc)
 
     async def _on_disconnect(self) -> None:
         if not self._closing:

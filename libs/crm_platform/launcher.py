@@ -4,7 +4,9 @@ under CRM_DATA_DIR (unless CRM_<SERVICE>_DATABASE_URL is given), then the gatewa
 each is healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM.
 
 Unless CRM_INTERNAL_TOKEN is given, a fresh random one is made for each run and handed to every
-child (the services accept calls only from holders of it). On the very first start the identity
+child (the services accept calls only from holders of it). Likewise each run makes one NATS nkey
+per process and the nats-server configuration that lets each publish only its own events; a
+child gets only its own key (CRM_NATS_NKEY_SEED). On the very first start the identity
 service creates the first admin; when it generated a one-time password, it is shown here."""
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import IO, Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm_platform import nats_auth
 from crm_platform.config import SERVICES, ConfigError, platform_settings, service_config
 from crm_platform.nats_server import NatsServer
 
@@ -32,6 +35,7 @@ class Platform:
         self.gateway_listen = gateway_listen
         self.quiet = quiet
         self.nats: NatsServer | None = None
+        self.nats_seeds: dict[str, str] = {}  # NATS user (service name, "gateway") -> nkey seed
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: list[IO[bytes]] = []
         self.env = dict(os.environ)
@@ -45,9 +49,22 @@ class Platform:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env["CRM_DATA_DIR"] = str(self.data_dir)
+        # Each process signs in to NATS as its own user, allowed only its own subjects: fresh keys
+        # and server configuration for every run; each child gets only its own seed (_spawn).
+        # With CRM_NATS_URL given, the seeds come from CRM_NATS_<USER>_NKEY_SEED, if set.
+        self.env.pop("CRM_NATS_NKEY_SEED", None)
         if not os.environ.get("CRM_NATS_URL"):
-            self.nats = NatsServer(self.data_dir / "nats", log_file=self.log_dir / "nats.log", end_with_us=True).start()
+            credentials = nats_auth.generate()
+            self.nats = NatsServer(
+                self.data_dir / "nats", log_file=self.log_dir / "nats.log", end_with_us=True, credentials=credentials
+            ).start()
             self.env["CRM_NATS_URL"] = self.nats.url
+            self.nats_seeds = {user: c.seed for user, c in credentials.items()}
+        else:
+            for user in nats_auth.USERS:
+                seed = self.env.pop(nats_auth.seed_variable(user), "")
+                if seed:
+                    self.nats_seeds[user] = seed
         self.env["CRM_GATEWAY_LISTEN"] = self.gateway_listen
         self.env["CRM_LAUNCHER_PID"] = str(os.getpid())  # children end with us (crm_platform.parent)
         if not self.env.get("CRM_INTERNAL_TOKEN"):
@@ -66,7 +83,10 @@ class Platform:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
-        self.children[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        env = dict(self.env)
+        if name in self.nats_seeds:  # its own NATS user's key, and no other's
+            env["CRM_NATS_NKEY_SEED"] = self.nats_seeds[name]
+        self.children[name] = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def _check_alive(self, name: str) -> None:
         proc = self.children[name]

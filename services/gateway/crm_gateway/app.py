@@ -46,6 +46,7 @@ from crm_platform.config import SERVICES, platform_settings
 from crm_platform.context import actor_var, new_request_id, request_id_var
 from crm_platform.grpc_client import decode_error
 from crm_platform.metrics import LATENCY_BUCKETS
+from crm_platform.nats_auth import NatsCredentials
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def create_app(
     *,
     services: list[str] | None = None,
     nats_url: str | None = None,
+    nats_credentials: NatsCredentials | None = None,
     follow_identity_events: bool = True,
 ) -> Flask:
     settings = settings or gateway_settings()
@@ -131,7 +133,15 @@ def create_app(
     directory = Directory()
     feed = None
     if follow_identity_events:
-        feed = IdentityFeed(directory, nats_url or platform_settings().nats_url, settings.token_max_age_seconds)
+        platform = platform_settings()
+        feed = IdentityFeed(
+            directory,
+            nats_url or platform.nats_url,
+            settings.token_max_age_seconds,
+            # Its own NATS user "gateway" (CRM_NATS_NKEY_SEED), unless the caller gives one.
+            nats_credentials or platform.nats_credentials("gateway"),
+            platform.nats_tls_ca_file,
+        )
         feed.start()
     app.extensions["crm_auth"] = Authenticator(
         directory, feed, max_token_age=settings.token_max_age_seconds, fallback_ttl=settings.auth_fallback_cache_seconds

@@ -27,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from crm.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from crm_platform.eventbus import EVENT_TYPE_HEADER, BackgroundLoop, EventBus, stream_name, stream_subjects
 from crm_platform.grpc_client import decode_error, stub
+from crm_platform.nats_auth import NatsCredentials
 
 log = logging.getLogger(__name__)
 
@@ -193,9 +194,18 @@ class IdentityFeed:
     lives) with an ephemeral pull consumer, and loads users and teams once over gRPC. `synced` is
     true while the directory is known to be current."""
 
-    def __init__(self, directory: Directory, nats_url: str, lookback_seconds: float):
+    def __init__(
+        self,
+        directory: Directory,
+        nats_url: str,
+        lookback_seconds: float,
+        credentials: NatsCredentials | None = None,
+        tls_ca_file: str = "",
+    ):
         self.directory = directory
         self.nats_url = nats_url
+        self.credentials = credentials  # the gateway's own NATS user (reads the identity stream only)
+        self.tls_ca_file = tls_ca_file
         self.lookback = lookback_seconds
         self.synced = threading.Event()
         self.loaded = threading.Event()
@@ -254,7 +264,7 @@ class IdentityFeed:
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
-        self._bus = EventBus(self.nats_url, "crm-gateway")
+        self._bus = EventBus(self.nats_url, "crm-gateway", self.credentials, tls_ca_file=self.tls_ca_file)
         loader = asyncio.create_task(self._load_until_done())
         await self._bus.connect()
         last_seq = 0

@@ -26,6 +26,7 @@ from crm_platform.config import PlatformSettings, ServiceConfig
 from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
+from crm_platform.testing import nats_credentials
 from crm_quotes.bootstrap import SPEC as QUOTES
 from crm_reporting.bootstrap import SPEC as REPORTING
 
@@ -67,7 +68,13 @@ class Stack:
 
 
 def _start(spec: ServiceSpec, db: Path, nats_url: str) -> ServiceRuntime:
-    settings = PlatformSettings(nats_url=nats_url, relay_poll_seconds=0.05, internal_token=INTERNAL_TOKEN)
+    creds = nats_credentials(nats_url, spec.name)  # its own NATS user, as `crm up` runs it
+    settings = PlatformSettings(
+        nats_url=nats_url,
+        relay_poll_seconds=0.05,
+        internal_token=INTERNAL_TOKEN,
+        nats_nkey_seed=creds.seed if creds else "",
+    )
     config = ServiceConfig(spec.name, f"sqlite:///{db}", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", settings)
     runtime = ServiceRuntime(spec, config)
     runtime.start()
@@ -98,7 +105,12 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
         mp.setenv("CRM_CANVAS_ADDR", f"127.0.0.1:{canvas.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
         services = ["identity", "contacts", "deals", "quotes", "reporting", "campaigns", "canvas"]
-        app = create_app(settings, services=services, nats_url=nats_server.url)
+        app = create_app(
+            settings,
+            services=services,
+            nats_url=nats_server.url,
+            nats_credentials=nats_credentials(nats_server.url, "gateway"),
+        )
         s = Stack(
             app=app,
             http=app.test_client(),
