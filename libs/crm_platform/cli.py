@@ -10,6 +10,8 @@ crm create-user --email E --name N --role admin|manager|rep [--team-id T] [--pas
 crm rebuild-reports [--timeout S]
                    empty the reporting service's read models and replay every event stream
                    into them (the service may keep running)
+crm demo-data [--url U] [--admin-email E] [--admin-password P] [--scale 1.0]
+                   load a demo company through the HTTP API (idempotent: a second run adds nothing)
 """
 
 from __future__ import annotations
@@ -68,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from crm_reporting.cli import rebuild_reports
 
         return rebuild_reports(args)
+    if command == "demo-data":
+        from crm_platform.demo.load import demo_data
+
+        return demo_data(args)
     print(__doc__)
     return 0 if command in ("help", "-h", "--help") else 2
 
