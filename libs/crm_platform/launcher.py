@@ -1,7 +1,8 @@
 """`crm up`: runs the whole platform on this machine (the embedded default). Starts the bundled
 nats-server with JetStream (unless CRM_NATS_URL is given), every service on its own SQLite file
-under CRM_DATA_DIR (unless CRM_<SERVICE>_DATABASE_URL is given), then the gateway; waits until
-each is healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM.
+under CRM_DATA_DIR (unless CRM_<SERVICE>_DATABASE_URL is given), then the gateway, then the web
+application (CRM_WEB_LISTEN, default 127.0.0.1:8090) on the gateway's API; waits until each is
+healthy, prints where everything is, and stops every child on Ctrl-C or SIGTERM.
 
 Unless CRM_INTERNAL_TOKEN is given, a fresh random one is made for each run and handed to every
 child (the services accept calls only from holders of it). Likewise each run makes one NATS nkey
@@ -30,9 +31,17 @@ from crm_platform.nats_server import NatsServer
 
 
 class Platform:
-    def __init__(self, data_dir: Path, *, gateway_listen: str = "127.0.0.1:8080", quiet: bool = False):
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        gateway_listen: str = "127.0.0.1:8080",
+        web_listen: str = "127.0.0.1:8090",
+        quiet: bool = False,
+    ):
         self.data_dir = data_dir.resolve()
         self.gateway_listen = gateway_listen
+        self.web_listen = web_listen
         self.quiet = quiet
         self.nats: NatsServer | None = None
         self.nats_seeds: dict[str, str] = {}  # NATS user (service name, "gateway") -> nkey seed
@@ -78,6 +87,11 @@ class Platform:
         for name in SERVICES:
             self._wait_grpc(name, deadline)
         self._wait_http(deadline)
+        # The web application talks only to the gateway's public API, so it starts once that is ready.
+        self.env["CRM_WEB_LISTEN"] = self.web_listen
+        self.env["CRM_WEB_GATEWAY_URL"] = f"http://{self.gateway_listen}"
+        self._spawn("web", [sys.executable, "-m", "crm_web"])
+        self._wait_http(deadline, "web", f"http://{self.web_listen}/healthz")
         self.say(self.summary(time.monotonic() - started))
 
     def _spawn(self, name: str, argv: list[str]) -> None:
@@ -122,10 +136,10 @@ class Platform:
                     raise TimeoutError(f"{name} did not become healthy (see {self.log_dir / (name + '.log')})")
                 time.sleep(0.05)
 
-    def _wait_http(self, deadline: float) -> None:
-        url = f"http://{self.gateway_listen}/readyz"
+    def _wait_http(self, deadline: float, name: str = "gateway", url: str = "") -> None:
+        url = url or f"http://{self.gateway_listen}/readyz"
         while True:
-            self._check_alive("gateway")
+            self._check_alive(name)
             try:
                 with urllib.request.urlopen(url, timeout=1) as res:
                     if res.status == 200:
@@ -133,13 +147,14 @@ class Platform:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"the gateway did not become ready at {url}")
+                raise TimeoutError(f"the {name} did not become ready at {url}")
             time.sleep(0.05)
 
     def summary(self, seconds: float) -> str:
         lines = [
             f"CRM platform ready in {seconds:.1f}s",
             f"  gateway    http://{self.gateway_listen}  (API /api/v1, docs /api/docs, /readyz, /metrics)",
+            f"  web        http://{self.web_listen}  (/healthz, /readyz, /metrics)",
         ]
         notice = self.first_admin_notice()
         if notice:
@@ -149,6 +164,7 @@ class Platform:
             lines.append(f"  {name:<10} gRPC {cfg.addr}  metrics http://{cfg.metrics_listen}/metrics")
         lines.append(f"  nats       {self.env['CRM_NATS_URL']}" + ("  (embedded)" if self.nats else ""))
         lines.append(f"  data       {self.data_dir}   logs {self.log_dir}")
+        lines.append(f"Web application: http://{self.web_listen}  (sign in with the admin's e-mail and password)")
         lines.append("Ctrl-C stops everything.")
         return "\n".join(lines)
 
@@ -178,7 +194,11 @@ def up(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"crm: {exc}", file=sys.stderr)
         return 2
-    platform = Platform(Path(settings.data_dir), gateway_listen=os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080"))
+    platform = Platform(
+        Path(settings.data_dir),
+        gateway_listen=os.environ.get("CRM_GATEWAY_LISTEN", "127.0.0.1:8080"),
+        web_listen=os.environ.get("CRM_WEB_LISTEN", "127.0.0.1:8090"),
+    )
 
     def _stop(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt

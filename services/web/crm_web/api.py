@@ -1,0 +1,172 @@
+"""The one way pages call the platform: the public HTTP API through a pooled `requests.Session`
+(one per process), as the signed-in user (their bearer token), with problem+json answers turned
+into ApiError. Every page goes through `Api`, so the test that no page calls an undocumented path
+has one place to watch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+PROBLEM_TYPE = "application/problem+json"
+
+_session_lock = threading.Lock()
+_session: requests.Session | None = None
+
+# Every path a page asked for, when recording is on (the OpenAPI coverage test turns it on).
+CALLED: set[tuple[str, str]] = set()
+RECORD_CALLS = False
+
+
+def http() -> requests.Session:
+    """The process's pooled HTTP session (connections kept alive to the gateway)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            s = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            s.mount("http://", adapter)
+            s.mount("https://", adapter)
+            s.headers["User-Agent"] = "crm-web"
+            _session = s
+        return _session
+
+
+@dataclass
+class ApiError(Exception):
+    """A problem+json answer (or a platform that did not answer: status 503/504, code
+    `gateway_unavailable`/`gateway_timeout`)."""
+
+    status: int
+    code: str
+    detail: str
+    # Field path (as the API names it, e.g. "tax_id.value") -> message.
+    field_errors: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.status} {self.code}: {self.detail}")
+
+    @classmethod
+    def from_response(cls, res: requests.Response) -> ApiError:
+        body: Any = None
+        if res.headers.get("Content-Type", "").split(";")[0].strip() in (PROBLEM_TYPE, "application/json"):
+            try:
+                body = res.json()
+            except ValueError:
+                body = None
+        if not isinstance(body, dict):
+            return cls(res.status_code, f"http_{res.status_code}", res.reason or "error")
+        errors: dict[str, str] = {}
+        for e in body.get("errors") or []:
+            if isinstance(e, dict) and e.get("field"):
+                errors.setdefault(str(e["field"]), str(e.get("message", "")))
+        reserved = {"type", "title", "status", "code", "detail", "request_id", "errors"}
+        return cls(
+            status=int(body.get("status") or res.status_code),
+            code=str(body.get("code") or f"http_{res.status_code}"),
+            detail=str(body.get("detail") or body.get("title") or ""),
+            field_errors=errors,
+            extra={k: v for k, v in body.items() if k not in reserved},
+        )
+
+
+@dataclass
+class Page:
+    """One page of a list: its items, the token of the next page, and the total when asked."""
+
+    items: list[dict[str, Any]]
+    next_page_token: str = ""
+    total_size: int | None = None
+
+
+class Api:
+    """Calls as one user (or anonymously, for sign-in). `token` is the bearer access token."""
+
+    def __init__(self, base_url: str, token: str = "", *, timeout: float = 15.0, language: str = ""):
+        self.base_url = base_url
+        self.token = token
+        self.timeout = timeout
+        self.language = language
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Any = None,
+        json: Any = None,
+        data: bytes | None = None,
+        content_type: str = "",
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        if RECORD_CALLS:
+            CALLED.add((method.upper(), path.split("?")[0]))
+        h = {"Accept": "application/json"}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        if self.language:
+            h["Accept-Language"] = self.language
+        if content_type:
+            h["Content-Type"] = content_type
+        if headers:
+            h.update(headers)
+        try:
+            res = http().request(
+                method,
+                self.base_url + path,
+                params=params,
+                json=json,
+                data=data,
+                headers=h,
+                timeout=self.timeout,
+                stream=stream,
+            )
+        except requests.Timeout:
+            raise ApiError(504, "gateway_timeout", "the platform did not answer in time; nothing was changed") from None
+        except requests.ConnectionError:
+            raise ApiError(503, "gateway_unavailable", "the platform is unavailable; nothing was changed") from None
+        if res.status_code >= 400:
+            err = ApiError.from_response(res)
+            res.close()
+            raise err
+        return res
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self._json(self.request("GET", path, params=_clean(params)))
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self._json(self.request("POST", path, json=body if body is not None else {}, **kw))
+
+    def patch(self, path: str, body: Any, **kw: Any) -> Any:
+        return self._json(self.request("PATCH", path, json=body, **kw))
+
+    def delete(self, path: str) -> None:
+        self.request("DELETE", path)
+
+    def list(self, path: str, **params: Any) -> Page:
+        body = self.get(path, **params)
+        items = body.get("items") or []
+        total = body.get("total_size")
+        return Page(items, body.get("next_page_token", ""), int(total) if total is not None else None)
+
+    def stream(self, path: str, **params: Any) -> tuple[requests.Response, Iterator[bytes]]:
+        res = self.request("GET", path, params=_clean(params), stream=True, headers={"Accept": "*/*"})
+        return res, res.iter_content(64 * 1024)
+
+    @staticmethod
+    def _json(res: requests.Response) -> Any:
+        if res.status_code == 204 or not res.content:
+            return None
+        return res.json()
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters without the empty ones (the API treats absent and empty alike)."""
+    return {k: v for k, v in params.items() if v not in ("", None, [], False)}
