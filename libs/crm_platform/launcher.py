@@ -60,20 +60,20 @@ class Platform:
         self.env["CRM_DATA_DIR"] = str(self.data_dir)
         # Each process signs in to NATS as its own user, allowed only its own subjects: fresh keys
         # and server configuration for every run; each child gets only its own seed (_spawn).
-        # With CRM_NATS_URL given, the seeds come from CRM_NATS_<USER>_NKEY_SEED, if set.
+        # A seed given as CRM_NATS_<USER>_NKEY_SEED is used instead of a fresh one (an external
+        # NATS needs them; the end-to-end tests give them to read the streams).
         self.env.pop("CRM_NATS_NKEY_SEED", None)
+        given = {u: seed for u in nats_auth.USERS if (seed := self.env.pop(nats_auth.seed_variable(u), ""))}
         if not os.environ.get("CRM_NATS_URL"):
             credentials = nats_auth.generate()
+            credentials.update({u: nats_auth.NatsCredentials(u, seed) for u, seed in given.items()})
             self.nats = NatsServer(
                 self.data_dir / "nats", log_file=self.log_dir / "nats.log", end_with_us=True, credentials=credentials
             ).start()
             self.env["CRM_NATS_URL"] = self.nats.url
             self.nats_seeds = {user: c.seed for user, c in credentials.items()}
         else:
-            for user in nats_auth.USERS:
-                seed = self.env.pop(nats_auth.seed_variable(user), "")
-                if seed:
-                    self.nats_seeds[user] = seed
+            self.nats_seeds = given
         self.env["CRM_GATEWAY_LISTEN"] = self.gateway_listen
         self.env["CRM_LAUNCHER_PID"] = str(os.getpid())  # children end with us (crm_platform.parent)
         if not self.env.get("CRM_INTERNAL_TOKEN"):

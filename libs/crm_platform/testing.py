@@ -40,13 +40,31 @@ def secured_nats_server(store_dir: Path, port: int | None = None) -> NatsServer:
     return server
 
 
+_known: dict[str, dict[str, NatsCredentials]] = {}
+
+
+def remember_nats_credentials(nats_url: str, credentials: dict[str, NatsCredentials]) -> None:
+    """Keys the test gave a server it did not start here (the end-to-end tests hand them to `crm up`)."""
+    _known[nats_url] = dict(credentials)
+
+
 def nats_credentials(nats_url: str, user: str) -> NatsCredentials | None:
-    """`user`'s keys on a server started by secured_nats_server (None for a server without
-    authorization, as the event bus's own tests and the benchmarks run)."""
+    """`user`'s keys on a server started by secured_nats_server or remembered (None for a server
+    without authorization, as the event bus's own tests and the benchmarks run)."""
     server = _secured.get(nats_url)
-    if server is None or server.credentials is None:
-        return None
-    return server.credentials[user]
+    known = server.credentials if server is not None else _known.get(nats_url)
+    return known.get(user) if known else None
+
+
+def _reader(nats_url: str, service: str) -> NatsCredentials | None:
+    """A user that may read `service`'s stream: the tests' own reader where the server has it,
+    else a process that consumes that stream (the tests read `crm up`'s streams as one)."""
+    readers = [TEST_READER] + [u for u, sources in CONSUMES.items() if service in sources]
+    for user in readers:
+        creds = nats_credentials(nats_url, user)
+        if creds is not None:
+            return creds
+    return None
 
 
 @contextmanager
@@ -73,7 +91,7 @@ def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], boo
 
     async def read() -> E:
         service = service_of(event_class)
-        bus = EventBus(nats_url, "test-reader", nats_credentials(nats_url, TEST_READER))
+        bus = EventBus(nats_url, "test-reader", _reader(nats_url, service))
         await bus.connect()
         assert bus.js is not None
         sub = await bus.js.pull_subscribe(stream_subjects(service), stream=stream_name(service))

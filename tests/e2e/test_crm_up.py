@@ -23,9 +23,10 @@ import pytest
 import requests
 
 from crm.contacts.v1 import events_pb2
+from crm_platform import nats_auth
 from crm_platform.config import SERVICES
 from crm_platform.nats_server import free_port
-from crm_platform.testing import wait_for_event
+from crm_platform.testing import remember_nats_credentials, wait_for_event
 
 pytestmark = pytest.mark.slow
 
@@ -72,6 +73,9 @@ def _start_up(data: Path) -> Running:
         env.pop(f"CRM_{name.upper()}_DATABASE_URL", None)
         env.pop(f"CRM_{name.upper()}_LISTEN", None)
     env.pop("CRM_NATS_URL", None)
+    # `crm up` would make every NATS key itself; given them, the test can read the streams.
+    nats_keys = nats_auth.generate()
+    env.update({nats_auth.seed_variable(u): c.seed for u, c in nats_keys.items()})
     for var in ("CRM_ADMIN_EMAIL", "CRM_ADMIN_PASSWORD", "CRM_INTERNAL_TOKEN"):
         env.pop(var, None)
     gateway = f"127.0.0.1:{free_port()}"
@@ -87,6 +91,7 @@ def _start_up(data: Path) -> Running:
         assert time.monotonic() < deadline, f"crm up not ready in time:\n{log.read_text()}"
         time.sleep(0.1)
     nats_line = next(line for line in log.read_text().splitlines() if line.strip().startswith("nats"))
+    remember_nats_credentials(nats_line.split()[1], nats_keys)
     return Running(proc, f"http://{gateway}", nats_line.split()[1], log)
 
 
