@@ -199,3 +199,24 @@ def test_a_malformed_seed_stops_the_process_naming_the_variable_without_echoing_
     account_seed = nats_auth.nkeys.encode_seed(b"\x01" * 32, nats_auth.nkeys.PREFIX_BYTE_ACCOUNT).decode()
     with pytest.raises(ConfigError, match="user"):
         load_settings(lambda: PlatformSettings(nats_nkey_seed=account_seed), "the platform (CRM_*)")
+
+
+def test_the_reporting_rebuild_replays_the_streams_as_the_reporting_user(server: NatsServer, tmp_path: Path) -> None:
+    """`crm rebuild-reports` reads every stream reporting projects with ephemeral consumers: its
+    NATS user allows that (and a stream not made yet is skipped, as only its owner may make it)."""
+    from crm.contacts.v1 import contacts_pb2
+    from crm.contacts.v1 import events_pb2 as contacts_events
+    from crm_platform.db import run_migrations
+    from crm_platform.testing import publish_events
+    from crm_reporting.service_layer.rebuild import rebuild
+
+    event = contacts_events.ClientCreated(client=contacts_pb2.Client(id=str(uuid.uuid4()), name="Ferretería Ñandú"))
+    event.meta.event_id = str(uuid.uuid4())
+    publish_events(server.url, [event])
+    db = Database(f"sqlite:///{tmp_path / 'reporting.db'}", "reporting")
+    try:
+        run_migrations(db, "crm_reporting:migrations")
+        result = rebuild(db, server.url, timeout=60, credentials=nats_credentials(server.url, "reporting"))
+    finally:
+        db.dispose()
+    assert result.events["contacts"] >= 1

@@ -27,7 +27,9 @@ def rebuild_reports(argv: list[str]) -> int:
     db = Database(cfg.database_url, "reporting")
     try:
         run_migrations(db, "crm_reporting:migrations")
-        result = rebuild(db, cfg.platform.nats_url, timeout=args.timeout)
+        result = rebuild(
+            db, cfg.platform.nats_url, timeout=args.timeout, credentials=cfg.platform.nats_credentials("reporting")
+        )
     except (TimeoutError, OSError) as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 1

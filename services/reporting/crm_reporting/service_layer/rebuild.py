@@ -23,9 +23,11 @@ from datetime import UTC, datetime
 import nats.errors
 import sqlalchemy as sa
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 
 from crm_platform.db import Database
 from crm_platform.eventbus import EventBus, stream_name, stream_subjects
+from crm_platform.nats_auth import NatsCredentials
 from crm_platform.tables import processed_events
 from crm_reporting.adapters import tables as t
 from crm_reporting.entrypoints.consumers import SOURCES, consumer_for
@@ -53,8 +55,10 @@ def clear_read_models(db: Database) -> None:
 
 async def _replay_stream(db: Database, bus: EventBus, source: str, deadline: float) -> int:
     assert bus.js is not None
-    await bus.ensure_stream(source)
-    info = await bus.js.stream_info(stream_name(source))
+    try:  # only its producer may create a stream: one not made yet has nothing to replay
+        info = await bus.js.stream_info(stream_name(source))
+    except NotFoundError:
+        return 0
     last = info.state.last_seq
     if not info.state.messages:
         return 0
@@ -91,10 +95,10 @@ async def _replay_stream(db: Database, bus: EventBus, source: str, deadline: flo
     return seen
 
 
-async def _replay(db: Database, nats_url: str, seconds: float) -> dict[str, int]:
+async def _replay(db: Database, nats_url: str, seconds: float, credentials: NatsCredentials | None) -> dict[str, int]:
     """Connects to NATS first (an unreachable NATS leaves the read models as they are), then
     empties them and replays every stream."""
-    bus = EventBus(nats_url, "crm-reporting-rebuild")
+    bus = EventBus(nats_url, "crm-reporting-rebuild", credentials)
     try:
         await asyncio.wait_for(bus.connect(), timeout=min(seconds, 30.0))
         deadline = time.monotonic() + seconds
@@ -104,15 +108,18 @@ async def _replay(db: Database, nats_url: str, seconds: float) -> dict[str, int]
         await bus.close()
 
 
-def rebuild(db: Database, nats_url: str, *, timeout: float = 3600.0) -> RebuildResult:
-    """Empties the read models and replays every stream; logs the run in rm_rebuilds."""
+def rebuild(
+    db: Database, nats_url: str, *, timeout: float = 3600.0, credentials: NatsCredentials | None = None
+) -> RebuildResult:
+    """Empties the read models and replays every stream; logs the run in rm_rebuilds.
+    `credentials`: the reporting service's NATS user (it may read every stream it projects)."""
     started_at, started = datetime.now(UTC), time.monotonic()
     with db.uow() as uow:
         run_id = uow.session.execute(
             sa.insert(t.rm_rebuilds).values(started_at=started_at).returning(t.rm_rebuilds.c.id)
         ).scalar_one()
         uow.commit()
-    events = asyncio.run(_replay(db, nats_url, timeout))
+    events = asyncio.run(_replay(db, nats_url, timeout, credentials))
     duration = time.monotonic() - started
     with db.uow() as uow:
         uow.session.execute(
