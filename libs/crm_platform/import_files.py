@@ -21,8 +21,10 @@ from crm_platform.errors import InvalidArgument
 Row = tuple[int, tuple[str, ...]]
 DELIMITERS = (",", ";", "\t")
 _ZIP_MAGIC = b"PK\x03\x04"
-# Control characters that no text file holds (tab, CR and LF are fine).
-_BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Control characters that no text file holds (tab, CR and LF are fine). A NUL is not among them:
+# one in a data cell refuses that row only (crm_platform.importing.refuse_nul_rows); one in the
+# header means the file is not UTF-8 text (UTF-16 has a NUL in every other byte).
+_BINARY = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class FileFormat(StrEnum):
@@ -76,6 +78,8 @@ def read_table(content: bytes, file_format: FileFormat, max_rows: int) -> Table:
     count = 0
     for number, cells in read():
         if header is None:
+            if any("\x00" in cell for cell in cells):
+                raise _bad("the file is not text (CSV must be UTF-8)")
             header, header_row = cells, number
         else:
             count += 1

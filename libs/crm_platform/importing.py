@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from crm_platform.errors import InvalidArgument
+
+# A row as a file reader gives it: its number and its cells.
+R = TypeVar("R", bound=tuple[int, Sequence[str]])
 
 # Problems one answer lists (about 1.5 MB of them).
 MAX_LISTED_PROBLEMS = 10_000
@@ -71,6 +75,30 @@ class ImportReport:
             "fix the rows above and import the file again"
         )
         return [*self.problems, RowProblem(self.first_unlisted_row, "", notice)]
+
+
+def refuse_nul_rows(rows: Iterable[R], columns: Columns, header: Sequence[str], report: ImportReport) -> Iterator[R]:
+    """The rows of a file without those holding a NUL character in a cell: each of those counts as
+    failed in `report`, with a problem naming the column (PostgreSQL cannot store a NUL, and SQLite
+    would store one that then matches every search). Every import passes its rows through here."""
+    fields = {i: name for name, indexes in columns.indexes.items() for i in indexes}
+    for item in rows:
+        row, cells = item
+        bad = [i for i, cell in enumerate(cells) if "\x00" in cell]
+        if not bad:
+            yield item
+            continue
+        report.failed += 1
+        report.add_problems(
+            [
+                RowProblem(
+                    row,
+                    fields.get(i) or (header[i].strip() if i < len(header) else f"column {i + 1}"),
+                    "must not contain a NUL character (\\u0000): the row is not imported",
+                )
+                for i in bad
+            ]
+        )
 
 
 def normalise_header(text: str) -> str:

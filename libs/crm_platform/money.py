@@ -3,25 +3,44 @@
 Rounding rule (the one documented place): amounts are kept at full precision while they are
 computed, and rounded half-up to the currency's minor unit (2 for USD/EUR, 0 for CLP, per ISO 4217
 as Babel's CLDR data knows it) by `Money.rounded()` / `round_amount()` exactly once, where a value
-is stored or shown as a final figure (a quote line's total, a deal's amount)."""
+is stored or shown as a final figure (a quote line's total, a deal's amount).
+
+Currencies accepted (the one rule, applied by the gateway's money schema and by every service):
+the upper-case ISO 4217 code of a currency that is legal tender in some territory today, as the
+CLDR data shipped with Babel knows it. That leaves out historical codes (DEM, VEF, HRK), fund and
+accounting units (USN, CLF, COU), and the X-codes that are not money a business invoices in
+(XAU and the other metals, XDR, XTS for testing, XXX for "no currency"); the X-codes of real
+currencies (XAF, XOF, XCD, XPF) are in. Input is case-insensitive: "cop" is read as COP
+(`parse_currency`), and codes are stored and answered in upper case."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
 from babel.core import get_global
-from babel.numbers import get_currency_precision
+from babel.numbers import get_currency_precision, get_territory_currencies
 
 from crm_platform.errors import InvalidArgument
 
 MAX_AMOUNT_DIGITS = 18  # integer digits an amount may have (fits NUMERIC(24, 6) in storage)
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1)
+def invoice_currencies() -> frozenset[str]:
+    """Every currency that is legal tender somewhere today (read once per process)."""
+    today = datetime.date.today()
+    found: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        found.update(get_territory_currencies(territory, today, tender=True, non_tender=False))
+    return frozenset(found)
+
+
 def is_known_currency(code: str) -> bool:
-    return isinstance(code, str) and len(code) == 3 and code.isupper() and code in get_global("all_currencies")
+    """True for the upper-case code of a currency a business can invoice in (see above)."""
+    return isinstance(code, str) and code in invoice_currencies()
 
 
 @lru_cache(maxsize=512)
@@ -30,11 +49,20 @@ def minor_unit_exponent(currency_code: str) -> int:
     return get_currency_precision(currency_code)
 
 
+def currency_problem(code: str) -> str | None:
+    """Why `code` (in any case) is not an accepted currency, in words for the field's error; None
+    when it is one."""
+    if is_known_currency((code or "").strip().upper()):
+        return None
+    return f"'{code}' is not the ISO 4217 code of a currency in use (such as COP, USD, EUR)"
+
+
 def parse_currency(code: str, field: str = "currency_code") -> str:
-    code = (code or "").strip().upper()
-    if not is_known_currency(code):
-        raise InvalidArgument.field(field, f"'{code}' is not an ISO 4217 currency code")
-    return code
+    """The currency's code in upper case; InvalidArgument naming `field` when it is not one."""
+    problem = currency_problem(code)
+    if problem is not None:
+        raise InvalidArgument.field(field, problem)
+    return code.strip().upper()
 
 
 def parse_amount(text: str | int | Decimal, field: str = "amount") -> Decimal:

@@ -14,7 +14,14 @@ from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
 from crm_platform.eventbus import service_of, subject_for
 from crm_platform.grpc_server import status_for
 from crm_platform.ids import is_valid_id, new_id
-from crm_platform.money import Money, parse_amount, parse_currency, round_amount
+from crm_platform.money import (
+    Money,
+    invoice_currencies,
+    is_known_currency,
+    parse_amount,
+    parse_currency,
+    round_amount,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +109,20 @@ def test_config_defaults_and_errors_name_the_variable(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CRM_NATS_URL", "http://wrong")
     with pytest.raises(ConfigError, match="CRM_NATS_URL"):
         service_config("identity")
+
+
+@pytest.mark.parametrize("code", ["XXX", "XTS", "XAU", "XAG", "XDR", "XSU", "USN", "CLF", "DEM", "VEF", "HRK", "ZZZ"])
+def test_only_currencies_a_business_invoices_in_are_accepted(code: str) -> None:
+    """Babel's CLDR data knows these codes (test, metals, SDR, funds, historical), but nobody is
+    invoiced in them: refused, naming the field."""
+    with pytest.raises(InvalidArgument) as err:
+        parse_currency(code, "deal.amount.currency_code")
+    assert err.value.violations[0].field == "deal.amount.currency_code"
+    assert not is_known_currency(code)
+
+
+def test_real_currencies_are_accepted_in_any_case() -> None:
+    assert {"COP", "USD", "EUR", "MXN", "CLP", "XOF", "XAF", "XCD", "XPF"} <= invoice_currencies()
+    assert 140 <= len(invoice_currencies()) <= 170  # the ISO 4217 list in use, not Babel's 300
+    assert parse_currency("cop") == "COP" and parse_currency(" usd ") == "USD"
+    assert is_known_currency("COP") and not is_known_currency("cop")  # stored codes are upper case

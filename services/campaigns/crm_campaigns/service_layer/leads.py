@@ -206,7 +206,7 @@ def import_leads(w: Campaigns, request: pb.ImportLeadsRequest) -> pb.ImportLeads
     report = importing.ImportReport(total_rows=table.data_rows)
     report.add_problems(list(columns.problems))
     seen: set[str] = set()
-    for row, cells in table.rows():
+    for row, cells in importing.refuse_nul_rows(table.rows(), columns, table.header, report):
         lead = Lead(
             **{name: columns.value(cells, name) for name in IMPORT_FIELDS},
             source=LeadSource.TRADE_FAIR,

@@ -29,7 +29,7 @@ from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import InvalidArgument
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.import_files import FileFormat, Row
-from crm_platform.importing import Columns, DuplicateRow, ImportReport, RowProblem
+from crm_platform.importing import Columns, DuplicateRow, ImportReport, RowProblem, refuse_nul_rows
 
 # Rows per write transaction: big enough for executemany to pay, short enough that an SQLite
 # write lock is held well under a second at a time.
@@ -185,7 +185,8 @@ def import_records(
     # Keys of the rows imported so far → the id each got ("" in a dry run).
     seen: dict[Key, str] = {}
     state: dict[str, Any] = {}
-    for chunk in _batches(table.rows(), WRITE_CHUNK):
+    rows = refuse_nul_rows(table.rows(), columns, table.header, report)
+    for chunk in _batches(rows, WRITE_CHUNK):
         valid = []
         for row, record, problems in ops.from_rows(db, columns, chunk, options, state):
             if record is None:

@@ -18,7 +18,7 @@ from crm_platform.db import Database
 from crm_platform.errors import InvalidArgument
 from crm_platform.ids import new_id
 from crm_platform.import_files import FileFormat, Row
-from crm_platform.importing import DuplicateRow, ImportReport
+from crm_platform.importing import DuplicateRow, ImportReport, refuse_nul_rows
 from crm_platform.money import is_known_currency
 from crm_quotes.adapters import product_repository as repository
 from crm_quotes.domain import importing, products
@@ -66,7 +66,8 @@ def import_products(
     report = ImportReport(total_rows=table.data_rows)
     report.add_problems(columns.problems)
     seen: dict[str, str] = {}
-    for chunk in _batches(table.rows(), WRITE_CHUNK):
+    rows = refuse_nul_rows(table.rows(), columns, table.header, report)
+    for chunk in _batches(rows, WRITE_CHUNK):
         valid: list[tuple[int, Product]] = []
         for row, cells in chunk:
             product, problems = importing.product_from_row(columns, row, cells, default_currency)
