@@ -579,8 +579,10 @@ class Loader:
                 body = {"rep_ids": [self.users[r] for r in spec.get("call_reps", ())]}
                 campaign = self.api.call("POST", f"{API}/campaigns/{cid}:launch", json=body)["campaign"]
                 self.tally.add("campaign launches", created=1)
-            if campaign["status"] not in ("running", "scheduled"):
-                return  # completed by an earlier run: its leads and spend are in
+            if campaign["status"] not in ("running", "scheduled"):  # completed by an earlier run: all in
+                self.tally.add("campaign leads", existing=len(spec.get("lead_list", ())))
+                self.tally.add("campaign spend entries", existing=len(spec.get("spend", ())))
+                return
             for lead in spec.get("lead_list", ()):
                 res = self.api.call("POST", f"{API}/campaigns/{cid}/leads", json={"lead": lead})
                 self.tally.add("campaign leads", created=int(res["created"]), existing=int(not res["created"]))
