@@ -11,8 +11,10 @@ from flask import Response, url_for
 from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from crm.campaigns.v1 import campaigns_pb2, campaigns_pb2_grpc
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
-from crm_gateway.api import call, check_version, etag, if_match, respond
+from crm_gateway.access import read_scope
+from crm_gateway.api import ProblemError, call, check_version, etag, if_match, respond
 from crm_gateway.clients import Id
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, to_json
 from crm_gateway.lists import OPTIONAL_UUID, Instant
@@ -164,6 +166,34 @@ ACTIVITIES = Collection(
 ONE = ProtoJson(deals_pb2.Activity)
 
 
+def _reference_scope() -> dict[str, list[str]]:
+    """The owners whose deals and prospects the caller may see (the two kinds share one scope),
+    for the deals service to refuse a reference to any other exactly as a missing record, so that
+    an activity neither reveals nor attaches to what the caller cannot open. Clients and contacts
+    are readable by everyone. Empty = any owner."""
+    scope = read_scope("deals")
+    return {"allowed_owner_ids": sorted(scope) if scope is not None else []}
+
+
+def _check_campaign(campaign_id: str) -> None:
+    """A campaign an activity names (the deals service keeps the id only) must be one the caller
+    may see; another, like an unknown id, is a 400 in the form the deals service gives an unknown
+    deal or prospect."""
+    if not campaign_id:
+        return
+    req = campaigns_pb2.BatchGetCampaignsRequest(ids=[campaign_id])
+    found = call("campaigns", stub(campaigns_pb2_grpc.CampaignsServiceStub, "campaigns").BatchGetCampaigns, req)
+    scope = read_scope("campaigns")
+    if not [c for c in found.campaigns if scope is None or c.owner_id in scope]:
+        raise ProblemError(
+            400,
+            "campaign_not_found",
+            f"campaign_id: campaign '{campaign_id}' does not exist",
+            field="campaign_id",
+            id=campaign_id,
+        )
+
+
 @res.route("GET", "/api/v1/activities", query=ActivityListQuery, response=ProtoPage(deals_pb2.Activity))
 def list_activities(query: ActivityListQuery) -> Response:
     """List the activities the caller may see, by due time, then creation.
@@ -184,8 +214,12 @@ def list_activities(query: ActivityListQuery) -> Response:
 def create_activity(body: ActivityCreate) -> Response:
     """Schedule an activity, or log one already done.
     Unknown deals, clients, contacts and prospects, or a deal or contact of another client, are a
-    400 naming the field."""
-    return ACTIVITIES.create("CreateActivity", body, lambda i: url_for("activities.get_activity", activity_id=i))
+    400 naming the field; a deal, prospect or campaign the caller may not see answers as an
+    unknown one."""
+    _check_campaign(body.campaign_id)
+    return ACTIVITIES.create(
+        "CreateActivity", body, lambda i: url_for("activities.get_activity", activity_id=i), **_reference_scope()
+    )
 
 
 @res.route("GET", "/api/v1/activities/<id:activity_id>", response=ONE, errors=(404,), response_headers=("ETag",))
@@ -204,8 +238,16 @@ def get_activity(activity_id: str) -> Response:
     response_headers=("ETag",),
 )
 def update_activity(activity_id: str, body: ActivityPatch) -> Response:
-    """Update an activity (its owner, their manager, or an admin)."""
-    return ACTIVITIES.update("UpdateActivity", activity_id, body)
+    """Update an activity (its owner, their manager, or an admin).
+    A deal, prospect or campaign it is pointed at anew is checked as on create."""
+
+    def checked(current: Any, changed: dict[str, Any]) -> dict[str, list[str]]:
+        # Only a campaign named anew: a rep's call activity may keep the manager's campaign it came from.
+        if changed.get("campaign_id", current.campaign_id) != current.campaign_id:
+            _check_campaign(changed["campaign_id"])
+        return _reference_scope()
+
+    return ACTIVITIES.update("UpdateActivity", activity_id, body, checked)
 
 
 @res.route("DELETE", "/api/v1/activities/<id:activity_id>", status=204, errors=(404,))

@@ -143,7 +143,15 @@ class Collection:
         record = getattr(self._call(rpc, **kwargs), self.field)
         return respond(to_json(record), 201, {"Location": location(record.id), **etag(record.version)})
 
-    def update(self, rpc: str, record_id: str, body: BaseModel) -> Response:
+    def update(
+        self,
+        rpc: str,
+        record_id: str,
+        body: BaseModel,
+        extra: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
+        """`extra`: more fields of the request, from the record as read and the changes (with the
+        owner checked), e.g. the scope the service checks the change against."""
         changed = body.model_dump(exclude_unset=True)
         if not changed:
             raise ProblemError(400, "empty_update", "name at least one field to change")
@@ -159,6 +167,7 @@ class Collection:
             **{self.field: msg},
             update_mask=FieldMask(paths=sorted(changed)),
             expected_version=check_version(if_match(), current.version, singular(self.kind)),
+            **(extra(current, changed) if extra is not None else {}),
         )
         record = getattr(res, self.field)
         return respond(to_json(record), headers=etag(record.version))

@@ -612,12 +612,14 @@ class ListActivitiesResponse(_message.Message):
     def __init__(self, activities: _Optional[_Iterable[_Union[Activity, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateActivityRequest(_message.Message):
-    __slots__ = ("activity", "request_id")
+    __slots__ = ("activity", "request_id", "allowed_owner_ids")
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     activity: Activity
     request_id: str
-    def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ..., request_id: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateActivityResponse(_message.Message):
     __slots__ = ("activity",)
@@ -626,14 +628,16 @@ class CreateActivityResponse(_message.Message):
     def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ...) -> None: ...
 
 class UpdateActivityRequest(_message.Message):
-    __slots__ = ("activity", "update_mask", "expected_version")
+    __slots__ = ("activity", "update_mask", "expected_version", "allowed_owner_ids")
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     activity: Activity
     update_mask: _field_mask_pb2.FieldMask
     expected_version: int
-    def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, activity: _Optional[_Union[Activity, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateActivityResponse(_message.Message):
     __slots__ = ("activity",)

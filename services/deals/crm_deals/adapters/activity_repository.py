@@ -90,11 +90,12 @@ def get_activity(session: Session, activity_id: str, *, for_update: bool = False
     return None if row is None else _row_to_activity(row)
 
 
-def deal_client_id(session: Session, deal_id: str, *, lock: bool = False) -> str | None:
-    """The client of the deal, or None when there is no such deal. `lock` holds a shared lock on
-    its row (PostgreSQL) until the transaction ends, so the deal is not deleted meanwhile."""
-    stmt = select(deals.c.client_id).where(deals.c.id == deal_id)
-    return session.scalar(stmt.with_for_update(read=True) if lock else stmt)
+def deal_link(session: Session, deal_id: str, *, lock: bool = False) -> tuple[str, str] | None:
+    """The deal's (client id, owner id), or None when there is no such deal. `lock` holds a shared
+    lock on its row (PostgreSQL) until the transaction ends, so the deal is not deleted meanwhile."""
+    stmt = select(deals.c.client_id, deals.c.owner_id).where(deals.c.id == deal_id)
+    row = session.execute(stmt.with_for_update(read=True) if lock else stmt).first()
+    return None if row is None else (row.client_id, row.owner_id)
 
 
 def _contains(column: Any, needle: str) -> ColumnElement[bool]:

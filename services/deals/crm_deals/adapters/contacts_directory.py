@@ -34,6 +34,8 @@ class ContactRef:
 class ProspectRef:
     id: str
     archived: bool
+    # Prospects are visible to their owner's scope only (clients and contacts to everyone).
+    owner_id: str = ""
 
 
 class ContactsDirectory(Protocol):
@@ -81,7 +83,7 @@ class GrpcContactsDirectory:
             if decode_error(exc).code == grpc.StatusCode.NOT_FOUND:
                 return None
             raise _unavailable(exc) from None
-        return ProspectRef(res.prospect.id, res.prospect.archived)
+        return ProspectRef(res.prospect.id, res.prospect.archived, res.prospect.owner_id)
 
 
 def _unavailable(exc: grpc.RpcError) -> Unavailable:

@@ -56,7 +56,11 @@ class ActivityRpcs:
         self, request: deals_pb2.CreateActivityRequest, context: grpc.ServicerContext
     ) -> deals_pb2.CreateActivityResponse:
         return activities.create_activity(
-            self.db, self.directory, activity_from_proto(request.activity), request_id=request.request_id
+            self.db,
+            self.directory,
+            activity_from_proto(request.activity),
+            request_id=request.request_id,
+            allowed_owner_ids=tuple(request.allowed_owner_ids),
         )
 
     def UpdateActivity(
@@ -68,6 +72,7 @@ class ActivityRpcs:
             activity_from_proto(request.activity),
             list(request.update_mask.paths),
             expected_version=request.expected_version,
+            allowed_owner_ids=tuple(request.allowed_owner_ids),
         )
         return deals_pb2.UpdateActivityResponse(activity=activity_to_proto(activity))
 

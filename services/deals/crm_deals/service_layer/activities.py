@@ -67,20 +67,34 @@ def _store_change(uow: UnitOfWork, before: Activity, after: Activity) -> None:
         raise Conflict(f"activity '{before.id}' changed meanwhile: read it again and retry", reason="version_mismatch")
 
 
-def _checked_links(db: Database, directory: ContactsDirectory, activity: Activity, before: Activity | None) -> Activity:
+def _visible(owner_id: str, allowed_owner_ids: Sequence[str]) -> bool:
+    """Whether a deal or prospect of `owner_id` is one the caller may see (empty = any owner)."""
+    return not allowed_owner_ids or owner_id in allowed_owner_ids
+
+
+def _checked_links(
+    db: Database,
+    directory: ContactsDirectory,
+    activity: Activity,
+    before: Activity | None,
+    allowed_owner_ids: Sequence[str] = (),
+) -> Activity:
     """The activity with the client its deal or contact implies, once every record it names anew
     (compared with `before`; all of them for a new activity) is found to exist and not be archived,
     and its deal and contact are found to be of its client. Unknown or archived records, and a deal
     or contact of another client, are FAILED_PRECONDITION naming the field; UNAVAILABLE when the
-    contacts service cannot answer. Writes nothing."""
+    contacts service cannot answer. A deal or prospect named anew whose owner is outside
+    `allowed_owner_ids` (the caller's scope; empty = any) is refused exactly as a missing one, and
+    before anything about it (its client) can show in an error. Writes nothing."""
     if rules.relinked(activity, before):
         fresh = rules.new_links(activity, before)
         deal_client = None
         if activity.deal_id:
             with db.read() as session:
-                deal_client = repository.deal_client_id(session, activity.deal_id)
-            if deal_client is None and "deal_id" in fresh:
+                deal = repository.deal_link(session, activity.deal_id)
+            if "deal_id" in fresh and (deal is None or not _visible(deal[1], allowed_owner_ids)):
                 raise rules.missing_link("deal_id", activity.deal_id)
+            deal_client = deal[0] if deal is not None else None
         contact_client = None
         if activity.contact_id:
             found, _missing = directory.contacts([activity.contact_id])
@@ -100,41 +114,50 @@ def _checked_links(db: Database, directory: ContactsDirectory, activity: Activit
                 raise rules.archived_link("client_id", activity.client_id)
     if "prospect_id" in rules.new_links(activity, before):
         prospect = directory.prospect(activity.prospect_id)
-        if prospect is None:
+        if prospect is None or not _visible(prospect.owner_id, allowed_owner_ids):
             raise rules.missing_link("prospect_id", activity.prospect_id)
         if prospect.archived:
             raise rules.archived_link("prospect_id", activity.prospect_id)
     return activity
 
 
-def _recheck_deal(uow: UnitOfWork, activity: Activity, *, new_deal: bool) -> None:
+def _recheck_deal(
+    uow: UnitOfWork, activity: Activity, *, new_deal: bool, allowed_owner_ids: Sequence[str] = ()
+) -> None:
     """Inside the unit of work: the activity's deal is still of its client and, when the change
-    names it anew, still exists (its row is share-locked on PostgreSQL until the change commits,
-    so that it is not deleted meanwhile). A deal gone since it was named does not block other edits."""
+    names it anew, still exists and is still the caller's to see (its row is share-locked on
+    PostgreSQL until the change commits, so that it is not deleted or reassigned meanwhile). A deal
+    gone since it was named does not block other edits."""
     if activity.deal_id:
-        client_id = repository.deal_client_id(uow.session, activity.deal_id, lock=True)
-        if client_id is None and new_deal:
+        deal = repository.deal_link(uow.session, activity.deal_id, lock=True)
+        if new_deal and (deal is None or not _visible(deal[1], allowed_owner_ids)):
             raise rules.missing_link("deal_id", activity.deal_id)
-        rules.linked(activity, client_id, None)
+        rules.linked(activity, deal[0] if deal is not None else None, None)
 
 
 def create_activity(
-    db: Database, directory: ContactsDirectory, draft: Activity, *, request_id: str = ""
+    db: Database,
+    directory: ContactsDirectory,
+    draft: Activity,
+    *,
+    request_id: str = "",
+    allowed_owner_ids: Sequence[str] = (),
 ) -> deals_pb2.CreateActivityResponse:
     """Validates and stores a new activity: scheduled (stages activity_scheduled) or logged already
     done (stages activity_completed only). The records it names are checked first (see
-    _checked_links); a deal with no client named gives the activity its client. A repeated
-    request_id returns the first answer, without asking the contacts service again."""
+    _checked_links; a deal or prospect outside `allowed_owner_ids` is as a missing one); a deal
+    with no client named gives the activity its client. A repeated request_id returns the first
+    answer, without asking the contacts service again."""
     if request_id:
         with db.read() as session:
             earlier = remembered(session, CREATE_SCOPE, request_id, deals_pb2.CreateActivityResponse)
         if earlier is not None:
             return earlier
     activity = rules.new_activity(draft, new_id(), datetime.now(UTC))
-    activity = _checked_links(db, directory, activity, None)
+    activity = _checked_links(db, directory, activity, None, allowed_owner_ids)
 
     def create(uow: UnitOfWork) -> deals_pb2.CreateActivityResponse:
-        _recheck_deal(uow, activity, new_deal=True)
+        _recheck_deal(uow, activity, new_deal=True, allowed_owner_ids=allowed_owner_ids)
         repository.add_activity(uow.session, activity)
         message = convert.activity_to_proto(activity)
         if activity.status == ActivityStatus.DONE:
@@ -147,13 +170,20 @@ def create_activity(
 
 
 def update_activity(
-    db: Database, directory: ContactsDirectory, draft: Activity, mask: Sequence[str], *, expected_version: int = 0
+    db: Database,
+    directory: ContactsDirectory,
+    draft: Activity,
+    mask: Sequence[str],
+    *,
+    expected_version: int = 0,
+    allowed_owner_ids: Sequence[str] = (),
 ) -> Activity:
     """Changes the fields named in `mask` (validated as on create; status, done time and cancel
     reason are INVALID_ARGUMENT: they have their own calls) and stages activity_updated with the
     names of the fields that changed. A new deal, client, contact or prospect is checked as on
-    create, before the unit of work opens; if the activity changes meanwhile the update is ABORTED,
-    as it is for a stale `expected_version`. An update that changes nothing stores nothing."""
+    create (a deal or prospect outside `allowed_owner_ids` as a missing one), before the unit of
+    work opens; if the activity changes meanwhile the update is ABORTED, as it is for a stale
+    `expected_version`. An update that changes nothing stores nothing."""
     if not draft.id:
         raise InvalidArgument.field("id", "is required")
     paths = rules.checked_mask(mask)
@@ -161,7 +191,7 @@ def update_activity(
     if paths & {*rules.LINKS}:
         current = get_activity(db, draft.id)
         after, _changed = rules.updated(current, draft, mask, expected_version)
-        checked = _checked_links(db, directory, after, current)
+        checked = _checked_links(db, directory, after, current, allowed_owner_ids)
     with db.uow() as uow:
         current = _stored(uow, draft.id)
         if checked is None:
@@ -176,7 +206,7 @@ def update_activity(
         if not changed:
             return current
         if "deal_id" in changed or "client_id" in changed:
-            _recheck_deal(uow, after, new_deal="deal_id" in changed)
+            _recheck_deal(uow, after, new_deal="deal_id" in changed, allowed_owner_ids=allowed_owner_ids)
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
         uow.add_event(events_pb2.ActivityUpdated(activity=convert.activity_to_proto(after), changed_fields=changed))
