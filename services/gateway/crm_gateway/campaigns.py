@@ -2,7 +2,16 @@
 telemarketing call lists, social ads / RD Station leads and trade fairs. Campaigns are owned
 records: a rep sees and works their own, a manager their team's, an admin all. Launching,
 completing and cancelling are custom actions (`:launch`, `:complete`, `:cancel`) that take
-If-Match; members, results, leads, spend, mailings and calls hang under a campaign."""
+If-Match; members, results, leads, spend, mailings and calls hang under a campaign.
+
+A campaign's members show its target's names, e-mails and phones to whoever may read the campaign,
+so a target never reaches beyond what the campaign's **owner** may see: their own prospects (a
+rep), their teams' (a manager), all (an admin); clients and contacts are readable by everyone.
+The gateway sends the owner's scope with create, update and launch, and the campaigns service
+enforces it: a prospects target naming an owner outside it is a 400 naming
+campaign.target.owner_ids[i]; a launch narrows the segment to it. It is the owner's scope, not the
+caller's: a manager launching a rep's campaign gets the rep's prospects only, because the rep will
+read the members."""
 
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crm.campaigns.v1 import campaigns_pb2 as pb
 from crm.campaigns.v1 import campaigns_pb2_grpc
 from crm.common.v1 import types_pb2
-from crm_gateway.access import principal
+from crm_gateway.access import assignable_owner, authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, from_json, page, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
@@ -215,6 +224,20 @@ def _call(rpc: str, req: Any, timeout: float | None = None) -> Any:
     return call("campaigns", getattr(_stub(), rpc), req, timeout)
 
 
+def owner_scope(owner_id: str) -> list[str]:
+    """The owners whose prospects a campaign owned by `owner_id` may reach, as the campaigns
+    service takes them (empty = any): an admin's all, a manager's their teams' and their own,
+    anyone else's (a rep, or an id the directory does not know) their own."""
+    directory = authenticator().directory
+    user = directory.users.get(owner_id)
+    role = user.role if user is not None else "rep"
+    if role == "admin":
+        return []
+    if role == "manager":
+        return sorted(directory.managed_user_ids(owner_id))
+    return [owner_id]
+
+
 @res.route("GET", "/api/v1/campaigns", query=CampaignListQuery, response=ProtoPage(pb.Campaign))
 def list_campaigns(query: CampaignListQuery) -> Response:
     """List the campaigns the caller may see, oldest first."""
@@ -241,7 +264,13 @@ def list_campaigns(query: CampaignListQuery) -> Response:
 def create_campaign(body: CampaignCreate) -> Response:
     """Create a draft campaign.
     Its webhook_secret (for the Google Ads and RD Station webhooks) is made by the service."""
-    return CAMPAIGNS.create("CreateCampaign", body, lambda i: url_for("campaigns.get_campaign", campaign_id=i))
+    owner = assignable_owner(body.owner_id)
+    return CAMPAIGNS.create(
+        "CreateCampaign",
+        body,
+        lambda i: url_for("campaigns.get_campaign", campaign_id=i),
+        allowed_owner_ids=owner_scope(owner),
+    )
 
 
 @res.route("GET", "/api/v1/campaigns/<id:campaign_id>", response=ONE, errors=(404,), response_headers=("ETag",))
@@ -252,8 +281,14 @@ def get_campaign(campaign_id: str) -> Response:
 
 @res.route("PATCH", "/api/v1/campaigns/<id:campaign_id>", body=CampaignPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
 def update_campaign(campaign_id: str, body: CampaignPatch) -> Response:
-    """Update a campaign (its owner, their manager, or an admin)."""
-    return CAMPAIGNS.update("UpdateCampaign", campaign_id, body)
+    """Update a campaign (its owner, their manager, or an admin).
+    A prospects target must stay within what the owner (after the update) may see."""
+    return CAMPAIGNS.update(
+        "UpdateCampaign",
+        campaign_id,
+        body,
+        lambda current, changed: {"allowed_owner_ids": owner_scope(changed.get("owner_id") or current.owner_id)},
+    )
 
 
 @res.route("DELETE", "/api/v1/campaigns/<id:campaign_id>", status=204, errors=(404,))
@@ -266,6 +301,9 @@ def _action(rpc: str, campaign_id: str, **kw: Any) -> Response:
     """A life-cycle action on a campaign the caller may change, at the version If-Match names."""
     current = CAMPAIGNS.fetch(campaign_id, for_change=True)
     expected = check_version(if_match(), current.version, "campaign")
+    if rpc == "LaunchCampaign":
+        # The scope of the owner read at `expected`: an owner changed meanwhile fails the version check.
+        kw["allowed_owner_ids"] = owner_scope(current.owner_id)
     answer = _call(rpc, getattr(pb, f"{rpc}Request")(campaign_id=campaign_id, expected_version=expected, **kw))
     return respond(
         to_json(answer) if rpc == "LaunchCampaign" else to_json(answer.campaign), headers=etag(answer.campaign.version)
@@ -281,8 +319,11 @@ def _action(rpc: str, campaign_id: str, **kw: Any) -> Response:
 )  # type: ignore[arg-type]
 def launch_campaign(campaign_id: str, body: LaunchIn) -> Response:
     """Launch a draft: its segment becomes its members; it runs (or waits for its start date).
-    A call list is spread over rep_ids (the owner when none). Launching again changes nothing."""
-    return _action("LaunchCampaign", campaign_id, rep_ids=body.rep_ids)
+    A call list is spread over rep_ids (the owner when none; each one a user the caller may assign
+    records to). Launching again changes nothing. A prospects segment is narrowed to the prospects
+    the campaign's owner may see."""
+    reps = [assignable_owner(r, f"rep_ids[{i}]") for i, r in enumerate(body.rep_ids)]
+    return _action("LaunchCampaign", campaign_id, rep_ids=reps)
 
 
 @res.route("POST", "/api/v1/campaigns/<id:campaign_id>:complete", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
@@ -387,8 +428,10 @@ def capture_lead(campaign_id: str, body: LeadCapture) -> Response:
     The same lead again (external id, else e-mail) creates nothing and answers created=false."""
     CAMPAIGNS.fetch(campaign_id, for_change=True)
     lead = from_json(pb.Lead(), body.lead.model_dump())
+    # The prospect's owner, when named, is someone the caller may assign records to (empty = the campaign's owner).
+    owner = assignable_owner(body.owner_id) if body.owner_id else ""
     req = pb.CaptureLeadRequest(
-        campaign_id=campaign_id, lead=lead, owner_id=body.owner_id or "", request_id=idempotency_key(principal().id)
+        campaign_id=campaign_id, lead=lead, owner_id=owner, request_id=idempotency_key(principal().id)
     )
     answer = _call("CaptureLead", req)
     return respond(to_json(answer))
@@ -418,7 +461,7 @@ def import_leads(campaign_id: str, query: ImportQuery) -> Response:
         format=formats[request.mimetype],
         content=content,
         file_name=request.headers.get("X-File-Name", "")[:200],
-        owner_id=query.owner_id,
+        owner_id=assignable_owner(query.owner_id) if query.owner_id else "",
         dry_run=query.dry_run,
     )
     return respond(to_json(_call("ImportLeads", req, timeout=IMPORT_DEADLINE_SECONDS)))

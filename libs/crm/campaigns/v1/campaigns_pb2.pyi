@@ -415,12 +415,14 @@ class ListCampaignsResponse(_message.Message):
     def __init__(self, campaigns: _Optional[_Iterable[_Union[Campaign, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateCampaignRequest(_message.Message):
-    __slots__ = ("campaign", "request_id")
+    __slots__ = ("campaign", "request_id", "allowed_owner_ids")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     campaign: Campaign
     request_id: str
-    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ..., request_id: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CreateCampaignResponse(_message.Message):
     __slots__ = ("campaign",)
@@ -429,14 +431,16 @@ class CreateCampaignResponse(_message.Message):
     def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
 
 class UpdateCampaignRequest(_message.Message):
-    __slots__ = ("campaign", "update_mask", "expected_version")
+    __slots__ = ("campaign", "update_mask", "expected_version", "allowed_owner_ids")
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     campaign: Campaign
     update_mask: _field_mask_pb2.FieldMask
     expected_version: int
-    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpdateCampaignResponse(_message.Message):
     __slots__ = ("campaign",)
@@ -455,14 +459,16 @@ class DeleteCampaignResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class LaunchCampaignRequest(_message.Message):
-    __slots__ = ("campaign_id", "rep_ids", "expected_version")
+    __slots__ = ("campaign_id", "rep_ids", "expected_version", "allowed_owner_ids")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     REP_IDS_FIELD_NUMBER: _ClassVar[int]
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     campaign_id: str
     rep_ids: _containers.RepeatedScalarFieldContainer[str]
     expected_version: int
-    def __init__(self, campaign_id: _Optional[str] = ..., rep_ids: _Optional[_Iterable[str]] = ..., expected_version: _Optional[int] = ...) -> None: ...
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, campaign_id: _Optional[str] = ..., rep_ids: _Optional[_Iterable[str]] = ..., expected_version: _Optional[int] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LaunchCampaignResponse(_message.Message):
     __slots__ = ("campaign", "member_count", "skipped_count")

@@ -208,6 +208,42 @@ def normalised_segment(seg: Segment) -> Segment:
     )
 
 
+# Target kinds whose records are visible only to their owner's scope (clients and contacts are
+# readable by every user, so a segment of them is never narrowed).
+OWNER_RESTRICTED_KINDS = frozenset({TargetKind.PROSPECTS})
+
+
+def check_target_scope(seg: Segment, allowed_owner_ids: Sequence[str]) -> None:
+    """INVALID_ARGUMENT naming campaign.target.owner_ids[i] when an owner-restricted segment names
+    an owner whose records the campaign's owner may not see (`allowed_owner_ids`; empty = any).
+    Refused rather than narrowed at create and update, so that the user sees the segment they get.
+    The message is the same whether the id is a user or not: nothing about other users leaks."""
+    if not allowed_owner_ids or seg.kind not in OWNER_RESTRICTED_KINDS:
+        return
+    allowed = set(allowed_owner_ids)
+    problems = [
+        FieldViolation(
+            f"campaign.target.owner_ids[{i}]",
+            f"'{owner}' is not among the users whose prospects the campaign's owner may see",
+        )
+        for i, owner in enumerate(seg.owner_ids)
+        if owner not in allowed
+    ]
+    if problems:
+        raise InvalidArgument(problems)
+
+
+def scoped_segment(seg: Segment, allowed_owner_ids: Sequence[str]) -> Segment | None:
+    """The segment a launch reads: an owner-restricted one narrowed to `allowed_owner_ids` (its own
+    owner_ids within them, or all of them when it names none); unchanged when nothing is
+    restricted. None when nothing can match (an empty owner filter would mean every owner)."""
+    if not allowed_owner_ids or seg.kind not in OWNER_RESTRICTED_KINDS:
+        return seg
+    allowed = sorted(set(allowed_owner_ids))
+    owners = tuple(o for o in seg.owner_ids if o in set(allowed)) if seg.owner_ids else tuple(allowed)
+    return replace(seg, owner_ids=owners) if owners else None
+
+
 def _check_mailing(c: Campaign, problems: list[FieldViolation]) -> None:
     m = c.mailing
     if m is None:

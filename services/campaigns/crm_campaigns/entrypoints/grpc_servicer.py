@@ -43,7 +43,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         return pb.ListCampaignsResponse(campaigns=items, next_page_token=token)
 
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Ctx) -> pb.CreateCampaignResponse:
-        return uc.create_campaign(self.w, self._draft(request.campaign), request.request_id)
+        return uc.create_campaign(
+            self.w, self._draft(request.campaign), request.request_id, tuple(request.allowed_owner_ids)
+        )
 
     def UpdateCampaign(self, request: pb.UpdateCampaignRequest, context: Ctx) -> pb.UpdateCampaignResponse:
         paths = list(request.update_mask.paths)
@@ -52,7 +54,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         if not message.type and "type" not in paths and "*" not in paths:
             message.type = pb.CAMPAIGN_TYPE_MAILING  # a stand-in: only the masked fields apply
         draft = self._draft(message)
-        c = uc.update_campaign(self.w, draft, paths, request.expected_version)
+        c = uc.update_campaign(self.w, draft, paths, request.expected_version, tuple(request.allowed_owner_ids))
         return pb.UpdateCampaignResponse(campaign=c)
 
     def DeleteCampaign(self, request: pb.DeleteCampaignRequest, context: Ctx) -> pb.DeleteCampaignResponse:
@@ -60,7 +62,13 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         return pb.DeleteCampaignResponse()
 
     def LaunchCampaign(self, request: pb.LaunchCampaignRequest, context: Ctx) -> pb.LaunchCampaignResponse:
-        return uc.launch_campaign(self.w, request.campaign_id, list(request.rep_ids), request.expected_version)
+        return uc.launch_campaign(
+            self.w,
+            request.campaign_id,
+            list(request.rep_ids),
+            request.expected_version,
+            tuple(request.allowed_owner_ids),
+        )
 
     def CompleteCampaign(self, request: pb.CompleteCampaignRequest, context: Ctx) -> pb.CompleteCampaignResponse:
         return pb.CompleteCampaignResponse(

@@ -96,8 +96,13 @@ def to_proto(c: Campaign, today: date) -> pb.Campaign:
 # --- CRUD --------------------------------------------------------------------------------------
 
 
-def create_campaign(w: Campaigns, draft: Campaign, request_id: str = "") -> pb.CreateCampaignResponse:
+def create_campaign(
+    w: Campaigns, draft: Campaign, request_id: str = "", allowed_owner_ids: Sequence[str] = ()
+) -> pb.CreateCampaignResponse:
+    """A draft campaign, with campaign_created. `allowed_owner_ids`: the owners whose records the
+    campaign's owner may see (empty = any); a prospects target naming another is INVALID_ARGUMENT."""
     checked = rules.validated(draft)
+    rules.check_target_scope(checked.target, allowed_owner_ids)
 
     def change(uow: UnitOfWork) -> pb.CreateCampaignResponse:
         now = w.clock()
@@ -151,12 +156,19 @@ def list_campaigns(
     return [to_proto(c, today) for c in page.items], page.next_page_token
 
 
-def update_campaign(w: Campaigns, draft: Campaign, mask: Sequence[str], expected_version: int) -> pb.Campaign:
+def update_campaign(
+    w: Campaigns, draft: Campaign, mask: Sequence[str], expected_version: int, allowed_owner_ids: Sequence[str] = ()
+) -> pb.Campaign:
+    """The masked fields changed, with campaign_updated. A change of the target or of the owner
+    is checked against `allowed_owner_ids` (the scope of the owner after the update), as on create;
+    other changes leave an older target as it is (a launch narrows it anyway)."""
     with w.db.uow() as uow:
         current = locked(uow, draft.id, "campaign.id")
         after, changed = rules.updated(current, draft, mask, expected_version)
         if not changed:
             return to_proto(current, w.today())
+        if {"target", "owner_id"} & set(changed):
+            rules.check_target_scope(after.target, allowed_owner_ids)
         now = w.clock()
         saved = save(uow, current, after, now)
         message = convert.campaign_to_proto(saved)
@@ -227,10 +239,17 @@ def _launch_rows(
 
 
 def launch_campaign(
-    w: Campaigns, campaign_id: str, rep_ids: Sequence[str], expected_version: int
+    w: Campaigns,
+    campaign_id: str,
+    rep_ids: Sequence[str],
+    expected_version: int,
+    allowed_owner_ids: Sequence[str] = (),
 ) -> pb.LaunchCampaignResponse:
     """Snapshots the segment into members and starts (or schedules) the campaign, with
-    campaign_launched. A campaign already launched answers as it stands (a retry adds nobody)."""
+    campaign_launched. A campaign already launched answers as it stands (a retry adds nobody).
+    A prospects segment is narrowed to `allowed_owner_ids` (the owners whose prospects the
+    campaign's owner may see; empty = any), silently: the owner's teams may have changed since
+    the target was checked, and the members must never show what the owner could not open."""
     problems = [i for i, r in enumerate(rep_ids) if not is_valid_id(r)]
     if problems:
         raise InvalidArgument.field(f"rep_ids[{problems[0]}]", f"'{rep_ids[problems[0]]}' is not a user id")
@@ -241,7 +260,8 @@ def launch_campaign(
                 return _launched_answer(w, session, c)
         check_version("campaign", c.id, c.version, expected_version)
         rules.launched(c, w.today(), w.clock())  # refused before reading the segment
-        targets = list({t.record_key: t for t in w.directory.segment(c.target)}.values()) if c.target.kind else []
+        segment = rules.scoped_segment(c.target, allowed_owner_ids) if c.target.kind else None
+        targets = list({t.record_key: t for t in w.directory.segment(segment)}.values()) if segment else []
         with w.db.uow() as uow:
             stored = locked(uow, campaign_id)
             if stored.version != c.version:

@@ -146,3 +146,29 @@ def test_updates() -> None:
         rules.updated(running, replace(running, target=Segment(TargetKind.CONTACTS)), ["target"], 0)
     after, _ = rules.updated(running, replace(running, description="más"), ["description"], 0)
     assert after.description == "más"
+
+
+OTHER = "0192d6e0-0000-7000-8000-0000000000b2"
+
+
+def test_a_prospects_target_naming_an_owner_out_of_scope_is_refused() -> None:
+    seg = Segment(kind=TargetKind.PROSPECTS, owner_ids=(OWNER, OTHER))
+    with pytest.raises(InvalidArgument) as exc:
+        rules.check_target_scope(seg, (OWNER,))
+    assert _fields(exc) == ["campaign.target.owner_ids[1]"]
+    rules.check_target_scope(seg, ())  # no scope sent: any owner
+    rules.check_target_scope(seg, (OWNER, OTHER))
+    # Clients and contacts are readable by everyone: never refused.
+    rules.check_target_scope(replace(seg, kind=TargetKind.CLIENTS), (OWNER,))
+
+
+def test_a_launch_narrows_a_prospects_segment_to_the_scope() -> None:
+    everyone = Segment(kind=TargetKind.PROSPECTS)
+    assert rules.scoped_segment(everyone, (OTHER, OWNER)) == replace(everyone, owner_ids=tuple(sorted((OTHER, OWNER))))
+    named = Segment(kind=TargetKind.PROSPECTS, owner_ids=(OWNER, OTHER))
+    assert rules.scoped_segment(named, (OWNER,)) == replace(named, owner_ids=(OWNER,))
+    # Nothing left in scope is no segment at all (an empty owner filter would mean every owner).
+    assert rules.scoped_segment(Segment(kind=TargetKind.PROSPECTS, owner_ids=(OTHER,)), (OWNER,)) is None
+    assert rules.scoped_segment(named, ()) is named
+    clients = Segment(kind=TargetKind.CLIENTS, owner_ids=(OTHER,))
+    assert rules.scoped_segment(clients, (OWNER,)) is clients
