@@ -5,10 +5,10 @@ with reps Ana and Beto, and Carla, a rep outside the team."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,7 +67,7 @@ class Stack:
         return str(self.users[who]["id"])
 
 
-def _start(spec: ServiceSpec, db: Path, nats_url: str) -> ServiceRuntime:
+def _start(spec: ServiceSpec, database_url: str, nats_url: str) -> ServiceRuntime:
     creds = nats_credentials(nats_url, spec.name)  # its own NATS user, as `crm up` runs it
     settings = PlatformSettings(
         nats_url=nats_url,
@@ -75,7 +75,7 @@ def _start(spec: ServiceSpec, db: Path, nats_url: str) -> ServiceRuntime:
         internal_token=INTERNAL_TOKEN,
         nats_nkey_seed=creds.seed if creds else "",
     )
-    config = ServiceConfig(spec.name, f"sqlite:///{db}", "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", settings)
+    config = ServiceConfig(spec.name, database_url, "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", settings)
     runtime = ServiceRuntime(spec, config)
     runtime.start()
     assert runtime.ready.wait(20), f"{spec.name} did not become ready"
@@ -85,31 +85,36 @@ def _start(spec: ServiceSpec, db: Path, nats_url: str) -> ServiceRuntime:
 @pytest.fixture(scope="module")
 def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("gateway-stack")
+    with running_stack(nats_server.url, lambda name: f"sqlite:///{tmp / name}.db") as s:
+        yield s
+
+
+@contextmanager
+def running_stack(nats_url: str, database_url: Callable[[str], str]) -> Iterator[Stack]:
+    """The stack with each service on `database_url(<service name>)` (a module may run it on
+    PostgreSQL too), stopped when the block ends."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
         mp.setenv("CRM_ADMIN_PASSWORD", PASSWORD)
         mp.setenv("CRM_INTERNAL_TOKEN", INTERNAL_TOKEN)
-        identity = _start(IDENTITY, tmp / "identity.db", nats_server.url)
-        contacts = _start(CONTACTS, tmp / "contacts.db", nats_server.url)
+        identity = _start(IDENTITY, database_url("identity"), nats_url)
+        contacts = _start(CONTACTS, database_url("contacts"), nats_url)
         mp.setenv("CRM_IDENTITY_ADDR", f"127.0.0.1:{identity.grpc_port}")
         mp.setenv("CRM_CONTACTS_ADDR", f"127.0.0.1:{contacts.grpc_port}")
-        deals = _start(DEALS, tmp / "deals.db", nats_server.url)
+        deals = _start(DEALS, database_url("deals"), nats_url)
         mp.setenv("CRM_DEALS_ADDR", f"127.0.0.1:{deals.grpc_port}")
-        quotes = _start(QUOTES, tmp / "quotes.db", nats_server.url)
+        quotes = _start(QUOTES, database_url("quotes"), nats_url)
         mp.setenv("CRM_QUOTES_ADDR", f"127.0.0.1:{quotes.grpc_port}")
-        reporting = _start(REPORTING, tmp / "reporting.db", nats_server.url)
+        reporting = _start(REPORTING, database_url("reporting"), nats_url)
         mp.setenv("CRM_REPORTING_ADDR", f"127.0.0.1:{reporting.grpc_port}")
-        campaigns = _start(CAMPAIGNS, tmp / "campaigns.db", nats_server.url)
+        campaigns = _start(CAMPAIGNS, database_url("campaigns"), nats_url)
         mp.setenv("CRM_CAMPAIGNS_ADDR", f"127.0.0.1:{campaigns.grpc_port}")
-        canvas = _start(CANVAS, tmp / "canvas.db", nats_server.url)
+        canvas = _start(CANVAS, database_url("canvas"), nats_url)
         mp.setenv("CRM_CANVAS_ADDR", f"127.0.0.1:{canvas.grpc_port}")
         settings = GatewaySettings(max_body_bytes=16 * 1024, cors_origins="https://app.example")
         services = ["identity", "contacts", "deals", "quotes", "reporting", "campaigns", "canvas"]
         app = create_app(
-            settings,
-            services=services,
-            nats_url=nats_server.url,
-            nats_credentials=nats_credentials(nats_server.url, "gateway"),
+            settings, services=services, nats_url=nats_url, nats_credentials=nats_credentials(nats_url, "gateway")
         )
         s = Stack(
             app=app,
