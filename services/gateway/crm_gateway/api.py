@@ -1,19 +1,24 @@
 """The gateway's request plumbing shared by every resource: JSON bodies validated against pydantic
 models (unknown fields refused, types strict), gRPC calls whose failures become problem+json, and
-JSON responses."""
+JSON responses. The two checks every piece of request text passes before anything else reads it
+live here, once: a JSON body nested deeper than MAX_JSON_DEPTH is refused before it is parsed
+(the parser recurses, and a RecursionError would be a 500), and text holding a NUL character
+(PostgreSQL cannot store one, SQLite matches every row with it) is refused naming where it was."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import grpc
-from flask import Response, json, request
+from flask import Response, g, json, request
 from pydantic import BaseModel, ValidationError
 
 from crm_platform.errors import ErrorInfo
 from crm_platform.grpc_client import decode_error
+from crm_platform.idempotency import with_fingerprint
 
 M = TypeVar("M", bound=BaseModel)
 R = TypeVar("R")
@@ -43,21 +48,93 @@ def _field(loc: tuple[Any, ...]) -> str:
 def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors = []
     for e in exc.errors(include_url=False):
-        message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"]
+        # A validator's own message ("'cop' must be written in upper case") without pydantic's prefix.
+        message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         errors.append({"field": _field(tuple(e["loc"])), "message": message})
     return errors
+
+
+# Deeper than any body this API takes (a canvas import, the deepest, nests about 6 levels), far
+# below where the JSON parser would run out of stack.
+MAX_JSON_DEPTH = 32
+# A JSON string (its escapes included), and the brackets outside strings.
+_JSON_STRING = re.compile(rb'"(?:[^"\\]+|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest, counted without parsing it (so
+    without recursion): strings are taken out, then the brackets left are counted in one pass."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", raw))
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _nul_field(data: Any, at: str = "") -> str | None:
+    """Where in a parsed JSON value a string (or an object key) holds a NUL character: its
+    field path as validation errors name fields, "" for the body itself; None when none does."""
+    if isinstance(data, str):
+        return at if "\x00" in data else None
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{at}.{key}" if at else str(key)
+            if "\x00" in key:
+                return path
+            found = _nul_field(value, path)
+            if found is not None:
+                return found
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found = _nul_field(value, f"{at}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_nul(field: str, code: str) -> ProblemError:
+    field = field.replace("\x00", "\\u0000")  # a NUL in a name is shown, not sent back raw
+    message = "must not contain a NUL character (\\u0000)"
+    return ProblemError(400, code, f"{field}: {message}", errors=[{"field": field, "message": message}])
+
+
+def check_request_text(path: dict[str, Any], form: Iterable[tuple[str, str]] = ()) -> None:
+    """Refuses a NUL character in a path parameter, a query parameter's name or value, or a form
+    field (400 naming it). JSON bodies are checked by parse_body."""
+    for name, value in path.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise _refuse_nul(name, "invalid_path")
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise _refuse_nul(name, "invalid_query")
+    for name, value in form:
+        if "\x00" in name or "\x00" in value:
+            raise _refuse_nul(name, "validation_failed")
 
 
 def parse_body(model: type[M]) -> M:
     if not request.mimetype or request.mimetype != "application/json":
         raise ProblemError(415, "unsupported_media_type", "send the body as application/json")
     raw = request.get_data(cache=True)
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ProblemError(
+            400, "json_too_deep", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep"
+        )
     try:
         data = json.loads(raw or b"null")
     except ValueError as exc:
         raise ProblemError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ProblemError(400, "malformed_json", "the body must be a JSON object")
+    nul_at = _nul_field(data)
+    if nul_at is not None:
+        raise _refuse_nul(nul_at, "validation_failed")
+    g.json_body = data
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -101,7 +178,13 @@ _IF_MATCH = re.compile(r'^(?:W/)?"(\d{1,18})"$')
 
 def idempotency_key(user_id: str) -> str:
     """The request id for a create: the Idempotency-Key header, scoped to the caller so that two
-    users' keys never meet. Empty when none was sent."""
+    users' keys never meet, with a fingerprint of the request (method, path, query and body). The
+    service that keeps the answer replays it for the same key and fingerprint and refuses the
+    same key with another fingerprint (crm_platform.idempotency), which becomes 422
+    `idempotency_key_reused` here. Empty when no key was sent.
+
+    The key is hashed so that the request id fits its 100-character column whatever the key's
+    length: user id (36) + ":" + 32 + "~" + 24 = 94."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return ""
@@ -109,7 +192,24 @@ def idempotency_key(user_id: str) -> str:
         raise ProblemError(
             400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 100 printable ASCII characters"
         )
-    return f"{user_id}:{key}"
+    key_digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return with_fingerprint(f"{user_id}:{key_digest}", _request_fingerprint()[:24])
+
+
+def _request_fingerprint() -> str:
+    """What makes two requests the same request: method, path, query parameters and the body. A
+    JSON body counts by its content (key order and spacing do not matter); any other by its bytes."""
+    parsed = g.get("json_body")
+    body = (
+        json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        if parsed is not None
+        else request.get_data(cache=True)
+    )
+    query = json.dumps(sorted(request.args.items(multi=True)), separators=(",", ":")).encode()
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), query, body):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
 
 
 def if_match() -> int | None:

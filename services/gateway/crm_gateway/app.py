@@ -1,6 +1,8 @@
 """The gateway's Flask application factory: request ids, body size limits, authentication of
 every route not declared public, problem+json errors, CORS, metrics, Swagger UI at /api/docs, and
-the resources' blueprints."""
+the resources' blueprints. Every answer says `X-Content-Type-Options: nosniff` (errors, health,
+docs and metrics included); every answer to an authenticated request or about sessions says
+`Cache-Control: no-store`, so that no shared cache keeps a user's records or tokens."""
 
 from __future__ import annotations
 
@@ -54,6 +56,8 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 DOCS_URL = "/api/docs"
 # Routes a user whose password must be changed may still call.
 PASSWORD_CHANGE_ALLOWED = frozenset({"auth.me", "auth.change_password", "auth.logout"})
+# Public routes whose answers carry tokens: never kept by a cache either.
+SESSION_PATHS = "/api/v1/auth/"
 
 HTTP_REQUESTS = Counter(
     "crm_http_requests_total", "HTTP requests served by the gateway.", ["route", "method", "status"]
@@ -182,6 +186,13 @@ def create_app(
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = request_id_var.get()
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if (
+            not is_public(request.endpoint)
+            or "Authorization" in request.headers
+            or request.path.startswith(SESSION_PATHS)
+        ):
+            response.headers["Cache-Control"] = "no-store"
         route = request.url_rule.rule if request.url_rule else "unmatched"
         HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
         HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - g.get("started", time.perf_counter()))

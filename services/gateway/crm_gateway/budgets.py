@@ -20,6 +20,7 @@ from crm_gateway.access import authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
 from crm_gateway.lists import UUID_PATTERN
+from crm_gateway.money import MoneyIn
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
@@ -28,16 +29,10 @@ res = Resource("budgets", "Budgets", "Sales targets (Presupuesto) of a user or a
 PeriodKind = Literal["month", "quarter", "year"]
 Day = Annotated[date, Field(strict=False)]
 OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
-Amount = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}(\.[0-9]{1,6})?$")]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class Target(_Strict):
-    amount: Amount
-    currency_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class BudgetCreate(_Strict):
@@ -49,13 +44,13 @@ class BudgetCreate(_Strict):
     team_id: OptionalId = ""
     period_kind: PeriodKind
     period_start: Day
-    target: Target
+    target: MoneyIn
 
 
 class BudgetPatch(_Strict):
     """The new target (amount, and currency if it changes)."""
 
-    target: Target
+    target: MoneyIn
 
 
 class BudgetListQuery(BaseModel):

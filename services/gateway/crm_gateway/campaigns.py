@@ -28,6 +28,7 @@ from crm_gateway.access import assignable_owner, authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, from_json, page, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.money import MoneyIn
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX, Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -39,8 +40,6 @@ res = Resource(
 )
 
 OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
-Decimal = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,18}(\.[0-9]{1,6})?$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Day = Annotated[date, Field(strict=False)]
 Instant = Annotated[datetime, Field(strict=False)]
 Short = Annotated[str, StringConstraints(max_length=200)]
@@ -55,11 +54,6 @@ Outcome = Literal["no_answer", "call_back", "not_interested", "interested", "mee
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class MoneyIn(_Strict):
-    amount: Decimal
-    currency_code: Currency
 
 
 class TargetIn(_Strict):

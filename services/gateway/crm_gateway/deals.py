@@ -16,6 +16,7 @@ from crm_gateway.access import change_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, etag, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.money import MoneyIn
 from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -31,11 +32,6 @@ Day = Annotated[date, Field(strict=False)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class MoneyIn(_Strict):
-    amount: Decimal
-    currency_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class LineItemIn(_Strict):

@@ -44,8 +44,10 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
     "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
     "X-Moved-Deal-Count": {"description": "How many deals moved to another stage.", "schema": {"type": "integer"}},
     "Idempotency-Key": {
-        "description": "Makes a retried POST safe: the same key (per user) returns the first answer and creates "
-        "nothing more.",
+        "description": "Makes a retried POST safe: the same key (per user) with the same request (method, path, "
+        "query and body; JSON key order and spacing do not matter) returns the first answer and creates nothing "
+        "more. The same key with a different request is refused with 422 `idempotency_key_reused`: use a new key "
+        "for a new request.",
         "schema": {"type": "string", "maxLength": 100, "pattern": "^[\\x21-\\x7e]+$"},
     },
     "If-Match": {

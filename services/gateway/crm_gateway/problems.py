@@ -38,6 +38,7 @@ _TITLES = {
     409: "Conflict",
     413: "Request body too large",
     415: "Unsupported media type",
+    422: "Unprocessable content",
     429: "Too many requests",
     499: "Request cancelled",
     500: "Internal error",
@@ -46,6 +47,11 @@ _TITLES = {
     504: "Upstream timeout",
 }
 
+
+# Reasons a service gives that mean another HTTP status than their gRPC code's: an idempotency
+# key reused for a different request is FAILED_PRECONDITION to the service and 422 here, as
+# Stripe answers it (the request is well-formed; it conflicts with what the key already names).
+REASON_TO_HTTP: dict[str, int] = {"idempotency_key_reused": 422}
 
 # The members every problem document has (RFC 9457 and ours).
 _RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id", "errors"})
@@ -65,7 +71,7 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
 
 
 def from_grpc(info: ErrorInfo, service: str) -> Response:
-    status = GRPC_TO_HTTP.get(info.code, 500)
+    status = REASON_TO_HTTP.get(info.reason) or GRPC_TO_HTTP.get(info.code, 500)
     code = info.reason or info.code.name.lower()
     extra: dict[str, Any] = {}
     if info.violations:

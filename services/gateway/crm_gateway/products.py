@@ -15,6 +15,7 @@ from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
+from crm_gateway.money import CURRENCY_RULE, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -24,9 +25,7 @@ res = Resource("products", "Products", "The catalogue of products and services t
 # The roles that may change the catalogue.
 CATALOGUE_ROLES = frozenset({"admin", "manager"})
 Kind = Literal["product", "service"]
-Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,6})?$")]
 Rate = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$")]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
@@ -35,11 +34,6 @@ Unit = Annotated[str, StringConstraints(max_length=50)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class MoneyIn(_Strict):
-    amount: Amount
-    currency_code: Currency
 
 
 class ProductCreate(_Strict):
@@ -91,7 +85,7 @@ class ProductImportQuery(BaseModel):
 
     dry_run: bool = Field(False, description="Check every row and report; write nothing.")
     default_currency_code: Annotated[
-        str, StringConstraints(pattern=r"^([A-Za-z]{3})?$"), Field(description="Currency of rows naming none.")
+        OptionalCurrencyCode, Field(description=f"Currency of rows naming none. {CURRENCY_RULE}")
     ] = ""
 
 
@@ -111,8 +105,6 @@ def _kind(word: str | None) -> int:
 
 def _message(data: dict[str, Any], **kw: Any) -> quotes_pb2.Product:
     kind = data.pop("kind", None)
-    if isinstance(data.get("unit_price"), dict):
-        data["unit_price"] = {**data["unit_price"], "currency_code": data["unit_price"]["currency_code"].upper()}
     msg = from_json(quotes_pb2.Product(**kw), data)
     if kind is not None:
         msg.kind = _kind(kind)  # type: ignore[attr-defined]
@@ -165,7 +157,7 @@ def import_products(query: ProductImportQuery) -> Response:
         content=content,
         file_name=request.headers.get("X-File-Name", "")[:200],
         dry_run=query.dry_run,
-        default_currency_code=query.default_currency_code.upper(),
+        default_currency_code=query.default_currency_code,
     )
     return respond(to_json(call("quotes", _stub().ImportProducts, req, timeout=IMPORT_DEADLINE_SECONDS)))
 

@@ -13,6 +13,7 @@ from crm_gateway.api import call, respond
 from crm_gateway.clients import AddressIn, Email, Id, Phones, Short, TaxIdIn, Text
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import OPTIONAL_UUID, Filters, ImportQuery, Paging
+from crm_gateway.money import MoneyIn
 from crm_gateway.owned import IMPORT_MAX_BYTES, XLSX, Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -96,11 +97,6 @@ class ProspectListQuery(ProspectFilters, Paging):
     pass
 
 
-class Money(_Strict):
-    amount: Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,6})?$")]
-    currency_code: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-
-
 class ConvertIn(_Strict):
     """How to convert: reuse a matching client (same tax id, or same company e-mail domain) instead
     of creating one; ask for a deal to be opened for the client."""
@@ -108,7 +104,7 @@ class ConvertIn(_Strict):
     reuse_matching_client: bool = False
     open_deal: bool = False
     deal_title: Annotated[str, StringConstraints(max_length=200)] = ""
-    deal_amount: Money | None = None
+    deal_amount: MoneyIn | None = None
 
 
 class ProspectImportQuery(ImportQuery):

@@ -18,6 +18,7 @@ from crm_gateway.access import ensure_visible, read_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, check_version, etag, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.money import CurrencyCode, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -30,7 +31,6 @@ Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,6})
 Percent = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$")]
 # A tax rate as a decimal fraction ("0.19"); empty = the product's.
 Rate = Annotated[str, StringConstraints(pattern=r"^(-?[0-9]{1,3}(\.[0-9]{1,6})?)?$")]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Status = Literal["draft", "sent", "accepted", "rejected", "expired", "superseded"]
 # Dates come as "YYYY-MM-DD" strings in JSON.
@@ -39,11 +39,6 @@ Day = Annotated[date, Field(strict=False)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class MoneyIn(_Strict):
-    amount: Amount
-    currency_code: Currency
 
 
 class LineIn(_Strict):
@@ -73,7 +68,7 @@ class QuoteCreate(_Strict):
     lines: Lines
     contact_id: OptionalId = ""
     owner_id: Id | None = None
-    currency_code: Annotated[str, StringConstraints(pattern=r"^([A-Z]{3})?$")] = ""
+    currency_code: OptionalCurrencyCode = ""
     global_discount_percent: Percent = "0"
     valid_until: Day | None = None
     terms: Text = ""
@@ -86,7 +81,7 @@ class QuotePatch(_Strict):
     lines: Lines | None = None
     contact_id: OptionalId | None = None
     owner_id: Id | None = None
-    currency_code: Currency | None = None
+    currency_code: CurrencyCode | None = None
     global_discount_percent: Percent | None = None
     valid_until: Day | None = None
     terms: Text | None = None

@@ -15,9 +15,10 @@ from flask import Blueprint, Response, request
 from pydantic import BaseModel
 from werkzeug.routing import BaseConverter
 
-from crm_gateway.api import ProblemError, parse_body, parse_query
+from crm_gateway.api import ProblemError, check_request_text, parse_body, parse_query
 
 Access = Literal["public", "user"]
+FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Statuses a route can answer with besides its success, and what each means to a caller.
 ERROR_DESCRIPTIONS: dict[int, str] = {
@@ -29,6 +30,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     412: "If-Match names a version that is no longer current.",
     413: "The body is larger than the gateway accepts.",
     415: "The body is not application/json.",
+    422: "The Idempotency-Key was already used with a different request (`idempotency_key_reused`): "
+    "send a new key for a new request.",
     429: "Too many attempts; retry after the time given.",
     503: "A service behind the gateway is unavailable; nothing was changed.",
     504: "A service behind the gateway did not answer in time.",
@@ -118,6 +121,7 @@ class Resource:
     ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
         """Declares a route. The view receives path parameters, then `query=` and `body=` (the
         validated models) when declared."""
+        request_headers = tuple(request_headers)
 
         def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
             endpoint = f"{self.blueprint.name}.{view.__name__}"
@@ -130,6 +134,8 @@ class Resource:
                 codes |= set(UPSTREAM_ERRORS)
             if body is not None or upload_types:
                 codes |= {413, 415}
+            if "Idempotency-Key" in request_headers:
+                codes |= {422}
             op = Operation(
                 method=method.upper(),
                 rule=rule,
@@ -154,6 +160,8 @@ class Resource:
             @functools.wraps(view)
             def wrapper(**path: Any) -> Response:
                 kwargs: dict[str, Any] = dict(path)
+                form = request.form.items(multi=True) if request.mimetype == FORM_TYPE else ()
+                check_request_text(path, form)
                 if query is not None:
                     kwargs["query"] = parse_query(query, list_fields)
                 elif request.args:

@@ -49,19 +49,14 @@ def _stored(stack: Stack) -> int:
 
 def test_an_activity_from_scheduling_to_deletion(stack: Stack) -> None:
     client_id = _client(stack, "ana", "Actividades SA")
-    res = _post(
-        stack,
-        "ana",
-        "/api/v1/activities",
-        {
-            "kind": "meeting",
-            "subject": " Reunión de cierre ",
-            "client_id": client_id,
-            "due_time": "2090-03-05T04:00:00-05:00",
-            "duration_seconds": 3600,
-        },
-        **{"Idempotency-Key": "reunion-1"},
-    )
+    meeting = {
+        "kind": "meeting",
+        "subject": " Reunión de cierre ",
+        "client_id": client_id,
+        "due_time": "2090-03-05T04:00:00-05:00",
+        "duration_seconds": 3600,
+    }
+    res = _post(stack, "ana", "/api/v1/activities", meeting, **{"Idempotency-Key": "reunion-1"})
     assert res.status_code == 201, res.get_json()
     made = res.get_json()
     assert res.headers["ETag"] == '"1"' and res.headers["Location"].endswith(f"/api/v1/activities/{made['id']}")
@@ -72,10 +67,12 @@ def test_an_activity_from_scheduling_to_deletion(stack: Stack) -> None:
         FUTURE,
     )
     assert made["owner_id"] == stack.id("ana") and made["done_time"] is None
-    again = _post(
+    again = _post(stack, "ana", "/api/v1/activities", meeting, **{"Idempotency-Key": "reunion-1"})
+    assert again.status_code == 201 and again.get_json() == made  # the same key and body: the first answer
+    other = _post(
         stack, "ana", "/api/v1/activities", {"kind": "call", "subject": "x"}, **{"Idempotency-Key": "reunion-1"}
     )
-    assert again.status_code == 201 and again.get_json() == made  # the same key: the first answer
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
     url = f"/api/v1/activities/{made['id']}"
     got = stack.http.get(url, headers=stack.auth("ana"))
     assert got.status_code == 200 and got.get_json() == made and got.headers["ETag"] == '"1"'

@@ -23,32 +23,29 @@ def _campaign(stack: Stack, who: str, **body: Any) -> dict[str, Any]:
 
 
 def test_create_read_update_delete(stack: Stack) -> None:
-    res = _post(
-        stack,
-        "ana",
-        "/api/v1/campaigns",
-        {
-            "name": "Feria Andina",
-            "type": "trade_fair",
-            "budget": {"amount": "1500.50", "currency_code": "USD"},
-            "start_date": "2026-04-01",
-            "target": {"kind": "clients", "cities": ["Cali"]},
-        },
-        **{"Idempotency-Key": "camp-1"},
-    )
+    created = {
+        "name": "Feria Andina",
+        "type": "trade_fair",
+        "budget": {"amount": "1500.50", "currency_code": "USD"},
+        "start_date": "2026-04-01",
+        "target": {"kind": "clients", "cities": ["Cali"]},
+    }
+    res = _post(stack, "ana", "/api/v1/campaigns", created, **{"Idempotency-Key": "camp-1"})
     assert res.status_code == 201, res.get_json()
     c = res.get_json()
     assert res.headers["ETag"] == '"1"' and res.headers["Location"].endswith(f"/api/v1/campaigns/{c['id']}")
     assert c["owner_id"] == stack.id("ana") and c["status"] == "draft" and c["type"] == "trade_fair"
     assert c["budget"] == {"amount": "1500.50", "currency_code": "USD"} and c["target"]["kind"] == "clients"
-    again = _post(
+    again = _post(stack, "ana", "/api/v1/campaigns", created, **{"Idempotency-Key": "camp-1"})
+    assert again.get_json()["id"] == c["id"]
+    other = _post(
         stack,
         "ana",
         "/api/v1/campaigns",
         {"name": "Feria Andina", "type": "trade_fair"},
         **{"Idempotency-Key": "camp-1"},
     )
-    assert again.get_json()["id"] == c["id"]
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
 
     url = f"/api/v1/campaigns/{c['id']}"
     got = stack.http.get(url, headers=stack.auth("ana"))

@@ -25,20 +25,17 @@ def _canvas(stack: Stack, who: str, **body: Any) -> dict[str, Any]:
 
 
 def test_canvas_routes_create_read_update_archive_copy_delete(stack: Stack) -> None:
-    res = _post(
-        stack,
-        "ana",
-        "/api/v1/canvases",
-        {"name": "Modelo café", "notes": [{"block": "key_partners", "text": "Tostadores"}]},
-        **{"Idempotency-Key": "canvas-1"},
-    )
+    created = {"name": "Modelo café", "notes": [{"block": "key_partners", "text": "Tostadores"}]}
+    res = _post(stack, "ana", "/api/v1/canvases", created, **{"Idempotency-Key": "canvas-1"})
     assert res.status_code == 201, res.get_json()
     c = res.get_json()
     assert res.headers["ETag"] == '"1"' and res.headers["Location"].endswith(f"/api/v1/canvases/{c['id']}")
     assert c["owner_id"] == stack.id("ana") and c["status"] == "draft"
     assert [(n["block"], n["text"]) for n in c["notes"]] == [("key_partners", "Tostadores")]
-    again = _post(stack, "ana", "/api/v1/canvases", {"name": "otra"}, **{"Idempotency-Key": "canvas-1"})
+    again = _post(stack, "ana", "/api/v1/canvases", created, **{"Idempotency-Key": "canvas-1"})
     assert again.get_json()["id"] == c["id"]
+    other = _post(stack, "ana", "/api/v1/canvases", {"name": "otra"}, **{"Idempotency-Key": "canvas-1"})
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
 
     url = f"/api/v1/canvases/{c['id']}"
     # Every user reads every canvas; only its owner, their manager or an admin changes it.

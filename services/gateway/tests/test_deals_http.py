@@ -40,19 +40,14 @@ def test_create_get_and_the_reach_of_each_role(stack: Stack) -> None:
     pipeline = _default_pipeline(stack)
     client = _client(stack, "ana", "Ferretería Núñez")
     contact = _post(stack, "ana", "/api/v1/contacts", {"client_id": client, "first_name": "Begoña"}).get_json()
-    res = _post(
-        stack,
-        "ana",
-        "/api/v1/deals",
-        {
-            "title": "Renovación de licencias",
-            "client_id": client,
-            "contact_ids": [contact["id"]],
-            "amount": {"amount": "12500.50", "currency_code": "USD"},
-            "expected_close_date": "2026-06-30",
-        },
-        **{"Idempotency-Key": "deal-1"},
-    )
+    body = {
+        "title": "Renovación de licencias",
+        "client_id": client,
+        "contact_ids": [contact["id"]],
+        "amount": {"amount": "12500.50", "currency_code": "USD"},
+        "expected_close_date": "2026-06-30",
+    }
+    res = _post(stack, "ana", "/api/v1/deals", body, **{"Idempotency-Key": "deal-1"})
     assert res.status_code == 201, res.get_json()
     deal = res.get_json()
     assert res.headers["ETag"] == '"1"' and res.headers["Location"].endswith(f"/api/v1/deals/{deal['id']}")
@@ -61,10 +56,13 @@ def test_create_get_and_the_reach_of_each_role(stack: Stack) -> None:
     assert deal["probability"] == 10 and deal["amount"] == {"currency_code": "USD", "amount": "12500.50"}
     assert deal["expected_close_date"] == "2026-06-30" and deal["contact_ids"] == [contact["id"]]
     assert deal["stage_history"][0]["moved_by"] == stack.id("ana")
-    again = _post(
+    again = _post(stack, "ana", "/api/v1/deals", body, **{"Idempotency-Key": "deal-1"})
+    assert again.status_code == 201 and again.get_json()["id"] == deal["id"]
+    # The key with another request is refused, not answered with the first deal.
+    other = _post(
         stack, "ana", "/api/v1/deals", {"title": "otro", "client_id": client}, **{"Idempotency-Key": "deal-1"}
     )
-    assert again.status_code == 201 and again.get_json()["id"] == deal["id"]
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
 
     url = f"/api/v1/deals/{deal['id']}"
     assert stack.http.get(url, headers=stack.auth("ana")).get_json() == deal

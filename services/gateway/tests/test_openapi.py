@@ -74,8 +74,42 @@ CHECKS = [
 ]
 
 
+# A path parameter that names no record (the hostile cases are refused before any lookup).
+NO_RECORD = "0192d6e0-0000-7000-8000-000000000000"
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "fondo"
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
+def _hostile_cases(operation: Any) -> Iterator[tuple[str, schemathesis.Case]]:
+    """Cases the generator would hardly make: a JSON body nested past the gateway's depth limit,
+    and a NUL character in a body string, a query parameter and a path parameter."""
+    definition = operation.definition.raw
+    path = {p["name"]: NO_RECORD for p in definition.get("parameters", []) if p["in"] == "path"}
+    path.update({name: NO_RECORD for name in re.findall(r"{(\w+)}", operation.path)})
+    query = [p["name"] for p in definition.get("parameters", []) if p["in"] == "query"]
+    if "application/json" in definition.get("requestBody", {}).get("content", {}):
+        yield (
+            "nested body",
+            operation.Case(path_parameters=path, body={"name": _nested(40)}, media_type="application/json"),
+        )
+        yield (
+            "NUL in body",
+            operation.Case(path_parameters=path, body={"name": "a\u0000b"}, media_type="application/json"),
+        )
+    if query:
+        yield "NUL in query", operation.Case(path_parameters=path, query={query[0]: "a\u0000b"})
+    if path:
+        yield "NUL in path", operation.Case(path_parameters=dict.fromkeys(path, "a\u0000b"))
+
+
 def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(stack: Stack, served: str) -> None:
-    """Every operation, with generated valid and invalid input, as the admin. Checked: no 5xx; the
+    """Every operation, with generated valid and invalid input and the hostile cases above, as the
+    admin. Checked: no 5xx; the
     status code, content type, headers and body of every answer are ones the document declares;
     input the document calls invalid is refused. (Not checked: that every schema-valid input is
     accepted, which no API with rules beyond its schema can promise: a well-formed e-mail may be
@@ -113,5 +147,11 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(stack:
                 assert mode is GenerationMode.NEGATIVE  # nothing to get wrong: no parameters, no body
             except Exception as exc:  # collect every operation's failure, not only the first
                 failures.append(f"{mode.value} {operation.method.upper()} {operation.path}: {exc}")
+
+        for name, case in _hostile_cases(operation):
+            try:
+                case.call_and_validate(headers=headers, checks=CHECKS)
+            except Exception as exc:
+                failures.append(f"{name} {operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 30
     assert failures == [], "\n\n".join(failures)

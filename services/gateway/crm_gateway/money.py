@@ -1,0 +1,51 @@
+"""The HTTP API's one money schema, used by every route that takes an amount of money or a
+currency: an exact non-negative decimal string and a currency code under the shared library's
+rule (crm_platform.money: a currency in use today). Codes are read in any case and normalised to
+upper case here, as the services normalise them, so "cop" is COP on every route."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from crm_platform.money import MAX_AMOUNT_DIGITS, currency_problem, invoice_currencies
+
+CURRENCY_RULE = (
+    'The ISO 4217 code of a currency in use today, in any case ("cop" is read as COP; answers give '
+    "upper case). Historical codes (DEM, VEF) and codes that are not money a business invoices in "
+    "(XAU and the other metals, XDR, XTS, XXX) are refused with 400 naming the field. Accepted: "
+    + ", ".join(sorted(invoice_currencies()))
+    + "."
+)
+
+
+def _currency(code: str) -> str:
+    problem = currency_problem(code)
+    if problem is not None:
+        raise ValueError(problem)
+    return code.upper()
+
+
+CurrencyCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_currency), Field(description=CURRENCY_RULE)
+]
+# A currency, or "" for the record's (or the service's) default.
+OptionalCurrencyCode = Annotated[
+    str,
+    StringConstraints(pattern=r"^([A-Za-z]{3})?$"),
+    AfterValidator(lambda code: code and _currency(code)),
+    Field(description=f"{CURRENCY_RULE} Empty: the default."),
+]
+# An exact amount as a decimal string ("1250000.50"): never a JSON number, which is binary.
+Amount = Annotated[str, StringConstraints(pattern=rf"^[0-9]{{1,{MAX_AMOUNT_DIGITS}}}(\.[0-9]{{1,6}})?$")]
+
+
+class MoneyIn(BaseModel):
+    """An amount of money: not negative, at most 18 integer digits and 6 decimals (rounded to the
+    currency's minor unit where a service stores it as a final figure)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    amount: Amount
+    currency_code: CurrencyCode
