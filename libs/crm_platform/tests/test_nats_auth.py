@@ -220,3 +220,84 @@ def test_the_reporting_rebuild_replays_the_streams_as_the_reporting_user(server:
     finally:
         db.dispose()
     assert result.events["contacts"] >= 1
+
+
+def _tls_files(folder: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 it signs (made here, never stored)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cert(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer: ec.EllipticCurvePrivateKey, ca: bool):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+            builder = builder.add_extension(san, critical=False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert("test-ca", ca_key, "test-ca", ca_key, True)
+    server_cert = cert("nats", server_key, "test-ca", ca_key, False)
+    paths = folder / "ca.crt", folder / "tls.crt", folder / "tls.key"
+    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
+
+
+def test_a_service_verifies_the_nats_servers_certificate_with_its_ca_file(tmp_path: Path) -> None:
+    """As on Kubernetes: NATS over TLS with the generated permissions; a process given the CA
+    (CRM_NATS_TLS_CA_FILE) connects and publishes, one trusting another CA does not connect."""
+    import subprocess
+
+    from crm_platform.nats_server import binary, free_port, wait_for_port
+
+    ca, crt, key = _tls_files(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_ca, _, _ = _tls_files(tmp_path / "other")
+    creds = nats_auth.generate()
+    port = free_port()
+    config = nats_auth.server_config(creds, port=port, store_dir=str(tmp_path / "store"))
+    config += f'tls {{\n  cert_file: "{crt}"\n  key_file: "{key}"\n  ca_file: "{ca}"\n}}\n'
+    (tmp_path / "nats.conf").write_text(config)
+    proc = subprocess.Popen([binary(), "-c", str(tmp_path / "nats.conf")], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc=proc)
+        url = f"tls://127.0.0.1:{port}"
+
+        async def scenario() -> None:
+            good = EventBus(url, "test-tls", creds["quotes"], tls_ca_file=str(ca))
+            await asyncio.wait_for(good.connect(), 10)
+            assert good.js is not None
+            await good.ensure_stream("quotes")
+            ack = await good.js.publish("crm.quotes.v1.quote_sent", b"x", headers={MSG_ID_HEADER: "tls-1"})
+            assert ack.stream == stream_name("quotes")
+            await good.close()
+            wrong = EventBus(url, "test-tls-wrong-ca", creds["quotes"], tls_ca_file=str(other_ca))
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(wrong.connect(), 3)
+            await wrong.close()
+
+        asyncio.run(scenario())
+    finally:
+        proc.terminate()
+        proc.wait(10)
