@@ -12,10 +12,11 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from crm_platform import nats_auth
 from crm_platform.config import SERVICES
 from crm_platform.launcher import Platform
 from crm_platform.nats_server import NatsServer, free_port
-from crm_platform.testing import scratch_postgres
+from crm_platform.testing import nats_credentials, scratch_postgres
 
 pytestmark = pytest.mark.slow
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
@@ -33,6 +34,11 @@ def test_up_uses_the_given_nats_and_databases(
     postgres_databases: dict[str, str], nats_server: NatsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CRM_NATS_URL", nats_server.url)
+    # That server allows each process only its own NATS user: each one's seed is handed to it alone.
+    for user in nats_auth.USERS:
+        creds = nats_credentials(nats_server.url, user)
+        assert creds is not None
+        monkeypatch.setenv(nats_auth.seed_variable(user), creds.seed)
     monkeypatch.setenv("CRM_ADMIN_EMAIL", "jefe@example.com")
     monkeypatch.setenv("CRM_ADMIN_PASSWORD", "clave externa 12345")
     for svc, url in postgres_databases.items():
