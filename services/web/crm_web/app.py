@@ -88,7 +88,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         CRM_GATEWAY_URL=settings.gateway_url,
         CRM_API_TIMEOUT=settings.api_timeout_seconds,
         BABEL_DEFAULT_LOCALE="es",
-        BABEL_TRANSLATION_DIRECTORIES=str(compile_catalogues(settings.cache_dir)),
+        # Two catalogues in one folder: the foundation's pages ("messages") and the contacts,
+        # prospects, products and administration pages ("records").
+        BABEL_DOMAIN="messages;records",
+        BABEL_TRANSLATION_DIRECTORIES=";".join([str(compile_catalogues(settings.cache_dir))] * 2),
     )
     app.session_interface = _SessionInterface()
     if settings.trusted_proxies:
@@ -113,9 +116,9 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         res = send_file(path, mimetype="text/javascript", max_age=3600)
         return res
 
-    from crm_web import account, auth, clients, shell, system
+    from crm_web import account, admin, auth, clients, contacts, products, prospects, shell, system
 
-    for module in (system, auth, account, shell, clients):
+    for module in (system, auth, account, shell, clients, contacts, prospects, products, admin):
         app.register_blueprint(module.bp)
     return app
 
