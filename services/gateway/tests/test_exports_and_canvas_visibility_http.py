@@ -512,3 +512,55 @@ def test_the_restricted_state_is_in_the_openapi_document(stack: Stack) -> None:
     assert "restricted" in doc["components"]["schemas"]["NoteLink"]["properties"]["state"]["enum"]
     get_canvas = doc["paths"]["/api/v1/canvases/{canvas_id}"]["get"]
     assert "restricted" in get_canvas["description"]
+
+
+def test_a_product_links_deal_figures_count_only_the_deals_the_reader_may_see(stack: Stack) -> None:
+    """A product sold by Ana (USD 100), Beto (USD 250) and Carla (COP 5000): on one canvas, Ana and
+    Carla read their own won deal, Marta (Ana's and Beto's manager) both of theirs, the admin all."""
+    sku = f"SKU-{uuid.uuid4().hex[:8]}"
+    product = _post(
+        stack,
+        "admin",
+        "/api/v1/products",
+        {"sku": sku, "name": "Licencia anual", "kind": "service",
+         "unit_price": {"amount": "100.00", "currency_code": "USD"}, "tax_rate": "0.19"},
+    )
+    for who, amount, currency in (("ana", "100.00", "USD"), ("beto", "250.00", "USD"), ("carla", "5000", "COP")):
+        client = _post(stack, who, "/api/v1/clients", {"name": f"Cliente {who} {sku}", "force_duplicate": True})
+        deal = _post(
+            stack,
+            who,
+            "/api/v1/deals",
+            {"title": f"Licencias {who}", "client_id": client["id"],
+             "line_items": [{"product_id": product["id"], "quantity": "1"}],
+             "amount": {"amount": amount, "currency_code": currency}},
+        )
+        won = stack.http.post(f"/api/v1/deals/{deal['id']}:win", json={}, headers=stack.auth(who))
+        assert won.status_code == 200, won.get_json()
+    canvas = _post(
+        stack,
+        "ana",
+        "/api/v1/canvases",
+        {
+            "name": f"Producto {sku}",
+            "notes": [
+                {
+                    "block": "value_propositions",
+                    "text": "Licencias",
+                    "links": [{"kind": "product", "target_id": product["id"]}],
+                }
+            ],
+        },
+    )
+    url = f"/api/v1/canvases/{canvas['id']}"
+    expected = {
+        "ana": (1, [("USD", "100.00")]),
+        "marta": (2, [("USD", "350.00")]),
+        "carla": (1, [("COP", "5000")]),
+        "admin": (3, [("COP", "5000"), ("USD", "350.00")]),
+    }
+    for who, figures in expected.items():
+        link = _read(stack, who, url)[product["id"]]
+        assert link["state"] == "active" and link["label"] == "Licencia anual"
+        assert _won(link) == figures, who
+        assert link["figures"]["deal_count"] == figures[0], who

@@ -548,10 +548,12 @@ class ReopenDealResponse(_message.Message):
     def __init__(self, deal: _Optional[_Union[Deal, _Mapping]] = ...) -> None: ...
 
 class BatchGetProductDealFiguresRequest(_message.Message):
-    __slots__ = ("product_ids",)
+    __slots__ = ("product_ids", "owner_ids")
     PRODUCT_IDS_FIELD_NUMBER: _ClassVar[int]
+    OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     product_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, product_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, product_ids: _Optional[_Iterable[str]] = ..., owner_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchGetProductDealFiguresResponse(_message.Message):
     __slots__ = ("figures",)

@@ -125,7 +125,9 @@ class GrpcRecordsDirectory:
             by_kind.setdefault(kind, []).append(target)
         jobs: dict[LinkKind, Future[dict[str, canvas_pb2.NoteLink]]] = {}
         if LinkKind.PRODUCT in by_kind:
-            jobs[LinkKind.PRODUCT] = self._submit(self._kinds, lambda: self._products(by_kind[LinkKind.PRODUCT]))
+            jobs[LinkKind.PRODUCT] = self._submit(
+                self._kinds, lambda: self._products(by_kind[LinkKind.PRODUCT], owners)
+            )
         if LinkKind.CAMPAIGN in by_kind:
             jobs[LinkKind.CAMPAIGN] = self._submit(
                 self._kinds, lambda: self._campaigns(by_kind[LinkKind.CAMPAIGN], owners)
@@ -147,11 +149,14 @@ class GrpcRecordsDirectory:
                 )
         return out
 
-    def _products(self, ids: list[str]) -> dict[str, canvas_pb2.NoteLink]:
+    def _products(self, ids: list[str], owners: Owners) -> dict[str, canvas_pb2.NoteLink]:
+        # Deal figures count only the deals the reader may see (their own, their teams', all).
         figures_job = self._submit(
             self._pool,
             lambda: self._stubs["deals"]().BatchGetProductDealFigures(
-                deals_pb2.BatchGetProductDealFiguresRequest(product_ids=ids)
+                deals_pb2.BatchGetProductDealFiguresRequest(
+                    product_ids=ids, owner_ids=sorted(owners) if owners is not None else []
+                )
             ),
         )
         products = self._stubs["quotes"]().BatchGetProducts(quotes_pb2.BatchGetProductsRequest(ids=ids))

@@ -434,16 +434,20 @@ def count_matching_deals(session: Session, **filters: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(deals).where(*_conditions(**filters))) or 0)
 
 
-def product_figures(session: Session, product_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def product_figures(
+    session: Session, product_ids: Sequence[str], owner_ids: Sequence[str] = ()
+) -> dict[str, dict[str, Any]]:
     """{product id: {deal_count, open_deal_count, won_deal_count, won_amounts {currency: sum}}} for
-    the products that deals' line items name. Counts are grouped by the database; the won amounts
-    are summed here in Decimal (an exact sum on both backends)."""
+    the products that deals' line items name, counting only deals owned by `owner_ids` when given
+    (the reader's visibility). Counts are grouped by the database; the won amounts are summed here
+    in Decimal (an exact sum on both backends)."""
     out: dict[str, dict[str, Any]] = {}
+    owned = [deals.c.owner_id.in_(list(owner_ids))] if owner_ids else []
     for chunk in chunked(product_ids):
         counts = (
             select(deal_line_items.c.product_id, deals.c.status, func.count())
             .join(deals, deals.c.id == deal_line_items.c.deal_id)
-            .where(deal_line_items.c.product_id.in_(chunk))
+            .where(deal_line_items.c.product_id.in_(chunk), *owned)
             .group_by(deal_line_items.c.product_id, deals.c.status)
         )
         for product_id, status, count in session.execute(counts):
@@ -458,7 +462,7 @@ def product_figures(session: Session, product_ids: Sequence[str]) -> dict[str, d
         won = (
             select(deal_line_items.c.product_id, deals.c.currency_code, deals.c.amount)
             .join(deals, deals.c.id == deal_line_items.c.deal_id)
-            .where(deal_line_items.c.product_id.in_(chunk), deals.c.status == DealStatus.WON.value)
+            .where(deal_line_items.c.product_id.in_(chunk), deals.c.status == DealStatus.WON.value, *owned)
         )
         for product_id, currency, amount in session.execute(won):
             sums = out[product_id]["won_amounts"]

@@ -222,5 +222,5 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
         self, request: deals_pb2.BatchGetProductDealFiguresRequest, context: Ctx
     ) -> deals_pb2.BatchGetProductDealFiguresResponse:
         return deals_pb2.BatchGetProductDealFiguresResponse(
-            figures=deals.product_figures(self.db, list(request.product_ids))
+            figures=deals.product_figures(self.db, list(request.product_ids), list(request.owner_ids))
         )

@@ -433,13 +433,16 @@ def reopen_deal(
     )
 
 
-def product_figures(db: Database, product_ids: Sequence[str]) -> list[deals_pb2.ProductDealFigures]:
-    """One entry per requested product id, in request order (zeros for a product no deal names)."""
+def product_figures(
+    db: Database, product_ids: Sequence[str], owner_ids: Sequence[str] = ()
+) -> list[deals_pb2.ProductDealFigures]:
+    """One entry per requested product id, in request order (zeros for a product no deal names),
+    over the deals of `owner_ids` only when given."""
     if len(product_ids) > 1000:
         raise InvalidArgument.field("product_ids", f"at most 1000 ids per call, got {len(product_ids)}")
     wanted = list(dict.fromkeys(product_ids))
     with db.read() as session:
-        figures = repository.product_figures(session, wanted)
+        figures = repository.product_figures(session, wanted, owner_ids)
     out = []
     for product_id in product_ids:
         f = figures.get(product_id)
