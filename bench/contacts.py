@@ -94,6 +94,8 @@ def seed_clients(db: object, rows: int, owner: str) -> list[str]:
     import uses), in transactions of 10,000; returns the texts the queries take fragments of."""
     from datetime import UTC, datetime
 
+    from stdnum.co import nit
+
     from crm_contacts.adapters import repository
     from crm_contacts.domain.clients import Client, ClientKind
     from crm_platform.ids import new_id
@@ -106,7 +108,7 @@ def seed_clients(db: object, rows: int, owner: str) -> list[str]:
         for i in range(start, min(rows, start + 10_000)):
             name = f"{rnd.choice(TRADE)} {rnd.choice(LAST)} {rnd.choice(FIRST)} {i}"
             email = f"{rnd.choice(FIRST).lower()}.{i}@{rnd.choice(LAST).lower()}{i % 977}.example"
-            tax = f"{900_000_000 + i}-{i % 10}"
+            tax = f"{900_000_000 + i}-{nit.calc_check_digit(str(900_000_000 + i))}"  # a valid NIT, as stored
             batch.append(
                 Client(
                     id=new_id(),

@@ -134,9 +134,9 @@ def pdf_rate(seconds: float) -> None:
         Quote(id="q", deal_id="d", owner_id="o", currency="COP", number="COT-2026-0001", root_number="COT-2026-0001",
               lines=lines, global_discount_percent=Decimal("2.5"), valid_until=date.today(), terms="Pago a 30 días.")
     )  # fmt: skip
-    client = ClientCard(id="c", name="Compañía Ñandú Müller S.A.S.", tax_id="900123456-7", address="Calle 10, Bogotá")
+    client = ClientCard(id="c", name="Compañía Ñandú Müller S.A.S.", tax_id="900123456-8", address="Calle 10, Bogotá")
     contact = ContactCard(id="k", name="José Peña", job_title="Jefe de compras", email="jose@example.com")
-    company = Company(name="Soluciones Andinas S.A.S.", tax_id="901234567-8", address="Cra 7 # 71-21, Bogotá")
+    company = Company(name="Soluciones Andinas S.A.S.", tax_id="901234567-7", address="Cra 7 # 71-21, Bogotá")
     render_quote(quote, client, contact, company, "es", date.today())  # warm-up
     count, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds and count < 100_000:

@@ -27,7 +27,7 @@ def test_contacts_of_a_client_with_their_errors(stack: Stack) -> None:
         stack,
         "ana",
         "/api/v1/clients",
-        {"name": "Contactos SAS", "tax_id": {"country_code": "CO", "value": "900.123.456-7"}},
+        {"name": "Contactos SAS", "tax_id": {"country_code": "CO", "value": "900.123.456-8"}},
     )
     assert client.status_code == 201, client.get_json()
     cid = client.get_json()["id"]
@@ -261,7 +261,7 @@ def test_prospect_and_client_errors_through_the_gateway(stack: Stack) -> None:
         == 404
     )
     bad_tax = _post(
-        stack, "ana", "/api/v1/clients", {"name": "Tax SA", "tax_id": {"country_code": "ZZ", "value": "900123456-7"}}
+        stack, "ana", "/api/v1/clients", {"name": "Tax SA", "tax_id": {"country_code": "ZZ", "value": "900123456-8"}}
     )
     assert bad_tax.status_code == 400 and any("tax_id" in e["field"] for e in bad_tax.get_json()["errors"])
     read_only = stack.http.patch(url, json={"status": "qualified", "id": UNKNOWN}, headers=stack.auth("ana"))

@@ -12,6 +12,7 @@ import phonenumbers
 from babel import Locale
 from email_validator import EmailNotValidError, validate_email
 
+from crm_contacts.domain.tax_ids import InvalidTaxId, normal_tax_id
 from crm_platform.errors import FieldViolation
 from crm_platform.update_mask import UpdatableFields
 
@@ -112,11 +113,17 @@ def normalised_tax_id(
     tax_country: str, tax_id: str, address_country: str, problems: list[FieldViolation]
 ) -> tuple[str, str]:
     """(country, value): the country defaults to the address's when a value is given; the value
-    loses spaces and dots and is upper-cased (900.123.456-7 → 900123456-7)."""
-    value = re.sub(r"[\s.]", "", tax_id).upper()
+    is checked by its country's rule and kept in that rule's normal form (tax_ids: 9001234568 →
+    900123456-8), or, for a country without a rule, trimmed."""
+    value = tax_id.strip()
     country = tax_country.strip().upper() or (address_country if value else "")
     if country and not is_country_code(country):
         problems.append(FieldViolation("tax_id.country_code", "must be an ISO 3166-1 alpha-2 code such as CO"))
+    else:
+        try:
+            value = normal_tax_id(country, value)
+        except InvalidTaxId as exc:
+            problems.append(FieldViolation("tax_id.value", str(exc)))
     check_length(value, "tax_id.value", TAX_ID_MAX, problems)
     return country, value
 

@@ -21,6 +21,7 @@ from crm_contacts.domain.clients import Client, ClientKind
 from crm_contacts.domain.common import Address, normalise_email, normalised_tax_id
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.prospects import CAMPAIGN_SOURCES, Prospect, ProspectSource, ProspectStatus
+from crm_contacts.domain.tax_ids import tax_id_forms
 from crm_platform import importing as platform_importing
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.ids import is_valid_id
@@ -380,6 +381,8 @@ class ClientReference:
     tax_country: str = ""
     tax_id: str = ""
     email: str = ""
+    # The stored forms the tax id may have (tax_ids.tax_id_forms): as given and normalised.
+    tax_forms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -408,6 +411,7 @@ def client_reference(
         tax_country=tax_country,
         tax_id=tax_id,
         email=normalise_email(columns.value(cells, "client_email"), "client_email", found),
+        tax_forms=tax_id_forms(tax_country, columns.value(cells, "client_tax_id")),
     )
 
 
@@ -433,9 +437,8 @@ class ClientDirectory:
                 return None, FieldViolation("client_id", f"client '{ref.client_id}' does not exist")
             return self._usable(client, "client_id")
         if ref.tax_id:
-            matches = [
-                c for c in self._by_tax.get(ref.tax_id, ()) if not ref.tax_country or c.tax_country == ref.tax_country
-            ]
+            candidates = {c.id: c for form in ref.tax_forms or (ref.tax_id,) for c in self._by_tax.get(form, ())}
+            matches = [c for c in candidates.values() if not ref.tax_country or c.tax_country == ref.tax_country]
             what = f"tax id '{ref.tax_id}'" + (f" of {ref.tax_country}" if ref.tax_country else "")
             return self._one(matches, "client_tax_id", what, "" if ref.tax_country else " or give its country")
         if ref.email:

@@ -75,7 +75,7 @@ def _contacts_from_rows(
         known = repository.clients_for_contacts(
             session,
             ids={r.client_id for r in refs if is_valid_id(r.client_id)},
-            tax_ids={r.tax_id for r in refs if r.tax_id},
+            tax_ids={form for r in refs for form in r.tax_forms or (r.tax_id,) if form},
             emails={r.email for r in refs if r.email},
         )
     directory = importing.ClientDirectory(known)

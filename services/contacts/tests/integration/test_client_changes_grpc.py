@@ -117,13 +117,13 @@ def test_bad_field_paths_and_bad_values_are_refused_naming_them(contacts: Servic
 
 
 def test_a_duplicate_email_or_tax_id_on_update_is_refused(contacts: ServiceRuntime, stub: Stub) -> None:
-    first = _create(stub, email="uno@example.com", tax_id=contacts_pb2.TaxId(country_code="CO", value="900123456-7"))
+    first = _create(stub, email="uno@example.com", tax_id=contacts_pb2.TaxId(country_code="CO", value="900123456-8"))
     second = _create(stub, "Otra", email="dos@example.com")
     before = _outbox(contacts)
     info = _error(lambda: _update(stub, contacts_pb2.Client(id=second.id, email="UNO@example.com"), ["email"]))
     assert info.code == grpc.StatusCode.ALREADY_EXISTS
     assert info.metadata == {"existing_id": first.id, "field": "email"}
-    tax = contacts_pb2.TaxId(country_code="co", value="900.123.456-7")
+    tax = contacts_pb2.TaxId(country_code="co", value="900.123.456-8")
     info = _error(lambda: _update(stub, contacts_pb2.Client(id=second.id, tax_id=tax), ["tax_id"]))
     assert info.metadata["existing_id"] == first.id
     assert stub.GetClient(contacts_pb2.GetClientRequest(id=second.id), timeout=5).client == second

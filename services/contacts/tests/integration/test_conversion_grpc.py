@@ -89,7 +89,7 @@ def test_a_conversion_creates_the_client_and_its_primary_contact_once(
         job_title="Compras",
         email="ana@ferresol.example",
         phones=["300 123 4567"],
-        tax_id=contacts_pb2.TaxId(value="900.123.456-7"),
+        tax_id=contacts_pb2.TaxId(value="900.123.456-8"),
         industry="retail",
         address=contacts_pb2.Address(city="Medellín", country_code="CO"),
         source=contacts_pb2.PROSPECT_SOURCE_WEB,
@@ -106,7 +106,7 @@ def test_a_conversion_creates_the_client_and_its_primary_contact_once(
     )
     assert (client.tax_id.country_code, client.tax_id.value, client.email) == (
         "CO",
-        "900123456-7",
+        "900123456-8",
         "ana@ferresol.example",
     )
     assert (list(client.phones), client.address.city, client.source) == (["+573001234567"], "Medellín", "web")
@@ -191,7 +191,7 @@ def test_racing_converts_of_one_prospect_create_one_client(service: ServiceRunti
 
 
 def test_a_matching_client_is_reused_on_request(service: ServiceRuntime, stub: Stub) -> None:
-    by_tax = _client(stub, "Ferretería Sol S.A.S.", tax_id=contacts_pb2.TaxId(country_code="CO", value="900123456-7"))
+    by_tax = _client(stub, "Ferretería Sol S.A.S.", tax_id=contacts_pb2.TaxId(country_code="CO", value="900123456-8"))
     primary = stub.CreateContact(
         contacts_pb2.CreateContactRequest(
             contact=contacts_pb2.Contact(client_id=by_tax.id, first_name="Jefe", owner_id="u9", primary=True)
@@ -203,7 +203,7 @@ def test_a_matching_client_is_reused_on_request(service: ServiceRuntime, stub: S
     archived = _client(stub, "Vieja", email="info@vieja.example")
     stub.ArchiveClient(contacts_pb2.ArchiveClientRequest(id=archived.id), timeout=5)
 
-    tax = contacts_pb2.TaxId(country_code="CO", value="900.123.456-7")
+    tax = contacts_pb2.TaxId(country_code="CO", value="900.123.456-8")
     done = _convert(stub, _prospect(stub, tax_id=tax, email="ana@otra.example").id, reuse_matching_client=True)
     assert (done.client.id, done.client_created) == (by_tax.id, False)
     assert done.client == stub.GetClient(contacts_pb2.GetClientRequest(id=by_tax.id), timeout=5).client

@@ -37,12 +37,12 @@ XLSX = contacts_pb2.IMPORT_FORMAT_XLSX
 # A client file as a spreadsheet shows it: the header is row 1.
 CLIENT_ROWS: list[list[str]] = [
     ["Nombre", "NIT", "País", "Correo electrónico", "Teléfono", "Ciudad", "Propietario", "Color favorito"],
-    ["Distribuidora Peña", "800.111.222-3", "Colombia", "Compras@Pena.co", "3001234567", "Bogotá", "", "azul"],  # 2
+    ["Distribuidora Peña", "800.111.222-7", "Colombia", "Compras@Pena.co", "3001234567", "Bogotá", "", "azul"],  # 2
     ["Correo malo", "", "CO", "no-es-correo", "", "", "", ""],  # 3: invalid e-mail
     ["Teléfono malo", "", "CO", "", "12", "", "", ""],  # 4: bad phone
     ["", "", "CO", "sin-nombre@x.co", "", "", "", ""],  # 5: missing name
     ["Dueño ajeno", "", "CO", "ajeno@x.co", "", "", STRANGER, ""],  # 6: owner outside the allowed ones
-    ["Acme otra vez", "900123456-7", "CO", "", "", "", "", ""],  # 7: stored client's tax id
+    ["Acme otra vez", "900123456-8", "CO", "", "", "", "", ""],  # 7: stored client's tax id
     ["Acme correo", "", "CO", "ACME@acme.co", "", "", "", ""],  # 8: stored client's e-mail
     ["Ferretería Ñ", "", "CO", "ventas@ferre.co", "601 765 4321 / 310 555 1234", "Medellín", OWNER, ""],  # 9
     ["Peña bis", "", "CO", "", "+57 300 123 4567", "", "", ""],  # 10: row 2's phone
@@ -125,7 +125,7 @@ def _stored_client(stub: Stub) -> contacts_pb2.Client:
             name="Acme",
             owner_id=OWNER,
             email="acme@acme.co",
-            tax_id=contacts_pb2.TaxId(country_code="CO", value="900.123.456-7"),
+            tax_id=contacts_pb2.TaxId(country_code="CO", value="900.123.456-8"),
         )
     )
     return stub.CreateClient(request, timeout=5).client
@@ -160,7 +160,7 @@ def test_clients_import_reports_every_row_and_stores_the_good_ones(
 
     pena = stub.GetClient(contacts_pb2.GetClientRequest(id=pena_id), timeout=5).client
     assert (pena.name, pena.email, list(pena.phones)) == ("Distribuidora Peña", "compras@pena.co", ["+573001234567"])
-    assert (pena.tax_id.country_code, pena.tax_id.value) == ("CO", "800111222-3")
+    assert (pena.tax_id.country_code, pena.tax_id.value) == ("CO", "800111222-7")
     assert (pena.address.city, pena.address.country_code, pena.owner_id) == ("Bogotá", "CO", OWNER)
     assert pena.kind == contacts_pb2.CLIENT_KIND_COMPANY and pena.version == 1
     ferre = stub.GetClient(contacts_pb2.GetClientRequest(id=ferre_id), timeout=5).client
@@ -304,12 +304,13 @@ def _client(stub: Stub, name: str, tax_country: str, tax_id: str, **kw: object) 
 
 
 def test_contacts_name_their_client_by_tax_id_resolved_in_bulk(contacts: ServiceRuntime, stub: Stub) -> None:
-    acme = _client(stub, "Acme", "CO", "900.123.456-7", address=contacts_pb2.Address(country_code="CO"))
-    mexicana = _client(stub, "Mexicana", "MX", "ABC123456XYZ", address=contacts_pb2.Address(country_code="MX"))
-    gone = _client(stub, "Cerrada", "CO", "800999888-1")
+    acme = _client(stub, "Acme", "CO", "900.123.456-8", address=contacts_pb2.Address(country_code="CO"))
+    mexicana = _client(stub, "Mexicana", "MX", "ABC680524P73", address=contacts_pb2.Address(country_code="MX"))
+    gone = _client(stub, "Cerrada", "CO", "800999888-2")
     stub.ArchiveClient(contacts_pb2.ArchiveClientRequest(id=gone.id), timeout=5)
-    _client(stub, "Uno Colombia", "CO", "111")
-    peru = _client(stub, "Uno Perú", "PE", "111")
+    # Countries without a tax id rule (US, ES) keep any id: two of them share this one.
+    _client(stub, "Uno Estados Unidos", "US", "111")
+    spain = _client(stub, "Uno España", "ES", "111")
     old = stub.CreateContact(
         contacts_pb2.CreateContactRequest(
             contact=contacts_pb2.Contact(
@@ -320,16 +321,16 @@ def test_contacts_name_their_client_by_tax_id_resolved_in_bulk(contacts: Service
     ).contact
     rows = [
         ["Nombre", "Apellido", "Cargo", "Correo", "Teléfono", "NIT", "País", "Rol", "Principal"],
-        ["Ana", "Gómez", "Gerente", "ana@acme.co", "3001234567", "900.123.456-7", "", "Decisor", "sí"],  # 2
-        ["Luis", "", "", "luis@acme.co", "", "900123456-7", "CO", "", "sí"],  # 3: a second primary of Acme
+        ["Ana", "Gómez", "Gerente", "ana@acme.co", "3001234567", "900.123.456-8", "", "Decisor", "sí"],  # 2
+        ["Luis", "", "", "luis@acme.co", "", "900123456-8", "CO", "", "sí"],  # 3: a second primary of Acme
         ["Eva", "", "", "eva@x.co", "", "999", "", "", ""],  # 4: no such client
-        ["Pía", "", "", "pia@x.co", "", "800999888-1", "CO", "", ""],  # 5: archived client
+        ["Pía", "", "", "pia@x.co", "", "800999888-2", "CO", "", ""],  # 5: archived client
         ["Rita", "", "", "rita@x.co", "", "111", "", "", ""],  # 6: two clients have it
-        ["Rita", "", "", "rita@x.co", "", "111", "Perú", "", ""],  # 7: the Peruvian one
-        ["Beto", "", "", "OLD@acme.co", "", "900123456-7", "", "", ""],  # 8: stored contact's e-mail
-        ["Carla", "", "", "carla@mx.co", "55 1234 5678", "abc123456xyz", "MX", "influenciador", "no"],  # 9
-        ["", "", "Sin nombre", "x@acme.co", "", "900123456-7", "", "", ""],  # 10: no name
-        ["Dup", "", "", "", "+57 300 123 4567", "900123456-7", "", "", ""],  # 11: row 2's phone
+        ["Rita", "", "", "rita@x.co", "", "111", "España", "", ""],  # 7: the Spanish one
+        ["Beto", "", "", "OLD@acme.co", "", "900123456-8", "", "", ""],  # 8: stored contact's e-mail
+        ["Carla", "", "", "carla@mx.co", "55 1234 5678", "abc680524p73", "MX", "influenciador", "no"],  # 9
+        ["", "", "Sin nombre", "x@acme.co", "", "900123456-8", "", "", ""],  # 10: no name
+        ["Dup", "", "", "", "+57 300 123 4567", "900123456-8", "", "", ""],  # 11: row 2's phone
     ]
     before = _counts(contacts)
 
@@ -357,7 +358,7 @@ def test_contacts_name_their_client_by_tax_id_resolved_in_bulk(contacts: Service
     assert (ana.client_id, ana.first_name, ana.last_name, ana.job_title) == (acme.id, "Ana", "Gómez", "Gerente")
     assert list(ana.phones) == ["+573001234567"] and ana.primary
     assert ana.decision_role == contacts_pb2.DECISION_ROLE_DECISION_MAKER
-    assert rita.client_id == peru.id and not rita.primary
+    assert rita.client_id == spain.id and not rita.primary
     # Carla's phone is read as a number of her client's country (Mexico).
     assert (carla.client_id, list(carla.phones)) == (mexicana.id, ["+525512345678"])
     assert carla.decision_role == contacts_pb2.DECISION_ROLE_INFLUENCER

@@ -118,14 +118,14 @@ def test_clients_are_found_by_name_legal_name_email_and_tax_id_fragments(
             "Distribuidora Peña",
             legal_name="Comercial Andina S.A.S.",
             email="compras@dpz.example",
-            tax_id=tax("900.123.456-7"),
+            tax_id=tax("900.123.456-8"),
         ),
         _client(
             stub,
             "Ferretería Sol",
             "u2",
             email="ventas@sol.example",
-            tax_id=tax("800.555.111-2"),
+            tax_id=tax("800.555.111-3"),
             address=contacts_pb2.Address(city="Cali"),
         ),
         _client(

@@ -21,14 +21,14 @@ def test_fields_are_normalised() -> None:
             email="Ventas@Example.COM",
             phones=("300 123 4567",),
             address=Address(city="Bogotá", country_code="co"),
-            tax_id="900.123.456-7",
+            tax_id="900.123.456-8",
             segment_tags=("Retail", "retail ", "pymes"),
         )
     )
     assert c.name == "Café Ñandú S.A.S."
     assert c.email == "ventas@example.com"
     assert c.phones == ("+573001234567",)
-    assert c.address.country_code == "CO" and c.tax_country == "CO" and c.tax_id == "900123456-7"
+    assert c.address.country_code == "CO" and c.tax_country == "CO" and c.tax_id == "900123456-8"
     assert c.segment_tags == ("retail", "pymes")
 
 

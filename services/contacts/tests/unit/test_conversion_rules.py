@@ -38,7 +38,7 @@ def _prospect(**overrides: object) -> Prospect:
         "job_title": "Compras",
         "email": "ana@ferresol.example",
         "phones": ("+57 300 123 4567",),
-        "tax_id": "900.123.456-7",
+        "tax_id": "900.123.456-8",
         "industry": "retail",
         "address": Address(city="Medellín", country_code="CO"),
         "source": ProspectSource.TRADE_FAIR,
@@ -52,7 +52,7 @@ def test_a_company_prospect_becomes_a_company_client_and_its_person_a_primary_co
     prospect = _prospect()
     client = validated_client(client_from_prospect(prospect))
     assert (client.kind, client.name, client.owner_id) == (ClientKind.COMPANY, "Ferretería Sol", "u1")
-    assert (client.tax_country, client.tax_id, client.industry) == ("CO", "900123456-7", "retail")
+    assert (client.tax_country, client.tax_id, client.industry) == ("CO", "900123456-8", "retail")
     assert (client.email, client.phones, client.address.city) == (
         "ana@ferresol.example",
         ("+573001234567",),

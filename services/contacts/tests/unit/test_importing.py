@@ -244,16 +244,16 @@ def _client_row(cells: list[str], options: ImportOptions = OPTIONS, row: int = 2
 
 
 def test_a_good_client_row_is_normalised_by_the_client_rules() -> None:
-    cells = ["  Café Ñandú ", "Persona", "900.123.456-7", "colombia", "Ventas@Nandu.CO", "300 123 4567 / 601 765 4321"]
+    cells = ["  Café Ñandú ", "Persona", "900.123.456-8", "colombia", "Ventas@Nandu.CO", "300 123 4567 / 601 765 4321"]
     client, problems = _client_row([*cells, "Retail; pymes, Retail", ""])
     assert problems == []
     assert client is not None and client.kind == ClientKind.PERSON and client.name == "Café Ñandú"  # type: ignore[attr-defined]
-    assert (client.tax_country, client.tax_id, client.email) == ("CO", "900123456-7", "ventas@nandu.co")  # type: ignore[attr-defined]
+    assert (client.tax_country, client.tax_id, client.email) == ("CO", "900123456-8", "ventas@nandu.co")  # type: ignore[attr-defined]
     assert client.phones == ("+573001234567", "+576017654321")  # type: ignore[attr-defined]
     assert client.segment_tags == ("retail", "pymes") and client.owner_id == OWNER  # type: ignore[attr-defined]
     assert duplicate_keys(client) == [  # type: ignore[arg-type]
         ("email", "ventas@nandu.co"),
-        ("tax_id", "CO:900123456-7"),
+        ("tax_id", "CO:900123456-8"),
         ("phone", "+573001234567"),
         ("phone", "+576017654321"),
     ]
@@ -338,8 +338,8 @@ def test_the_first_key_in_order_that_any_known_record_has_is_the_duplicate() -> 
 # --- Contacts ------------------------------------------------------------------------------------
 
 CONTACT_HEADER = ["Nombre", "Correo", "Teléfono", "NIT", "País", "Correo cliente", "client_id", "Rol", "Principal"]
-ACME = KnownClient("0190f0e0-0000-7000-8000-0000000000c1", "CO", "CO", "900123456-7", "compras@acme.co")
-ACME_MX = KnownClient("0190f0e0-0000-7000-8000-0000000000c2", "MX", "MX", "900123456-7", "")
+ACME = KnownClient("0190f0e0-0000-7000-8000-0000000000c1", "CO", "CO", "900123456-8", "compras@acme.co")
+ACME_MX = KnownClient("0190f0e0-0000-7000-8000-0000000000c2", "MX", "MX", "900123456-8", "")
 SHUT = KnownClient("0190f0e0-0000-7000-8000-0000000000c3", "CO", "CO", "800", "shut@x.co", archived=True)
 DIRECTORY = ClientDirectory([ACME, ACME_MX, SHUT])
 
@@ -352,8 +352,8 @@ def _contact_row(cells: list[str], primaries: dict[str, int] | None = None, row:
 @pytest.mark.parametrize(
     ("reference", "client_id"),
     [
-        (["900.123.456-7", "Colombia", "", ""], ACME.id),
-        (["900123456-7", "MX", "", ""], ACME_MX.id),
+        (["900.123.456-8", "Colombia", "", ""], ACME.id),
+        (["900123456-8", "MX", "", ""], ACME_MX.id),
         (["", "", "Compras@ACME.co", ""], ACME.id),
         (["", "", "", ACME_MX.id], ACME_MX.id),
     ],
@@ -366,7 +366,7 @@ def test_a_contact_row_names_its_client_by_tax_id_email_or_id(reference: list[st
 @pytest.mark.parametrize(
     ("reference", "field", "message"),
     [
-        (["900123456-7", "", "", ""], "client_tax_id", "2 clients have tax id '900123456-7'"),
+        (["900123456-8", "", "", ""], "client_tax_id", "2 clients have tax id '900123456-8'"),
         (["1", "CO", "", ""], "client_tax_id", "no client has tax id '1' of CO"),
         (["800", "", "", ""], "client_tax_id", "is archived"),
         (["", "", "nadie@x.co", ""], "client_email", "no client has e-mail 'nadie@x.co'"),
@@ -384,7 +384,7 @@ def test_a_client_not_found_once_is_a_problem_naming_the_reference(
 
 
 def test_contact_phones_are_read_as_numbers_of_the_client_country() -> None:
-    contact, problems = _contact_row(["Ana", "", "55 1234 5678", "900123456-7", "MX", "", "", "Influenciador", "no"])
+    contact, problems = _contact_row(["Ana", "", "55 1234 5678", "900123456-8", "MX", "", "", "Influenciador", "no"])
     assert problems == [] and contact.phones == ("+525512345678",)  # type: ignore[attr-defined]
     assert contact.decision_role == DecisionRole.INFLUENCER and not contact.primary  # type: ignore[attr-defined]
 

@@ -45,7 +45,7 @@ def test_a_new_prospect_is_normalised_and_starts_new() -> None:
             email="Ana@Example.COM",
             phones=("300 123 4567", "+57 300 123 4567", " "),
             address=Address(city=" Medellín ", country_code="co"),
-            tax_id="900.123.456-7",
+            tax_id="900.123.456-8",
             source=ProspectSource.TRADE_FAIR,
             source_campaign_id=CAMPAIGN,
         ),
@@ -57,7 +57,7 @@ def test_a_new_prospect_is_normalised_and_starts_new() -> None:
     assert p.email == "ana@example.com"
     assert p.phones == ("+573001234567",)  # the same number twice is kept once
     assert p.address == Address(city="Medellín", country_code="CO")
-    assert (p.tax_country, p.tax_id) == ("CO", "900123456-7")
+    assert (p.tax_country, p.tax_id) == ("CO", "900123456-8")
     assert p.search_text == "café ñandú ana ana@example.com"
 
 

@@ -22,10 +22,10 @@ def test_a_clients_search_text_holds_its_names_email_and_tax_id_case_folded() ->
             owner_id="u1",
             email="Compras@Pena.example",
             tax_country="CO",
-            tax_id="900.123.456-7",
+            tax_id="900.123.456-8",
         )
     )
-    assert client.search_text == "distribuidora peña distribuidora peña s.a.s. compras@pena.example 900123456-7"
+    assert client.search_text == "distribuidora peña distribuidora peña s.a.s. compras@pena.example 900123456-8"
     assert search_text("Straße", "", "X") == "strasse x"
 
 

@@ -33,7 +33,7 @@ def _words(text: str) -> str:
 def test_the_pdf_holds_the_number_the_client_every_line_and_the_total(world: QuotesWorld) -> None:
     deal = world.deals.add(currency="USD")
     world.contacts.clients[deal.client_id] = ClientCard(
-        id=deal.client_id, name="Compañía Ñandú Müller S.A.S.", tax_id="900123456-7", address="Calle 10 # 5-20, Bogotá"
+        id=deal.client_id, name="Compañía Ñandú Müller S.A.S.", tax_id="900123456-8", address="Calle 10 # 5-20, Bogotá"
     )
     world.contacts.contacts[deal.contact_ids[0]] = ContactCard(
         id=deal.contact_ids[0], name="José Peña Güell", job_title="Jefe de compras"
