@@ -155,7 +155,10 @@ def import_clients(query: ImportQuery) -> Response:
 )
 def create_client(body: ClientCreate) -> Response:
     """Create a client.
-    A client with the same e-mail or tax id is a 409 naming it (`existing_id`), unless force_duplicate."""
+    Duplicates: a client with the same e-mail (case ignored), any of the same phone numbers (in
+    E.164 form) or the same tax id (in its normal form) as an existing client is a 409
+    `duplicate_client` whose `existing_id` names that client and `field` the value taken (`email`,
+    `phones`, `tax_id`); send `force_duplicate: true` to create it anyway."""
     return CLIENTS.create("CreateClient", body, lambda i: url_for("clients.get_client", client_id=i))
 
 

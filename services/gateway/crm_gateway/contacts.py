@@ -151,7 +151,9 @@ def import_contacts(query: ImportQuery) -> Response:
 )
 def create_contact(body: ContactCreate) -> Response:
     """Create a contact.
-    The same e-mail or phone as an existing contact is a 409 naming it, unless force_duplicate."""
+    Duplicates: the same e-mail (case ignored) or any of the same phone numbers as an existing
+    contact is a 409 `duplicate_contact` whose `existing_id` names that contact and `field` the value
+    taken (`email`, `phones`); send `force_duplicate: true` to create it anyway."""
     return CONTACTS.create("CreateContact", body, lambda i: url_for("contacts.get_contact", contact_id=i))
 
 

@@ -1,9 +1,10 @@
 """Protobuf messages as the HTTP API's JSON, and back, by one rule for every resource: field names
 as in the contract, enums as lower-case words without their prefix (CLIENT_KIND_COMPANY →
 "company", the UNSPECIFIED value → null), int64 as numbers, timestamps as RFC 3339 UTC strings and
-dates (crm.common.v1.Date) as "YYYY-MM-DD" (null when unset). The JSON schema of a response is
-derived from the same message descriptor, so the OpenAPI document and the answers agree by
-construction."""
+dates (crm.common.v1.Date) as "YYYY-MM-DD" (null when unset). The same enum rule covers the few
+string fields that carry another contract's enum value by name (ENUM_NAME_FIELDS), so no answer
+spells an enum two ways. The JSON schema of a response is derived from the same message
+descriptor, so the OpenAPI document and the answers agree by construction."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from crm.deals.v1 import deals_pb2
+
 _TIMESTAMP = Timestamp.DESCRIPTOR.full_name
 _DATE = "crm.common.v1.Date"
 _INTS = {
@@ -28,6 +31,14 @@ _INTS = {
     FieldDescriptor.TYPE_UINT64,
     FieldDescriptor.TYPE_SINT32,
     FieldDescriptor.TYPE_SINT64,
+}
+
+
+# String fields holding the name of another service's enum value ("ACTIVITY_KIND_CALL"): a
+# contract imports no other service's, so the value travels as its name; the API shows it as the
+# enum's word ("call") like any enum field.
+ENUM_NAME_FIELDS: dict[str, EnumDescriptor] = {
+    "crm.reporting.v1.RepActivityCount.activity_kind": deals_pb2.ActivityKind.DESCRIPTOR,
 }
 
 
@@ -44,7 +55,17 @@ def enum_value(enum: EnumDescriptor, word: str) -> int:
     return enum.values_by_name[_enum_prefix(enum) + word.upper()].number
 
 
+def _enum_name_word(enum: EnumDescriptor, name: str) -> str | None:
+    prefix = _enum_prefix(enum)
+    if not name or name == prefix + "UNSPECIFIED":
+        return None
+    return name.removeprefix(prefix).lower()
+
+
 def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
+    named_enum = ENUM_NAME_FIELDS.get(fd.full_name)
+    if named_enum is not None:
+        return _enum_name_word(named_enum, value)
     if fd.type == FieldDescriptor.TYPE_ENUM:
         if value == 0:
             return None
@@ -122,10 +143,11 @@ def _field_schema(fd: FieldDescriptor, defs: dict[str, Any], ref: str) -> dict[s
             schema = {"$ref": ref.format(model=message_schema(fd.message_type, defs, ref))}
         if not fd.is_repeated:
             schema = {"anyOf": [schema, {"type": "null"}]}
-    elif fd.type == FieldDescriptor.TYPE_ENUM:
-        schema = {"enum": [*enum_words(fd.enum_type), None]}
+    elif fd.type == FieldDescriptor.TYPE_ENUM or fd.full_name in ENUM_NAME_FIELDS:
+        enum = ENUM_NAME_FIELDS.get(fd.full_name) or fd.enum_type
+        schema = {"enum": [*enum_words(enum), None]}
         if fd.is_repeated:
-            schema = {"enum": enum_words(fd.enum_type)}
+            schema = {"enum": enum_words(enum)}
     elif fd.type == FieldDescriptor.TYPE_BOOL:
         schema = {"type": "boolean"}
     elif fd.type in _INTS:

@@ -10,29 +10,51 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from crm_gateway.convert import ProtoJson, ProtoPage, message_schema
+from crm_gateway.problem_codes import operation_codes
 from crm_gateway.routing import ERROR_DESCRIPTIONS, REGISTRY, Operation, openapi_path
 
 REF = "#/components/schemas/{model}"
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "description": "An error (RFC 9457). `code` is stable: program against it, not the text.",
+    "description": "An error (RFC 9457). `code` is stable: program against it, not the text. Each operation's "
+    "responses list the codes it may answer (`x-problem-codes`). Besides the members below, a problem may carry "
+    "others that its code documents.",
     "required": ["type", "title", "status", "code", "detail"],
     "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "code": {"type": "string", "examples": ["validation_failed", "not_found", "invalid_token"]},
-        "detail": {"type": "string"},
-        "request_id": {"type": "string"},
+        "type": {"type": "string", "description": "https://crm.example/problems/<code>."},
+        "title": {"type": "string", "description": "The status in words."},
+        "status": {"type": "integer", "description": "The HTTP status, repeated."},
+        "code": {
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_]*$",
+            "description": "What went wrong, as a stable snake_case word.",
+            "examples": ["validation_failed", "not_found", "invalid_token", "duplicate_client"],
+        },
+        "detail": {"type": "string", "description": "What went wrong, for a person (not for programs)."},
+        "request_id": {"type": "string", "description": "The request's id, as in X-Request-Id and the logs."},
         "errors": {
             "type": "array",
-            "description": "One entry per invalid field.",
+            "description": "One entry per invalid field (400): `field` is its path in the request as the body or "
+            "query names it, with array indexes in brackets (`lines[2].quantity`, `amount.currency_code`).",
             "items": {
                 "type": "object",
                 "required": ["field", "message"],
                 "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
             },
+        },
+        "existing_id": {
+            "type": "string",
+            "description": "A duplicate (409 `duplicate_client`, `duplicate_contact`, `duplicate_prospect`, "
+            "`duplicate_sku`, `user_exists` ...): the id of the record that already has the value.",
+        },
+        "field": {
+            "type": "string",
+            "description": "A duplicate: the field whose value is taken (`email`, `phone`, `tax_id`, `sku`).",
+        },
+        "current": {
+            "description": "A conflicting change (409 on a canvas note): the record as it is now, to merge with "
+            "and retry; null when it is gone.",
         },
     },
     "additionalProperties": True,
@@ -68,27 +90,32 @@ def _models(ops: list[Operation]) -> tuple[dict[tuple[Any, str], Any], dict[str,
     return dict(mapping), dict(top.get("$defs", {}))
 
 
-def _schema_of(response: Any, mapping: dict[tuple[Any, str], Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _counts(op: Operation) -> bool:
+    """Whether a list takes include_total_size (and so can answer total_size)."""
+    return op.query is not None and "include_total_size" in op.query.model_fields
+
+
+def _schema_of(op: Operation, mapping: dict[tuple[Any, str], Any], defs: dict[str, Any]) -> dict[str, Any]:
+    response = op.response
     if isinstance(response, ProtoJson):
         return {"$ref": REF.format(model=message_schema(response.message.DESCRIPTOR, defs, REF))}
     if isinstance(response, ProtoPage):
         name = message_schema(response.message.DESCRIPTOR, defs, REF)
-        page_name = f"{name}Page"
-        defs[page_name] = {
-            "type": "object",
-            "required": ["items", "next_page_token"],
-            "properties": {
-                "items": {"type": "array", "items": {"$ref": REF.format(model=name)}},
-                "next_page_token": {
-                    "type": "string",
-                    "description": "Pass as page_token for the next page; empty at the end.",
-                },
-                "total_size": {
-                    "type": "integer",
-                    "description": "Every record matching the filters; only when include_total_size was asked.",
-                },
+        # Only a list whose service can count takes include_total_size and answers total_size.
+        page_name = f"{name}CountedPage" if _counts(op) else f"{name}Page"
+        properties: dict[str, Any] = {
+            "items": {"type": "array", "items": {"$ref": REF.format(model=name)}},
+            "next_page_token": {
+                "type": "string",
+                "description": "Pass as page_token for the next page; empty at the end.",
             },
         }
+        if _counts(op):
+            properties["total_size"] = {
+                "type": "integer",
+                "description": "Every record matching the filters; only when include_total_size was asked.",
+            }
+        defs[page_name] = {"type": "object", "required": ["items", "next_page_token"], "properties": properties}
         return {"$ref": REF.format(model=page_name)}
     if isinstance(response, type) and issubclass(response, BaseModel):
         return mapping[(response, "serialization")]
@@ -114,6 +141,51 @@ def _query_parameters(op: Operation, defs: dict[str, Any]) -> list[dict[str, Any
             param["style"], param["explode"] = "form", True
         params.append(param)
     return params
+
+
+PATCH_RULE = "Omitted fields are unchanged: a PATCH changes only the fields it names, and declares no defaults."
+
+
+def _without_defaults(schema: dict[str, Any], defs: dict[str, Any]) -> None:
+    """A PATCH body's properties lose their defaults: pydantic shows the model's, but an omitted
+    field is left as it is (views read only the fields sent), so a default would read as "omitting
+    resets it"."""
+    target = defs[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+    for prop in target.get("properties", {}).values():
+        prop.pop("default", None)
+    description = target.get("description", "")
+    if PATCH_RULE not in description:
+        target["description"] = f"{description} {PATCH_RULE}".strip()
+
+
+def _creates_id(op: Operation) -> bool:
+    response = op.response
+    if isinstance(response, ProtoJson):
+        return "id" in response.message.DESCRIPTOR.fields_by_name
+    return isinstance(response, type) and issubclass(response, BaseModel) and "id" in response.model_fields
+
+
+def _add_links(ops: list[Operation], paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from each create to every operation on what it created (get, patch, delete,
+    its actions and sub-collections): the new id is the answer's `id`, the parent ids are the
+    create's own path parameters. A client (or a stateful fuzzer) follows them from a create."""
+    for create in ops:
+        if create.method != "POST" or create.status != 201 or not _creates_id(create):
+            continue
+        base, base_names = openapi_path(create.rule)
+        links: dict[str, Any] = {}
+        for target in ops:
+            path, names = openapi_path(target.rule)
+            if len(names) != len(base_names) + 1 or names[: len(base_names)] != base_names:
+                continue
+            if not path.startswith(f"{base}/{{{names[-1]}}}"):
+                continue
+            parameters = {f"path.{n}": f"$request.path.{n}" for n in base_names}
+            parameters[f"path.{names[-1]}"] = "$response.body#/id"
+            op_id = target.endpoint.replace(".", "_")
+            links[op_id] = {"operationId": op_id, "parameters": parameters}
+        if links:
+            paths[base]["post"]["responses"]["201"]["links"] = links
 
 
 def build_document(version: str = "1.0.0") -> dict[str, Any]:
@@ -143,9 +215,12 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         if params:
             operation["parameters"] = params
         if op.body is not None:
+            body_schema = mapping[(op.body, "validation")]
+            if op.method == "PATCH":
+                _without_defaults(body_schema, defs)
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": mapping[(op.body, "validation")]}},
+                "content": {"application/json": {"schema": body_schema}},
             }
         elif op.upload_types:
             operation["requestBody"] = {
@@ -156,17 +231,22 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         success: dict[str, Any] = {"description": "Success."}
         media_types = (op.content_type,) if isinstance(op.content_type, str) else op.content_type
         if op.response is not None:
-            success["content"] = {t: {"schema": _schema_of(op.response, mapping, defs)} for t in media_types}
+            success["content"] = {t: {"schema": _schema_of(op, mapping, defs)} for t in media_types}
         elif media_types != ("application/json",):
             success["content"] = {t: {"schema": {"type": "string"}} for t in media_types}
         if op.response_headers:
             success["headers"] = {h: HEADER_DOCS[h] for h in op.response_headers}
         responses: dict[str, Any] = {str(op.status): success}
-        for code in op.errors:
+        problem_codes = operation_codes(op)
+        for code in sorted(set(op.errors) | set(problem_codes)):
+            codes = problem_codes.get(code, [])
+            listed = f" Codes: {', '.join(f'`{c}`' for c in codes)}." if codes else ""
             entry: dict[str, Any] = {
-                "description": ERROR_DESCRIPTIONS[code],
+                "description": ERROR_DESCRIPTIONS[code] + listed,
                 "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
             }
+            if codes:
+                entry["x-problem-codes"] = codes
             if code == 429:
                 entry["headers"] = {"Retry-After": HEADER_DOCS["Retry-After"]}
             responses[str(code)] = entry
@@ -174,6 +254,7 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         if op.access == "public":
             operation["security"] = []
         paths.setdefault(path, {})[op.method.lower()] = operation
+    _add_links(ops, paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -183,8 +264,21 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
                 "The HTTP API of the CRM: clients, contacts, prospects, products, deals, activities, quotes, "
                 "campaigns, budgets, reports, indicators, canvases, users and teams. Sign in with "
                 "`POST /api/v1/auth/login` and send the access token as `Authorization: Bearer <token>`. "
-                "Lists take `page_size` and `page_token` and answer `{items, next_page_token}`; errors are "
-                "`application/problem+json` with a stable `code`."
+                "Lists take `page_size` and `page_token` and answer `{items, next_page_token}` (and `total_size` "
+                "where the list takes `include_total_size`); errors are `application/problem+json` with a stable "
+                "`code` (see the Problem schema; each response lists its codes).\n\n"
+                "**Enums** are lower-case words (`call`, `won`, `draft`) in every request and answer; an unset "
+                "value is null.\n\n"
+                '**Money** is `{amount, currency_code}` with the amount as a decimal string ("1250000.50", never a '
+                "JSON number) and an ISO 4217 code of a currency in use today.\n\n"
+                '**Rates and percentages**: a field named `*_rate` is a decimal fraction as a string, "0.19" '
+                "is 19 % (`tax_rate`, and the indicators' `win_rate`, `attainment`, `roi` ...); a field named "
+                '`*_percent` is a percentage from 0 to 100 as a string, "5" is 5 % (`discount_percent`, '
+                "`global_discount_percent`); a deal's `probability` is a whole percentage (0 to 100). The name "
+                "says the scale; no field mixes them.\n\n"
+                "**PATCH** changes only the fields it names: an omitted field is unchanged, and no PATCH body "
+                "declares defaults.\n\n"
+                "**Links**: each create's 201 answer links to the operations on what it created."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },

@@ -25,7 +25,11 @@ res = Resource("products", "Products", "The catalogue of products and services t
 # The roles that may change the catalogue.
 CATALOGUE_ROLES = frozenset({"admin", "manager"})
 Kind = Literal["product", "service"]
-Rate = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$")]
+Rate = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$"),
+    Field(description='A decimal fraction: "0.19" is 19 %, "0" is exempt (a `*_rate` field).'),
+]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=2000)]

@@ -170,7 +170,9 @@ def import_prospects(query: ProspectImportQuery) -> Response:
 )
 def create_prospect(body: ProspectCreate) -> Response:
     """Create a prospect.
-    The same e-mail or phone as an existing prospect is a 409 naming it, unless force_duplicate."""
+    Duplicates: the same e-mail (case ignored) or any of the same phone numbers as an existing
+    prospect is a 409 `duplicate_prospect` whose `existing_id` names that prospect and `field` the
+    value taken (`email`, `phones`); send `force_duplicate: true` to create it anyway."""
     return PROSPECTS.create("CreateProspect", body, lambda i: url_for("prospects.get_prospect", prospect_id=i))
 
 

@@ -28,9 +28,17 @@ res = Resource("quotes", "Quotes", "Proposals built from catalogue products, wit
 OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
 # Signed: a negative quantity or price reaches the service, whose answer names the line's field.
 Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,6})?$")]
-Percent = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$")]
+Percent = Annotated[
+    str,
+    StringConstraints(pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"),
+    Field(description='A percentage from 0 to 100 as a decimal string: "5" is 5 % (a `*_percent` field).'),
+]
 # A tax rate as a decimal fraction ("0.19"); empty = the product's.
-Rate = Annotated[str, StringConstraints(pattern=r"^(-?[0-9]{1,3}(\.[0-9]{1,6})?)?$")]
+Rate = Annotated[
+    str,
+    StringConstraints(pattern=r"^(-?[0-9]{1,3}(\.[0-9]{1,6})?)?$"),
+    Field(description='A decimal fraction: "0.19" is 19 % (a `*_rate` field); empty = the product\'s rate.'),
+]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Status = Literal["draft", "sent", "accepted", "rejected", "expired", "superseded"]
 # Dates come as "YYYY-MM-DD" strings in JSON.

@@ -274,6 +274,28 @@ def create_report(body: ReportCreate) -> Response:
     return respond(to_json(created), 201, {"Location": location, **etag(created.version)})
 
 
+class CatalogueQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    module: Module | None = Field(None, description="One module; none = every module.")
+
+
+@res.route("GET", "/api/v1/reports/catalogue", query=CatalogueQuery, response=ProtoJson(pb.ListReportFieldsResponse))
+def get_report_catalogue(query: CatalogueQuery) -> Response:
+    """The fields a report may use, per module (the report builder's catalogue).
+    For each field: its `key` (what filters, groupings, aggregates, columns and order_by name), its
+    `type` (which says how its cells look in a run: see the run's answer), whether it can be
+    filtered, grouped and aggregated (sum, avg, min, max; count takes no field), the `date_buckets`
+    a grouping on it may use (only `none` unless it is a date or a time; none at all when it cannot
+    be grouped), the values an enum-like field takes (`choices`, as filters name them), and its
+    labels in Spanish (`label_es`, the product's language) and English (`label_en`). Served from the
+    reporting service, which checks definitions against the same catalogue."""
+    req = pb.ListReportFieldsRequest()
+    if query.module:
+        req.module = pb.ReportModule.Value(f"REPORT_MODULE_{query.module.upper()}")
+    return respond(to_json(call("reporting", _stub().ListReportFields, req)))
+
+
 @res.route("GET", "/api/v1/reports/<id:report_id>", response=ONE, errors=(404,), response_headers=("ETag",))
 def get_report(report_id: str) -> Response:
     """Get a saved report definition."""

@@ -69,6 +69,8 @@ class Operation:
     # as the raw body instead of JSON.
     max_body: int | None = None
     upload_types: tuple[str, ...] = ()
+    # The view itself: the document reads the problem codes it raises (crm_gateway.problem_codes).
+    view: Callable[..., Response] | None = None
 
 
 @dataclass
@@ -154,6 +156,7 @@ class Resource:
                 content_type=content_type,
                 max_body=max_body,
                 upload_types=tuple(upload_types),
+                view=view,
             )
             list_fields = _list_fields(query) if query is not None else set()
 

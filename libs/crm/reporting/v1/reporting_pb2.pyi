@@ -558,6 +558,56 @@ class ExportReportChunk(_message.Message):
     filename: str
     def __init__(self, content: _Optional[bytes] = ..., content_type: _Optional[str] = ..., filename: _Optional[str] = ...) -> None: ...
 
+class ReportField(_message.Message):
+    __slots__ = ("key", "type", "filterable", "groupable", "aggregatable", "date_buckets", "label_es", "label_en", "choices", "is_list")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    FILTERABLE_FIELD_NUMBER: _ClassVar[int]
+    GROUPABLE_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATABLE_FIELD_NUMBER: _ClassVar[int]
+    DATE_BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ES_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    CHOICES_FIELD_NUMBER: _ClassVar[int]
+    IS_LIST_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    type: ColumnType
+    filterable: bool
+    groupable: bool
+    aggregatable: bool
+    date_buckets: _containers.RepeatedScalarFieldContainer[DateBucket]
+    label_es: str
+    label_en: str
+    choices: _containers.RepeatedScalarFieldContainer[str]
+    is_list: bool
+    def __init__(self, key: _Optional[str] = ..., type: _Optional[_Union[ColumnType, str]] = ..., filterable: _Optional[bool] = ..., groupable: _Optional[bool] = ..., aggregatable: _Optional[bool] = ..., date_buckets: _Optional[_Iterable[_Union[DateBucket, str]]] = ..., label_es: _Optional[str] = ..., label_en: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ..., is_list: _Optional[bool] = ...) -> None: ...
+
+class ReportModuleFields(_message.Message):
+    __slots__ = ("module", "label_es", "label_en", "fields", "default_columns")
+    MODULE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ES_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EN_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    module: ReportModule
+    label_es: str
+    label_en: str
+    fields: _containers.RepeatedCompositeFieldContainer[ReportField]
+    default_columns: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, module: _Optional[_Union[ReportModule, str]] = ..., label_es: _Optional[str] = ..., label_en: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[ReportField, _Mapping]]] = ..., default_columns: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListReportFieldsRequest(_message.Message):
+    __slots__ = ("module",)
+    MODULE_FIELD_NUMBER: _ClassVar[int]
+    module: ReportModule
+    def __init__(self, module: _Optional[_Union[ReportModule, str]] = ...) -> None: ...
+
+class ListReportFieldsResponse(_message.Message):
+    __slots__ = ("modules",)
+    MODULES_FIELD_NUMBER: _ClassVar[int]
+    modules: _containers.RepeatedCompositeFieldContainer[ReportModuleFields]
+    def __init__(self, modules: _Optional[_Iterable[_Union[ReportModuleFields, _Mapping]]] = ...) -> None: ...
+
 class GetIndicatorsRequest(_message.Message):
     __slots__ = ("scope", "scope_id", "period_kind", "period_start")
     SCOPE_FIELD_NUMBER: _ClassVar[int]

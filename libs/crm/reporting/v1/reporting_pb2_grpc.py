@@ -104,6 +104,11 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
                 _registered_method=True)
+        self.ListReportFields = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/ListReportFields',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.FromString,
+                _registered_method=True)
         self.BatchGetSegmentFigures = channel.unary_unary(
                 '/crm.reporting.v1.ReportingService/BatchGetSegmentFigures',
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.BatchGetSegmentFiguresRequest.SerializeToString,
@@ -203,6 +208,14 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListReportFields(self, request, context):
+        """The fields a report may use, per module (the report builder's catalogue): what each one can
+        be filtered, grouped and aggregated by, with its labels.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def BatchGetSegmentFigures(self, request, context):
         """Client-segment figures for many segment tags at once (the canvas shows them on notes linked
         to a segment): the clients carrying each tag and their deals won in the window.
@@ -283,6 +296,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetIndicators,
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.SerializeToString,
+            ),
+            'ListReportFields': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListReportFields,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.SerializeToString,
             ),
             'BatchGetSegmentFigures': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetSegmentFigures,
@@ -668,6 +686,33 @@ class ReportingService:
             '/crm.reporting.v1.ReportingService/GetIndicators',
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListReportFields(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/ListReportFields',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.FromString,
             options,
             channel_credentials,
             insecure,

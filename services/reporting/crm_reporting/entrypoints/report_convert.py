@@ -15,7 +15,7 @@ from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.money import Money
 from crm_platform.protoconv import EnumMap, timestamp
 from crm_reporting.adapters.report_query import OutputColumn
-from crm_reporting.domain.report_catalogue import MODULES, FieldType
+from crm_reporting.domain.report_catalogue import MODULES, FieldType, ReportModule
 from crm_reporting.domain.report_definitions import (
     Aggregate,
     AggregateFunction,
@@ -26,6 +26,7 @@ from crm_reporting.domain.report_definitions import (
     ReportSpec,
     SavedReport,
 )
+from crm_reporting.domain.report_labels_en import FIELD_LABELS_EN, MODULE_LABELS_EN
 
 MODULE = EnumMap("report module", {name: pb.ReportModule.Value(f"REPORT_MODULE_{name.upper()}") for name in MODULES})
 OPERATOR = EnumMap("filter operator", {o: pb.FilterOperator.Value(f"FILTER_OPERATOR_{o.name}") for o in Operator})
@@ -119,6 +120,35 @@ def definition_to_proto(report: SavedReport) -> pb.ReportDefinition:
         create_time=timestamp(report.created_at),
         update_time=timestamp(report.updated_at),
         version=report.version,
+    )
+
+
+def module_fields_to_proto(module: ReportModule) -> pb.ReportModuleFields:
+    """A module's report fields as the catalogue shows them (ListReportFields)."""
+    fields = []
+    for f in module.fields.values():
+        # A grouping on a date or time may bucket it; on anything else only by its exact value.
+        buckets = [] if not f.groupable else list(Bucket) if f.dated else [Bucket.NONE]
+        fields.append(
+            pb.ReportField(
+                key=f.name,
+                type=COLUMN_TYPE[f.type],  # type: ignore[arg-type]
+                filterable=f.filterable,
+                groupable=f.groupable,
+                aggregatable=f.aggregatable,
+                date_buckets=[BUCKET.to_proto(b) for b in buckets],  # type: ignore[misc]
+                label_es=f.label,
+                label_en=FIELD_LABELS_EN[f.name],
+                choices=list(f.choices),
+                is_list=f.is_list,
+            )
+        )
+    return pb.ReportModuleFields(
+        module=MODULE.to_proto(module.name),  # type: ignore[arg-type]
+        label_es=module.label,
+        label_en=MODULE_LABELS_EN[module.name],
+        fields=fields,
+        default_columns=list(module.default_columns),
     )
 
 

@@ -1,6 +1,6 @@
 """The report RPCs of ReportingService (GetReportDefinition, ListReportDefinitions,
-CreateReportDefinition, UpdateReportDefinition, DeleteReportDefinition, RunReport, ExportReport,
-StreamExportReport). Mixed into ReportingServicer.
+CreateReportDefinition, UpdateReportDefinition, DeleteReportDefinition, ListReportFields, RunReport,
+ExportReport, StreamExportReport). Mixed into ReportingServicer.
 
 StreamExportReport is server-streaming, which the platform's server interceptor passes through
 untouched: this method checks the internal token, sets the request id and actor, and turns a
@@ -90,6 +90,11 @@ class ReportRpcs:
     ) -> pb.DeleteReportDefinitionResponse:
         reports.delete_definition(self.db, request.id)
         return pb.DeleteReportDefinitionResponse()
+
+    def ListReportFields(self, request: pb.ListReportFieldsRequest, context: Ctx) -> pb.ListReportFieldsResponse:
+        module = convert.MODULE.from_proto(request.module, "module")
+        chosen = [convert.MODULES[module]] if module else list(convert.MODULES.values())
+        return pb.ListReportFieldsResponse(modules=[convert.module_fields_to_proto(m) for m in chosen])
 
     # --- running and exporting -----------------------------------------------------------
 
