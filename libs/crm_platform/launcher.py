@@ -27,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_platform import nats_auth
 from crm_platform.config import SERVICES, ConfigError, platform_settings, service_config
-from crm_platform.nats_server import NatsServer
+from crm_platform.nats_server import NatsServer, free_port
 
 
 class Platform:
@@ -36,12 +36,13 @@ class Platform:
         data_dir: Path,
         *,
         gateway_listen: str = "127.0.0.1:8080",
-        web_listen: str = "127.0.0.1:8090",
+        web_listen: str = "",
         quiet: bool = False,
     ):
         self.data_dir = data_dir.resolve()
         self.gateway_listen = gateway_listen
-        self.web_listen = web_listen
+        # Tests and benches start platforms side by side: unless told, the web takes a free port.
+        self.web_listen = web_listen or f"127.0.0.1:{free_port()}"
         self.quiet = quiet
         self.nats: NatsServer | None = None
         self.nats_seeds: dict[str, str] = {}  # NATS user (service name, "gateway") -> nkey seed

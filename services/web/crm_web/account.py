@@ -117,7 +117,7 @@ def tokens() -> str | Response:
                 if exc.status != 400:
                     raise
                 form.take(exc, ["name"])
-    page = web_session.api().list("/api/v1/api-tokens", page_size=100)
+    page = web_session.api().list("/api/v1/api-tokens", page_size=100, include_revoked=True)
     return render_template("account/tokens.html", form=form, tokens=page.items, created=created)
 
 

@@ -23,7 +23,8 @@ def safe_next(target: str | None) -> str:
     if not target:
         return url_for("shell.home")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read "/\\host" as "//host": a backslash anywhere is refused too.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("shell.home")
     return target
 

@@ -139,6 +139,13 @@ def import_clients() -> str | Response:
         form.take(exc, ["file"])
         return render_template("clients/import.html", form=form, report=None)
     report = res.json()
+    # A dry run creates nothing (created is 0): what it would create is every row neither
+    # duplicated nor failing.
+    report["to_create"] = (
+        report.get("total_rows", 0) - report.get("duplicates", 0) - report.get("failed", 0)
+        if dry_run
+        else report.get("created", 0)
+    )
     if not dry_run:
         flash(_("Importación terminada: %(n)s clientes creados.", n=report.get("created", 0)), "success")
     carry = base64.b64encode(content).decode() if dry_run and len(content) <= MAX_CARRIED_IMPORT_BYTES else ""
