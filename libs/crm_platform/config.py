@@ -87,6 +87,9 @@ class PlatformSettings(BaseSettings):
     consumer_max_deliver: int = 5
     # JetStream stream replicas (3 in production, 1 embedded).
     stream_replicas: int = 1
+    # Apply the service's migrations when it starts. Off where a job runs `crm migrate` before a
+    # rollout (Kubernetes): the service then refuses to start on a database not at head.
+    migrate_on_start: bool = True
 
     @field_validator("nats_url")
     @classmethod

@@ -46,6 +46,29 @@ def _run(
         context.run_migrations()
 
 
+class MigrationsPending(RuntimeError):
+    """A service told not to migrate on start (CRM_MIGRATE_ON_START=false) found its database
+    behind its code: `crm migrate` has not run for this release yet."""
+
+
+def require_migrated(engine: sa.Engine, script_location: str, service: str) -> None:
+    """Raises MigrationsPending unless the database is at the service's head revision(s)."""
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current != heads:
+        raise MigrationsPending(
+            f"the {service} database is at revision {sorted(current) or 'none'}, not {sorted(heads)}: "
+            f"run `crm migrate {service}` first (CRM_MIGRATE_ON_START is false)"
+        )
+
+
 def _ts() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 

@@ -22,6 +22,7 @@ from crm_platform.db import Database, run_migrations
 from crm_platform.eventbus import BackgroundLoop, EventBus
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.logs import setup_logging
+from crm_platform.migrations import require_migrated
 from crm_platform.outbox import OutboxRelay
 from crm_platform.parent import exit_with_launcher
 
@@ -81,7 +82,10 @@ class ServiceRuntime:
     def start(self) -> None:
         cfg, settings = self.config, self.config.platform
         self.db = Database(cfg.database_url, cfg.name)
-        run_migrations(self.db, self.spec.migrations)
+        if settings.migrate_on_start:
+            run_migrations(self.db, self.spec.migrations)
+        else:
+            require_migrated(self.db.engine, self.spec.migrations, cfg.name)
         if self.spec.on_start is not None:
             self.spec.on_start(self.db)
         self.server = GrpcServer(cfg.name, cfg.listen, internal_token=settings.internal_token)

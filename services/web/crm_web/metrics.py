@@ -17,6 +17,9 @@ LATENCY = Histogram(
     "crm_web_request_duration_seconds", "Time to answer a request, by route.", ["route"], buckets=LATENCY_BUCKETS
 )
 
+# Health probes and Prometheus scrapes: left out of the request metrics.
+UNCOUNTED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+
 
 def install(app: Flask) -> None:
     @app.before_request
@@ -27,6 +30,9 @@ def install(app: Flask) -> None:
     def _count(response: Response) -> Response:
         # The route's pattern, never the URL: ids must not become label values.
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        # Probes and scrapes are not traffic (they would water down the error ratio the alerts use).
+        if route in UNCOUNTED_ROUTES:
+            return response
         REQUESTS.labels(route, request.method, str(response.status_code)).inc()
         started = g.get("metrics_start")
         if started is not None:
