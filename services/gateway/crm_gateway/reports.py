@@ -280,7 +280,7 @@ class CatalogueQuery(BaseModel):
     module: Module | None = Field(None, description="One module; none = every module.")
 
 
-@res.route("GET", "/api/v1/reports/catalogue", query=CatalogueQuery, response=ProtoJson(pb.ListReportFieldsResponse))
+@res.route("GET", "/api/v1/reports/catalogue", query=CatalogueQuery, response=ProtoJson(pb.GetReportCatalogueResponse))
 def get_report_catalogue(query: CatalogueQuery) -> Response:
     """The fields a report may use, per module (the report builder's catalogue).
     For each field: its `key` (what filters, groupings, aggregates, columns and order_by name), its
@@ -290,10 +290,10 @@ def get_report_catalogue(query: CatalogueQuery) -> Response:
     be grouped), the values an enum-like field takes (`choices`, as filters name them), and its
     labels in Spanish (`label_es`, the product's language) and English (`label_en`). Served from the
     reporting service, which checks definitions against the same catalogue."""
-    req = pb.ListReportFieldsRequest()
+    req = pb.GetReportCatalogueRequest()
     if query.module:
         req.module = pb.ReportModule.Value(f"REPORT_MODULE_{query.module.upper()}")
-    return respond(to_json(call("reporting", _stub().ListReportFields, req)))
+    return respond(to_json(call("reporting", _stub().GetReportCatalogue, req)))
 
 
 @res.route("GET", "/api/v1/reports/<id:report_id>", response=ONE, errors=(404,), response_headers=("ETag",))

@@ -155,3 +155,52 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(stack:
                 failures.append(f"{name} {operation.method.upper()} {operation.path}: {exc}")
     assert operations >= 30
     assert failures == [], "\n\n".join(failures)
+
+
+def test_stateful_fuzzing_follows_the_links_from_each_create(stack: Stack, served: str) -> None:
+    """The stateful phase: schemathesis chains calls along the document's links (a create, then the
+    operations on what it created), bounded so that it stays about a minute. Checked as above, but
+    collected rather than stopping the run; and the links must lead somewhere: the run reaches
+    (answers other than 404) operations on created records that plain generation cannot find."""
+    from hypothesis import Phase
+    from hypothesis.stateful import run_state_machine_as_test
+
+    # Logging out would end the session the other steps use.
+    schema = schemathesis.openapi.from_url(f"{served}/api/v1/openapi.json").exclude(path="/api/v1/auth/logout")
+    headers = stack.auth("admin")
+    failures: list[str] = []
+    reached: set[str] = set()
+    refused: set[str] = set()
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": headers}
+
+        def after_call(self, response: Any, case: schemathesis.Case) -> None:
+            label = f"{case.operation.method.upper()} {case.operation.path}"
+            if response.status_code != 404 and "{" in case.operation.path:
+                reached.add(label)
+            if response.status_code == 400:
+                refused.add(label)
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            try:
+                case.validate_response(response, checks=checks)
+            except Exception as exc:
+                failures.append(f"{case.operation.method.upper()} {case.operation.path}: {exc}")
+
+    run_state_machine_as_test(
+        Workflow,
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=True,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
+    print(f"stateful: {len(reached)} operations on records reached, {len(refused)} answered 400 at least once")
+    assert len(reached) >= 12, sorted(reached)
+    assert failures == [], "\n\n".join(failures[:20])

@@ -596,13 +596,13 @@ class ReportModuleFields(_message.Message):
     default_columns: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, module: _Optional[_Union[ReportModule, str]] = ..., label_es: _Optional[str] = ..., label_en: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[ReportField, _Mapping]]] = ..., default_columns: _Optional[_Iterable[str]] = ...) -> None: ...
 
-class ListReportFieldsRequest(_message.Message):
+class GetReportCatalogueRequest(_message.Message):
     __slots__ = ("module",)
     MODULE_FIELD_NUMBER: _ClassVar[int]
     module: ReportModule
     def __init__(self, module: _Optional[_Union[ReportModule, str]] = ...) -> None: ...
 
-class ListReportFieldsResponse(_message.Message):
+class GetReportCatalogueResponse(_message.Message):
     __slots__ = ("modules",)
     MODULES_FIELD_NUMBER: _ClassVar[int]
     modules: _containers.RepeatedCompositeFieldContainer[ReportModuleFields]

@@ -104,10 +104,10 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
                 _registered_method=True)
-        self.ListReportFields = channel.unary_unary(
-                '/crm.reporting.v1.ReportingService/ListReportFields',
-                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.SerializeToString,
-                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.FromString,
+        self.GetReportCatalogue = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/GetReportCatalogue',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueResponse.FromString,
                 _registered_method=True)
         self.BatchGetSegmentFigures = channel.unary_unary(
                 '/crm.reporting.v1.ReportingService/BatchGetSegmentFigures',
@@ -208,7 +208,7 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListReportFields(self, request, context):
+    def GetReportCatalogue(self, request, context):
         """The fields a report may use, per module (the report builder's catalogue): what each one can
         be filtered, grouped and aggregated by, with its labels.
         """
@@ -297,10 +297,10 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.SerializeToString,
             ),
-            'ListReportFields': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListReportFields,
-                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.FromString,
-                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.SerializeToString,
+            'GetReportCatalogue': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetReportCatalogue,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueResponse.SerializeToString,
             ),
             'BatchGetSegmentFigures': grpc.unary_unary_rpc_method_handler(
                     servicer.BatchGetSegmentFigures,
@@ -697,7 +697,7 @@ class ReportingService:
             _registered_method=True)
 
     @staticmethod
-    def ListReportFields(request,
+    def GetReportCatalogue(request,
             target,
             options=(),
             channel_credentials=None,
@@ -710,9 +710,9 @@ class ReportingService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/crm.reporting.v1.ReportingService/ListReportFields',
-            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsRequest.SerializeToString,
-            crm_dot_reporting_dot_v1_dot_reporting__pb2.ListReportFieldsResponse.FromString,
+            '/crm.reporting.v1.ReportingService/GetReportCatalogue',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueResponse.FromString,
             options,
             channel_credentials,
             insecure,

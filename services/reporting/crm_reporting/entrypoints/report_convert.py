@@ -124,7 +124,7 @@ def definition_to_proto(report: SavedReport) -> pb.ReportDefinition:
 
 
 def module_fields_to_proto(module: ReportModule) -> pb.ReportModuleFields:
-    """A module's report fields as the catalogue shows them (ListReportFields)."""
+    """A module's report fields as the catalogue shows them (GetReportCatalogue)."""
     fields = []
     for f in module.fields.values():
         # A grouping on a date or time may bucket it; on anything else only by its exact value.

@@ -1,5 +1,5 @@
 """The report RPCs of ReportingService (GetReportDefinition, ListReportDefinitions,
-CreateReportDefinition, UpdateReportDefinition, DeleteReportDefinition, ListReportFields, RunReport,
+CreateReportDefinition, UpdateReportDefinition, DeleteReportDefinition, GetReportCatalogue, RunReport,
 ExportReport, StreamExportReport). Mixed into ReportingServicer.
 
 StreamExportReport is server-streaming, which the platform's server interceptor passes through
@@ -91,10 +91,10 @@ class ReportRpcs:
         reports.delete_definition(self.db, request.id)
         return pb.DeleteReportDefinitionResponse()
 
-    def ListReportFields(self, request: pb.ListReportFieldsRequest, context: Ctx) -> pb.ListReportFieldsResponse:
+    def GetReportCatalogue(self, request: pb.GetReportCatalogueRequest, context: Ctx) -> pb.GetReportCatalogueResponse:
         module = convert.MODULE.from_proto(request.module, "module")
         chosen = [convert.MODULES[module]] if module else list(convert.MODULES.values())
-        return pb.ListReportFieldsResponse(modules=[convert.module_fields_to_proto(m) for m in chosen])
+        return pb.GetReportCatalogueResponse(modules=[convert.module_fields_to_proto(m) for m in chosen])
 
     # --- running and exporting -----------------------------------------------------------
 
