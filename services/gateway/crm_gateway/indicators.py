@@ -2,7 +2,9 @@
 company over a month, quarter or year, from the reporting service's read models.
 
 Who: a rep asks for themselves; a manager for the teams they lead and those teams' users (and
-themselves); an admin for anything, the company included. Anything else is a 403."""
+themselves); an admin for anything, the company included. A user or team the caller may not see
+reads as missing, exactly as an unknown one does (404 user_not_found / team_not_found), as records
+do; the company scope without the admin role is a 403 (it is a role's right, not a record)."""
 
 from __future__ import annotations
 
@@ -36,12 +38,14 @@ class IndicatorQuery(BaseModel):
     start: date = Field(description="The first day of the period (YYYY-MM-DD), in the company's time zone.")
 
 
-def _forbidden(what: str) -> ProblemError:
-    return ProblemError(403, "forbidden", f"you may not see the indicators of {what}")
+def _missing(kind: str, scope_id: str) -> ProblemError:
+    """What an unknown user or team answers (the reporting service's words for a team), so that
+    one the caller may not see cannot be told from one that does not exist."""
+    return ProblemError(404, f"{kind}_not_found", f"{kind} '{scope_id}' not found")
 
 
 @res.route(
-    "GET", "/api/v1/indicators", query=IndicatorQuery, response=ProtoJson(reporting_pb2.Indicators), errors=(404,)
+    "GET", "/api/v1/indicators", query=IndicatorQuery, response=ProtoJson(reporting_pb2.Indicators), errors=(403, 404)
 )
 def get_indicators(query: IndicatorQuery) -> Response:
     """Indicators of a user, a team or the company for one period.
@@ -59,19 +63,19 @@ def get_indicators(query: IndicatorQuery) -> Response:
             or (p.role == "manager" and scope_id in authenticator().directory.managed_user_ids(p.id))
         )
         if not allowed:
-            raise _forbidden(f"user '{scope_id}'")
+            raise _missing("user", scope_id)
     elif query.scope == "team":
         if not scope_id:
             message = "name the team"
             raise ProblemError(400, "validation_failed", f"id: {message}", errors=[{"field": "id", "message": message}])
         if p.role != "admin" and not (p.role == "manager" and scope_id in led_teams(p.id)):
-            raise _forbidden(f"team '{scope_id}'")
+            raise _missing("team", scope_id)
     else:
         if scope_id:
             message = "the company scope takes no id"
             raise ProblemError(400, "validation_failed", f"id: {message}", errors=[{"field": "id", "message": message}])
         if p.role != "admin":
-            raise _forbidden("the company")
+            raise ProblemError(403, "forbidden", "only an admin may see the indicators of the company")
     req = reporting_pb2.GetIndicatorsRequest(
         scope=reporting_pb2.IndicatorScope.Value(f"INDICATOR_SCOPE_{query.scope.upper()}"),
         scope_id=scope_id,

@@ -51,7 +51,11 @@ _TITLES = {
 # Reasons a service gives that mean another HTTP status than their gRPC code's: an idempotency
 # key reused for a different request is FAILED_PRECONDITION to the service and 422 here, as
 # Stripe answers it (the request is well-formed; it conflicts with what the key already names).
-REASON_TO_HTTP: dict[str, int] = {"idempotency_key_reused": 422}
+REASON_TO_HTTP: dict[str, int] = {
+    "idempotency_key_reused": 422,
+    # The member is in a state that forbids the action (skipped at launch), as a 409 says.
+    "member_skipped": 409,
+}
 
 # The members every problem document has (RFC 9457 and ours).
 _RESERVED = frozenset({"type", "title", "status", "code", "detail", "request_id", "errors"})

@@ -1,5 +1,6 @@
-"""Indicators through the gateway: each role's reach (403 beyond it, 404 for an unknown team, 400
-for a bad period), and a deal won through the API reaching the rep's indicators."""
+"""Indicators through the gateway: each role's reach (404 for a user or team beyond it, as for an
+unknown team; 403 for the company without the admin role; 400 for a bad period), and a deal won
+through the API reaching the rep's indicators."""
 
 from __future__ import annotations
 
@@ -25,14 +26,14 @@ def test_the_reach_of_each_role(stack: Stack) -> None:
     cases = [
         ("ana", {}, 200),
         ("ana", {"id": ana}, 200),
-        ("ana", {"id": stack.id("beto")}, 403),
-        ("ana", {"scope": "team", "id": team}, 403),
+        ("ana", {"id": stack.id("beto")}, 404),
+        ("ana", {"scope": "team", "id": team}, 404),
         ("ana", {"scope": "company"}, 403),
         ("marta", {"id": ana}, 200),
-        ("marta", {"id": carla}, 403),
+        ("marta", {"id": carla}, 404),
         ("marta", {"scope": "team", "id": team}, 200),
         ("marta", {"scope": "company"}, 403),
-        ("carla", {"scope": "team", "id": team}, 403),
+        ("carla", {"scope": "team", "id": team}, 404),
         ("admin", {"scope": "company"}, 200),
         ("admin", {"id": carla}, 200),
         ("admin", {"scope": "team", "id": UNKNOWN}, 404),

@@ -63,6 +63,14 @@ def record_call(w: Campaigns, request: pb.RecordCallOutcomeRequest) -> pb.Record
         raise FailedPrecondition(
             f"campaign '{c.id}' is {c.status.value}: calls are logged while it runs", reason="campaign_not_running"
         )
+    if member.status == MemberStatus.SKIPPED.value:
+        # Skipped at launch (no phone on a call list): nobody was to call them, so no outcome,
+        # and no prospect or deal, may be logged against them.
+        raise FailedPrecondition(
+            f"member '{member.id}' was skipped at launch (unreachable on the campaign's channel): "
+            "no call outcome is recorded for them",
+            reason="member_skipped",
+        )
     check_version("member", member.id, member.version, request.expected_version)
     amount = None
     currency = c.currency_code

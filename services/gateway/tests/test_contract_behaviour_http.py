@@ -1,0 +1,214 @@
+"""What the services answer, through the gateway against the real services, on SQLite and on
+PostgreSQL (when CRM_TEST_POSTGRES_URL is set): one answer for one situation (issue 16, part B).
+
+- a tax id is checked by its country's rule (check digits): an invalid one is a 400 naming
+  tax_id.value and saying why; valid ones are stored in one normal form, so that 900.123.456-8
+  and 9001234568 are one client to the duplicate check; imports follow the same rule;
+- another rep's (or another team's) indicators read as missing, exactly as an unknown team's;
+- a call outcome on a member skipped at launch is a 409 member_skipped and opens no deal;
+- two racing conversions of one prospect both answer, and exactly one says it converted it;
+- an accepted quote's lines become its deal's line items, once (a redelivered event changes
+  nothing);
+- a dry run of an import reports the rows it would create, update and refuse;
+- exports read like a report: names, words and dates, not ids, codes and date parts;
+- a deal's and a prospect's source campaign follows visibility: another rep's campaign is
+  refused exactly as an unknown one;
+- an action route (`:win`, `:reopen` ...) takes an empty body."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+
+from crm_platform.nats_server import NatsServer
+from crm_platform.testing import scratch_postgres
+
+from .conftest import Stack, running_stack
+
+UNKNOWN = "0192d6e0-0000-7000-8000-00000000f00d"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(
+    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The gateway's stack, its services on SQLite files or on fresh PostgreSQL databases."""
+    with ExitStack() as databases:
+        if request.param == "sqlite":
+            tmp = tmp_path_factory.mktemp("behaviour")
+
+            def database_url(name: str) -> str:
+                return f"sqlite:///{tmp / name}.db"
+        else:
+            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+            if not server:
+                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
+
+            def database_url(name: str) -> str:
+                return databases.enter_context(scratch_postgres(server, f"crm_test_{name}"))
+
+        with running_stack(nats_server.url, database_url) as s:
+            yield s
+
+
+def _post(stack: Stack, who: str, url: str, body: dict[str, Any] | None = None, **headers: str) -> Any:
+    return stack.http.post(url, json=body if body is not None else {}, headers={**stack.auth(who), **headers})
+
+
+def _get(stack: Stack, who: str, url: str, **query: Any) -> Any:
+    return stack.http.get(url, query_string=query, headers=stack.auth(who))
+
+
+def _created(stack: Stack, who: str, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    res = _post(stack, who, url, body)
+    assert res.status_code == 201, (res.get_json().get("detail"), res.get_json().get("errors"))
+    return dict(res.get_json())
+
+
+def _count(stack: Stack, url: str, **query: Any) -> int:
+    res = _get(stack, "admin", url, page_size=500, **query)
+    assert res.status_code == 200, res.get_json()
+    return len(res.get_json()["items"])
+
+
+def _import(stack: Stack, who: str, url: str, text: str) -> Any:
+    return stack.http.post(url, data=text.encode(), content_type="text/csv", headers=stack.auth(who))
+
+
+# --- Tax ids ---------------------------------------------------------------------------------------
+
+
+def test_a_tax_id_is_checked_by_its_country_and_kept_in_one_normal_form(stack: Stack) -> None:
+    before = _count(stack, "/api/v1/clients")
+    bad = _post(
+        stack, "ana", "/api/v1/clients", {"name": "Mal NIT", "tax_id": {"country_code": "CO", "value": "900123456-7"}}
+    )
+    assert bad.status_code == 400, bad.get_json()
+    assert bad.get_json()["errors"] == [
+        {"field": "tax_id.value", "message": "'900123456-7' is not a valid CO NIT: its check digit does not match"}
+    ]
+    assert _count(stack, "/api/v1/clients") == before
+
+    first = _created(
+        stack, "ana", "/api/v1/clients", {"name": "Bien NIT", "tax_id": {"country_code": "CO", "value": "9001234568"}}
+    )
+    assert first["tax_id"] == {"country_code": "CO", "value": "900123456-8"}
+    # The same NIT written another way is the same client.
+    again = _post(
+        stack,
+        "ana",
+        "/api/v1/clients",
+        {"name": "Bien NIT otra vez", "tax_id": {"country_code": "CO", "value": "900.123.456-8"}},
+    )
+    assert again.status_code == 409, again.get_json()
+    assert again.get_json()["existing_id"] == first["id"] and again.get_json()["field"] == "tax_id"
+    # Each country its own rule; a country without a rule keeps the id as given, trimmed.
+    chile = _created(
+        stack, "ana", "/api/v1/clients", {"name": "Chilena", "tax_id": {"country_code": "CL", "value": "12.345.678-5"}}
+    )
+    assert chile["tax_id"] == {"country_code": "CL", "value": "12345678-5"}
+    other = _created(
+        stack, "ana", "/api/v1/clients", {"name": "Otra", "tax_id": {"country_code": "US", "value": " 12-3456789 "}}
+    )
+    assert other["tax_id"] == {"country_code": "US", "value": "12-3456789"}
+    # An update goes through the same rule.
+    patched = stack.http.patch(
+        f"/api/v1/clients/{chile['id']}",
+        json={"tax_id": {"country_code": "CL", "value": "12.345.678-K"}},
+        headers={**stack.auth("ana"), "If-Match": f'"{chile["version"]}"'},
+    )
+    assert patched.status_code == 400 and patched.get_json()["errors"][0]["field"] == "tax_id.value"
+
+
+def test_an_import_checks_tax_ids_and_finds_duplicates_by_normal_form(stack: Stack) -> None:
+    csv = (
+        "Nombre,NIT,País\n"
+        "Importada Uno,800.111.222-7,CO\n"  # valid, new
+        "Importada Dos,800111222-3,CO\n"  # wrong check digit
+        "Importada Tres,9001234568,CO\n"  # the client created above, written another way
+    )
+    if not _count(stack, "/api/v1/clients", q="900123456-8"):  # run alone: the client the test above made
+        _created(
+            stack, "ana", "/api/v1/clients", {"name": "Ya", "tax_id": {"country_code": "CO", "value": "9001234568"}}
+        )
+    res = _import(stack, "ana", "/api/v1/clients:import", csv)
+    assert res.status_code == 200, res.get_json()
+    body = res.get_json()
+    assert (body["created"], body["duplicates"], body["failed"]) == (1, 1, 1), body
+    assert [(p["row"], p["field"]) for p in body["problems"]] == [(3, "tax_id")]
+    assert "check digit" in body["problems"][0]["message"]
+
+
+# --- One answer for one situation ------------------------------------------------------------------
+
+
+def test_indicators_the_caller_may_not_see_read_as_missing(stack: Stack) -> None:
+    query = {"period": "quarter", "start": "2026-01-01"}
+    team = stack.users["team"]["id"]
+
+    def problem(who: str, **q: str) -> tuple[int, str, str]:
+        res = _get(stack, who, "/api/v1/indicators", **query, **q)
+        body = res.get_json()
+        return res.status_code, body.get("code", ""), body.get("detail", "").replace(q.get("id", ""), "<id>")
+
+    # Another rep's indicators answer as a team that does not exist does: a 404 of its kind.
+    unknown_team = problem("admin", scope="team", id=UNKNOWN)
+    assert unknown_team == (404, "team_not_found", "team '<id>' not found")
+    assert problem("carla", scope="team", id=team) == unknown_team
+    assert problem("ana", scope="team", id=team) == unknown_team
+    assert problem("ana", id=stack.id("beto")) == (404, "user_not_found", "user '<id>' not found")
+    assert problem("ana", id=UNKNOWN) == problem("ana", id=stack.id("beto"))
+    assert problem("marta", id=stack.id("carla")) == (404, "user_not_found", "user '<id>' not found")
+    # The company is not a record: it is the admin's right, and says so.
+    assert problem("ana", scope="company")[:2] == (403, "forbidden")
+    # What the caller may see still answers.
+    assert _get(stack, "marta", "/api/v1/indicators", **query, id=stack.id("ana")).status_code == 200
+
+
+def test_a_call_outcome_on_a_member_skipped_at_launch_is_refused(stack: Stack) -> None:
+    client = _created(
+        stack,
+        "beto",
+        "/api/v1/clients",
+        {"name": "Ferretería Sin Teléfono", "segment_tags": ["llamar-skip"], "force_duplicate": True},
+    )
+    with_phone = _created(
+        stack,
+        "beto",
+        "/api/v1/contacts",
+        {"client_id": client["id"], "first_name": "Rosa", "phones": ["+573001234599"]},
+    )
+    _created(stack, "beto", "/api/v1/contacts", {"client_id": client["id"], "first_name": "Sin", "last_name": "Fono"})
+    campaign = _created(
+        stack,
+        "beto",
+        "/api/v1/campaigns",
+        {
+            "name": "Llamadas skip",
+            "type": "telemarketing",
+            "target": {"kind": "contacts", "segment_tags": ["llamar-skip"]},
+        },
+    )
+    url = f"/api/v1/campaigns/{campaign['id']}"
+    launched = _post(stack, "beto", f"{url}:launch")
+    assert launched.status_code == 200, launched.get_json()
+    assert (launched.get_json()["member_count"], launched.get_json()["skipped_count"]) == (2, 1)
+    members = _get(stack, "beto", f"{url}/members").get_json()["items"]
+    skipped = next(m for m in members if m["status"] == "skipped")
+    assert skipped["contact_id"] != with_phone["id"]
+    deals_before = _count(stack, "/api/v1/deals")
+
+    res = _post(
+        stack, "beto", f"{url}/members/{skipped['id']}:call", {"outcome": "interested", "follow_up": "create_deal"}
+    )
+
+    assert res.status_code == 409, res.get_json()
+    assert res.get_json()["code"] == "member_skipped" and "skipped at launch" in res.get_json()["detail"]
+    assert _count(stack, "/api/v1/deals") == deals_before
+    after = _get(stack, "beto", f"{url}/members/{skipped['id']}")
+    if after.status_code == 200:  # the member is unchanged: no call counted
+        assert after.get_json()["status"] == "skipped" and after.get_json().get("call_count", 0) == 0
