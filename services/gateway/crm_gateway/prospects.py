@@ -219,8 +219,10 @@ def archive_prospect(prospect_id: str) -> Response:
 )
 def convert_prospect(prospect_id: str, body: ConvertIn) -> Response:
     """Convert a prospect into a client and its contact, exactly once.
-    Converting again returns the first result and creates nothing more. With open_deal the deals
-    service opens a deal for the new client."""
+    Converting again returns the first result and creates nothing more: `converted_now` says
+    whether this call converted it (of two racing calls exactly one answers true), and
+    `client_created` whether the conversion created the client (false: it reused a matching one).
+    With open_deal the deals service opens a deal for the new client."""
     PROSPECTS.fetch(prospect_id, for_change=True)
     req = contacts_pb2.ConvertProspectRequest(
         prospect_id=prospect_id,

@@ -18,7 +18,9 @@ PostgreSQL (when CRM_TEST_POSTGRES_URL is set): one answer for one situation (is
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
@@ -212,3 +214,34 @@ def test_a_call_outcome_on_a_member_skipped_at_launch_is_refused(stack: Stack) -
     after = _get(stack, "beto", f"{url}/members/{skipped['id']}")
     if after.status_code == 200:  # the member is unchanged: no call counted
         assert after.get_json()["status"] == "skipped" and after.get_json().get("call_count", 0) == 0
+
+
+# --- Conversion tells who did it -------------------------------------------------------------------
+
+
+def test_of_two_racing_conversions_exactly_one_converted(stack: Stack) -> None:
+    prospect = _created(
+        stack,
+        "ana",
+        "/api/v1/prospects",
+        {"company_name": "Carrera SAS", "first_name": "Lía", "email": "lia@carrera.example", "source": "web"},
+    )
+    url = f"/api/v1/prospects/{prospect['id']}:convert"
+    barrier = threading.Barrier(2)
+
+    def convert() -> Any:
+        barrier.wait()
+        return stack.app.test_client().post(url, json={}, headers=stack.auth("ana"))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = [f.result() for f in [pool.submit(convert) for _ in range(2)]]
+
+    assert [a.status_code for a in answers] == [200, 200], [a.get_json() for a in answers]
+    bodies = [a.get_json() for a in answers]
+    assert sorted(b["converted_now"] for b in bodies) == [False, True]
+    # Both describe the one conversion: the same client, created by it.
+    assert bodies[0]["client"]["id"] == bodies[1]["client"]["id"]
+    assert [b["client_created"] for b in bodies] == [True, True]
+    assert _count(stack, "/api/v1/clients", q="Carrera SAS") == 1
+    again = _post(stack, "ana", url).get_json()
+    assert (again["converted_now"], again["client"]["id"]) == (False, bodies[0]["client"]["id"])

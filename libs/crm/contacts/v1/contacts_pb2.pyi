@@ -587,16 +587,18 @@ class ConvertProspectRequest(_message.Message):
     def __init__(self, prospect_id: _Optional[str] = ..., reuse_matching_client: _Optional[bool] = ..., open_deal: _Optional[bool] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class ConvertProspectResponse(_message.Message):
-    __slots__ = ("client", "contact", "prospect", "client_created")
+    __slots__ = ("client", "contact", "prospect", "client_created", "converted_now")
     CLIENT_FIELD_NUMBER: _ClassVar[int]
     CONTACT_FIELD_NUMBER: _ClassVar[int]
     PROSPECT_FIELD_NUMBER: _ClassVar[int]
     CLIENT_CREATED_FIELD_NUMBER: _ClassVar[int]
+    CONVERTED_NOW_FIELD_NUMBER: _ClassVar[int]
     client: Client
     contact: Contact
     prospect: Prospect
     client_created: bool
-    def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., prospect: _Optional[_Union[Prospect, _Mapping]] = ..., client_created: _Optional[bool] = ...) -> None: ...
+    converted_now: bool
+    def __init__(self, client: _Optional[_Union[Client, _Mapping]] = ..., contact: _Optional[_Union[Contact, _Mapping]] = ..., prospect: _Optional[_Union[Prospect, _Mapping]] = ..., client_created: _Optional[bool] = ..., converted_now: _Optional[bool] = ...) -> None: ...
 
 class ImportRecordsRequest(_message.Message):
     __slots__ = ("kind", "format", "content", "file_name", "default_owner_id", "allowed_owner_ids", "dry_run", "default_source", "source_campaign_id")
@@ -641,7 +643,7 @@ class ImportDuplicate(_message.Message):
     def __init__(self, row: _Optional[int] = ..., existing_id: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ImportRecordsResponse(_message.Message):
-    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids")
+    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids", "dry_run", "created_rows")
     TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
@@ -649,6 +651,8 @@ class ImportRecordsResponse(_message.Message):
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_ROWS_FIELD_NUMBER: _ClassVar[int]
     CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_ROWS_FIELD_NUMBER: _ClassVar[int]
     total_rows: int
     created: int
     duplicates: int
@@ -656,4 +660,6 @@ class ImportRecordsResponse(_message.Message):
     problems: _containers.RepeatedCompositeFieldContainer[ImportRowProblem]
     duplicate_rows: _containers.RepeatedCompositeFieldContainer[ImportDuplicate]
     created_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dry_run: bool
+    created_rows: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ..., dry_run: _Optional[bool] = ..., created_rows: _Optional[_Iterable[int]] = ...) -> None: ...

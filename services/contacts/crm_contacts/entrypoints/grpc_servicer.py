@@ -175,6 +175,7 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
             contact=contact_to_proto(done.contact) if done.contact else None,
             prospect=prospect_to_proto(done.prospect),
             client_created=done.client_created,
+            converted_now=done.converted_now,
         )
 
     def CreateContact(

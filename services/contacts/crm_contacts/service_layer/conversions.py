@@ -37,6 +37,8 @@ class Conversion:
     prospect: Prospect
     # Whether the conversion created the client (false: it reused a matching one).
     client_created: bool
+    # Whether this call converted the prospect (false: an earlier call had; this is its result).
+    converted_now: bool = False
 
 
 def _not_found(prospect_id: str) -> NotFound:
@@ -50,13 +52,27 @@ def convert_prospect(
     prospect's tax id, or else with its company e-mail domain) and the prospect's person as a
     contact of it (primary unless a reused client has one), marks the prospect converted, and
     stages client_created, contact_created and prospect_converted (which carries `deal` for the
-    deals service). Converting a converted prospect returns the first result and creates nothing;
-    a disqualified or archived one is FAILED_PRECONDITION."""
+    deals service). Converting a converted prospect returns the first result and creates nothing,
+    with `converted_now` false: of two racing calls exactly one converts (the other waits on the
+    prospect's row, or loses the version check and reads the winner's result); a disqualified or
+    archived one is FAILED_PRECONDITION."""
     deal = deal or DealRequest()
     if not prospect_id:
         raise InvalidArgument.field("prospect_id", "is required")
     if not is_valid_id(prospect_id):
         raise _not_found(prospect_id)
+    try:
+        return _convert(db, prospect_id, reuse_matching_client, deal)
+    except Conflict:
+        # Another call converted it between our read and our write: answer with its result.
+        with db.uow() as uow:
+            prospect = prospect_repository.get_prospect(uow.session, prospect_id)
+            if prospect is None or prospect.status != ProspectStatus.CONVERTED:
+                raise
+            return _first_result(uow, prospect)
+
+
+def _convert(db: Database, prospect_id: str, reuse_matching_client: bool, deal: DealRequest) -> Conversion:
     with db.uow() as uow:
         prospect = prospect_repository.get_prospect(uow.session, prospect_id, for_update=True)
         if prospect is None:
@@ -98,7 +114,7 @@ def convert_prospect(
         events.append(_converted_event(after, created, deal))
         uow.add_events(events)
         uow.commit()
-        return Conversion(client=client, contact=contact, prospect=after, client_created=created)
+        return Conversion(client=client, contact=contact, prospect=after, client_created=created, converted_now=True)
 
 
 def _first_result(uow: UnitOfWork, prospect: Prospect) -> Conversion:
