@@ -137,7 +137,10 @@ def test_a_conversion_creates_the_client_and_its_primary_contact_once(
 
     # Again: the first result, nothing more written.
     before = _rows(service)
-    assert _convert(stub, prospect.id) == done
+    again = _convert(stub, prospect.id)
+    assert done.converted_now and not again.converted_now
+    again.converted_now = True
+    assert again == done
     assert _rows(service) == before and _converted_events(service) == 1
 
     # What the conversion produced stays: the prospect, its contact and client are not deleted.
