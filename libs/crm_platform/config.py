@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -83,6 +83,11 @@ class PlatformSettings(BaseSettings):
     # import) may ask for more, up to the maximum.
     grpc_deadline_seconds: float = 5.0
     grpc_max_deadline_seconds: float = 300.0
+    # A gRPC server closes each connection (GOAWAY) after this many seconds, letting in-flight
+    # calls finish within the grace, so that clients dial again and spread over new replicas.
+    # 0 = connections live for ever.
+    grpc_max_connection_age_seconds: float = 300.0
+    grpc_max_connection_age_grace_seconds: float = 30.0
     # Deliveries of one event before a consumer moves it to its dead-letter table.
     consumer_max_deliver: int = 5
     # JetStream stream replicas (3 in production, 1 embedded).
@@ -90,6 +95,13 @@ class PlatformSettings(BaseSettings):
     # Apply the service's migrations when it starts. Off where a job runs `crm migrate` before a
     # rollout (Kubernetes): the service then refuses to start on a database not at head.
     migrate_on_start: bool = True
+
+    @field_validator("grpc_max_connection_age_seconds", "grpc_max_connection_age_grace_seconds")
+    @classmethod
+    def _connection_age(cls, v: float, info: ValidationInfo) -> float:
+        if v < 0:
+            raise ValueError(f"CRM_{str(info.field_name).upper()} must be seconds (0 or more), got {v}")
+        return v
 
     @field_validator("nats_url")
     @classmethod

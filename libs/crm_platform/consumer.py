@@ -9,6 +9,11 @@ and run again event by event, each in a savepoint, so that one bad event cannot 
 others: the failing one is nak'ed with a growing delay and, after `max_deliver` deliveries,
 moved to `dead_letter_events`.
 
+Handling continues the trace of the transaction that wrote the events (the `traceparent` header
+the outbox relay sets): a handler registered with `on` runs in a span per event, a child of the
+producer's span; one registered with `on_batch` runs in a span per run of events, a child when
+they all come from one trace and linked to each trace otherwise.
+
 A message whose subject is not an event of the stream's own service (`crm.<source>.`) is
 terminated unread and counted in crm_events_refused_total: the NATS server already lets only the
 owner publish its subjects, and this keeps a misconfigured stream from feeding a forged event."""
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import itertools
 import json
 import logging
@@ -33,10 +39,12 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import DateTime, bindparam, insert, text
 
+from crm_platform import tracing
 from crm_platform.context import request_id_var
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.eventbus import (
     MSG_ID_HEADER,
+    TRACEPARENT_HEADER,
     EventBus,
     service_of,
     stream_name,
@@ -52,6 +60,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[UnitOfWork, Any], None]
 BatchHandler = Callable[[UnitOfWork, list[Any]], None]
 
+# Event id -> traceparent of the events being handled (set around each handler call, read by the
+# per-event spans of `on` handlers, which receive decoded events only).
+_traceparents: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("crm_event_traceparents")
+
 
 @dataclass(frozen=True)
 class _Delivery:
@@ -59,6 +71,7 @@ class _Delivery:
     event_id: str
     data: bytes
     num_delivered: int
+    traceparent: str = ""
 
 
 class EventConsumer:
@@ -87,7 +100,8 @@ class EventConsumer:
         self.batch_size = batch_size
         self.max_deliver = max_deliver
         self.fetch_timeout = fetch_timeout
-        self._handlers: dict[str, tuple[type[Message], BatchHandler]] = {}
+        # subject -> (event class, handler, whether the handler makes a span per event itself)
+        self._handlers: dict[str, tuple[type[Message], BatchHandler, bool]] = {}
         self._last_lag = -math.inf  # monotonic time starts near 0 after boot
         source = (
             "SELECT :consumer, value, :now FROM json_each(:ids) WHERE true"
@@ -100,21 +114,50 @@ class EventConsumer:
         ).bindparams(bindparam("now", type_=DateTime(timezone=True)))
 
     def on(self, event_class: type[Message], handler: Handler) -> EventConsumer:
+        subject = subject_for(event_class)
+
         def one_by_one(uow: UnitOfWork, events: list[Any]) -> None:
+            traceparents = _traceparents.get({})
             for event in events:
                 token = request_id_var.set(event.meta.request_id)
                 try:
-                    handler(uow, event)
+                    with tracing.consumer_span(
+                        f"{subject} process",
+                        [traceparents.get(event.meta.event_id, "")],
+                        {"messaging.consumer.group.name": self.name, "messaging.message.id": event.meta.event_id},
+                    ):
+                        handler(uow, event)
                 finally:
                     request_id_var.reset(token)
 
-        return self.on_batch(event_class, one_by_one)
+        return self._register(event_class, one_by_one, per_event=True)
 
     def on_batch(self, event_class: type[Message], handler: BatchHandler) -> EventConsumer:
+        return self._register(event_class, handler, per_event=False)
+
+    def _register(self, event_class: type[Message], handler: BatchHandler, *, per_event: bool) -> EventConsumer:
         if service_of(event_class) != self.source:
             raise ValueError(f"{event_class.DESCRIPTOR.full_name} is not an event of {self.source}")
-        self._handlers[subject_for(event_class)] = (event_class, handler)
+        self._handlers[subject_for(event_class)] = (event_class, handler, per_event)
         return self
+
+    def _call(self, uow: UnitOfWork, subject: str, deliveries: list[_Delivery]) -> None:
+        """Runs the subject's handler on consecutive deliveries of it, in the trace(s) they carry."""
+        event_class, handler, per_event = self._handlers[subject]
+        events = [event_class.FromString(d.data) for d in deliveries]
+        token = _traceparents.set({d.event_id: d.traceparent for d in deliveries})
+        try:
+            if per_event:
+                handler(uow, events)
+                return
+            with tracing.consumer_span(
+                f"{subject} process",
+                [d.traceparent for d in deliveries],
+                {"messaging.consumer.group.name": self.name, "messaging.batch.message_count": len(deliveries)},
+            ):
+                handler(uow, events)
+        finally:
+            _traceparents.reset(token)
 
     async def run(self, bus: EventBus, stop: asyncio.Event) -> None:
         backoff = 0.2
@@ -213,6 +256,7 @@ class EventConsumer:
                 event_id=(m.headers or {}).get(MSG_ID_HEADER, ""),
                 data=m.data,
                 num_delivered=m.metadata.num_delivered if m.metadata else 1,
+                traceparent=(m.headers or {}).get(TRACEPARENT_HEADER, ""),
             )
             for m in msgs
         ]
@@ -273,10 +317,8 @@ class EventConsumer:
                 else:
                     outcomes.append(("duplicate", d.num_delivered))
             for subject, run in itertools.groupby(fresh, key=lambda i: deliveries[i].subject):
-                entry = self._handlers.get(subject)
-                if entry is not None:
-                    event_class, handler = entry
-                    handler(uow, [event_class.FromString(deliveries[i].data) for i in run])
+                if subject in self._handlers:
+                    self._call(uow, subject, [deliveries[i] for i in run])
             uow.commit()
         return outcomes
 
@@ -287,16 +329,15 @@ class EventConsumer:
                 if not d.event_id:
                     outcomes.append(("ignored", d.num_delivered))
                     continue
-                entry = self._handlers.get(d.subject)
+                handled = d.subject in self._handlers
                 try:
                     with uow.session.begin_nested():
                         if not self._claim_ids(uow, [d.event_id]):
                             outcomes.append(("duplicate", d.num_delivered))
                             continue
-                        if entry is not None:
-                            event_class, handler = entry
-                            handler(uow, [event_class.FromString(d.data)])
-                    outcomes.append(("processed" if entry else "ignored", d.num_delivered))
+                        if handled:
+                            self._call(uow, d.subject, [d])
+                    outcomes.append(("processed" if handled else "ignored", d.num_delivered))
                 except Exception as exc:
                     if d.num_delivered < self.max_deliver:
                         log.warning("consumer %s: event %s (%s) failed: %s", self.name, d.event_id, d.subject, exc)

@@ -26,6 +26,8 @@ T = TypeVar("T")
 
 MSG_ID_HEADER = "Nats-Msg-Id"
 EVENT_TYPE_HEADER = "Crm-Event-Type"
+# The W3C trace context of the transaction that wrote the event (crm_platform.tracing).
+TRACEPARENT_HEADER = "traceparent"
 DUPLICATE_WINDOW_SECONDS = 120.0
 
 

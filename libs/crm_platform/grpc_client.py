@@ -1,6 +1,7 @@
 """The gRPC client helper: every call gets a deadline (CRM_GRPC_DEADLINE_SECONDS unless the caller
-sets a shorter one) and carries the request id, the acting user and the internal token in its
-metadata. Errors decode into ErrorInfo (status, stable reason, field violations)."""
+sets a shorter one) and carries the request id, the acting user, the internal token and the
+caller's trace (a client span's `traceparent`) in its metadata. Errors decode into ErrorInfo
+(status, stable reason, field violations)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from crm_platform import tracing
 from crm_platform.config import peer_addr, platform_settings
 from crm_platform.context import ACTOR_HEADER, REQUEST_ID_HEADER, current_actor, current_request_id
 from crm_platform.errors import ErrorInfo, FieldViolation
@@ -47,6 +49,9 @@ class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
             metadata.append((ACTOR_HEADER, actor))
         if self.internal_token:
             metadata.append((INTERNAL_TOKEN_HEADER, self.internal_token))
+        carrier: dict[str, str] = {}
+        span = tracing.start_client(details.method.lstrip("/"), carrier)
+        metadata.extend(carrier.items())
         # The default deadline, or the caller's own (shorter, or longer for a bulk call such as an
         # import), never more than CRM_GRPC_MAX_DEADLINE_SECONDS.
         timeout = details.timeout if details.timeout is not None else self.deadline
@@ -54,11 +59,17 @@ class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
         new = _CallDetails(
             details.method, timeout, metadata, details.credentials, details.wait_for_ready, details.compression
         )
-        outcome = continuation(new, request)
+        try:
+            outcome = continuation(new, request)
+        except BaseException as exc:
+            tracing.finish(span, exc)
+            raise
         method = details.method.rsplit("/", 1)[-1]
 
         def _count(call: Any) -> None:
-            GRPC_CLIENT_REQUESTS.labels(self.target, method, call.code().name).inc()
+            code = call.code()
+            tracing.finish_rpc(span, code.value[0], code.name, server=False)
+            GRPC_CLIENT_REQUESTS.labels(self.target, method, code.name).inc()
 
         outcome.add_done_callback(_count)
         return outcome

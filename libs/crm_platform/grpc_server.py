@@ -1,7 +1,9 @@
 """The gRPC server bootstrap every service uses: standard health service (NOT_SERVING until the
 service says it is ready, and again while shutting down), reflection, an interceptor that carries
 the request id, checks the internal token, turns CrmError into statuses with field violations
-and records Prometheus metrics, and graceful shutdown."""
+and records Prometheus metrics and a span of the call's trace (continuing the caller's), and
+graceful shutdown. Connections live at most CRM_GRPC_MAX_CONNECTION_AGE_SECONDS: the server then
+sends GOAWAY and clients dial again, so replicas added behind a Service get their share of calls."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from crm_platform import tracing
+from crm_platform.config import platform_settings
 from crm_platform.context import ACTOR_HEADER, REQUEST_ID_HEADER, actor_var, new_request_id, request_id_var
 from crm_platform.errors import CrmError, InvalidArgument
 from crm_platform.metrics import GRPC_LATENCY, GRPC_REQUESTS
@@ -66,11 +70,14 @@ class _ServerInterceptor(grpc.ServerInterceptor):
         short = method.rsplit("/", 1)[-1]
         inner = handler.unary_unary
         check_token = bool(self.internal_token) and not method.startswith(_OPEN_PREFIXES)
+        # Probes and reflection are not part of any request's story: no span for them.
+        traced = not method.startswith(_OPEN_PREFIXES)
 
         def wrapper(request: Any, context: grpc.ServicerContext) -> Any:
             md = dict(context.invocation_metadata())
             rid = request_id_var.set(str(md.get(REQUEST_ID_HEADER) or new_request_id()))
             actor = actor_var.set(str(md.get(ACTOR_HEADER) or ""))
+            span = tracing.start_detached(method.lstrip("/"), md) if traced else None
             start = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
@@ -93,6 +100,8 @@ class _ServerInterceptor(grpc.ServerInterceptor):
                     log.exception("unexpected error in %s", method)
                     context.abort(code, "internal error (logged with the request id)")
             finally:
+                if span is not None:
+                    tracing.finish_rpc(span, code.value[0], code.name, server=True)
                 GRPC_REQUESTS.labels(self.service, short, code.name).inc()
                 GRPC_LATENCY.labels(self.service, short).observe(time.perf_counter() - start)
                 request_id_var.reset(rid)
@@ -105,18 +114,47 @@ class _ServerInterceptor(grpc.ServerInterceptor):
         )
 
 
+def server_options(max_connection_age: float, max_connection_age_grace: float) -> list[tuple[str, int]]:
+    """The channel arguments of every service's server."""
+    options = [
+        ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+        ("grpc.so_reuseport", 0),
+    ]
+    if max_connection_age > 0:
+        # gRPC spreads each limit by +/-10% itself, so replicas started together do not all send
+        # GOAWAY at the same moment.
+        options.append(("grpc.max_connection_age_ms", int(max_connection_age * 1000)))
+        options.append(("grpc.max_connection_age_grace_ms", int(max_connection_age_grace * 1000)))
+    return options
+
+
 class GrpcServer:
     """Build, register servicers, `start()`, later `set_serving()`; `stop()` drains in-flight calls."""
 
-    def __init__(self, service: str, listen: str, *, internal_token: str = "", max_workers: int = 16):
+    def __init__(
+        self,
+        service: str,
+        listen: str,
+        *,
+        internal_token: str = "",
+        max_workers: int = 16,
+        max_connection_age: float | None = None,
+        max_connection_age_grace: float | None = None,
+    ):
+        """`max_connection_age` and its grace (seconds; 0 = no limit) default to
+        CRM_GRPC_MAX_CONNECTION_AGE_SECONDS and CRM_GRPC_MAX_CONNECTION_AGE_GRACE_SECONDS."""
         self.service = service
+        if max_connection_age is None or max_connection_age_grace is None:
+            settings = platform_settings()
+            if max_connection_age is None:
+                max_connection_age = settings.grpc_max_connection_age_seconds
+            if max_connection_age_grace is None:
+                max_connection_age_grace = settings.grpc_max_connection_age_grace_seconds
+        self.options = server_options(max_connection_age, max_connection_age_grace)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"{service}-grpc"),
             interceptors=[_ServerInterceptor(service, internal_token)],
-            options=[
-                ("grpc.max_receive_message_length", 16 * 1024 * 1024),
-                ("grpc.so_reuseport", 0),
-            ],
+            options=self.options,
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -1,5 +1,6 @@
 """The body of every service's Alembic env.py, and the platform tables (outbox, processed events,
-dead letters, client request ids) that each service's first migration creates."""
+dead letters, client request ids) that each service's first migration creates, with the later
+changes to them that a migration of every service applies (add_outbox_traceparent_v2)."""
 
 from __future__ import annotations
 
@@ -71,6 +72,18 @@ def require_migrated(engine: sa.Engine, script_location: str, service: str) -> N
 
 def _ts() -> sa.DateTime:
     return sa.DateTime(timezone=True)
+
+
+def add_outbox_traceparent_v2() -> None:
+    """Version 2: the outbox row keeps the traceparent of the transaction that wrote it (rows
+    written before have none, and their events start no trace)."""
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.add_column(sa.Column("traceparent", sa.String(55), nullable=False, server_default=""))
+
+
+def drop_outbox_traceparent_v2() -> None:
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.drop_column("traceparent")
 
 
 def create_platform_tables_v1() -> None:

@@ -1,7 +1,8 @@
 """The transactional outbox. `stage_event` writes an integration event into the service's
-`outbox_events` table inside the caller's transaction; `OutboxRelay` publishes committed rows to
-JetStream (Nats-Msg-Id = event id, many acks in flight), marks them published, and retries with
-backoff while NATS is away. A rolled-back transaction leaves no row, so it publishes nothing."""
+`outbox_events` table inside the caller's transaction, with the traceparent of the span it runs
+in; `OutboxRelay` publishes committed rows to JetStream (Nats-Msg-Id = event id, the traceparent
+as a header, many acks in flight), marks them published, and retries with backoff while NATS is
+away. A rolled-back transaction leaves no row, so it publishes nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +20,17 @@ from google.protobuf.message import Message
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from crm_platform import tracing
 from crm_platform.context import current_actor, current_request_id
 from crm_platform.db import Database
-from crm_platform.eventbus import EVENT_TYPE_HEADER, MSG_ID_HEADER, EventBus, service_of, subject_for
+from crm_platform.eventbus import (
+    EVENT_TYPE_HEADER,
+    MSG_ID_HEADER,
+    TRACEPARENT_HEADER,
+    EventBus,
+    service_of,
+    subject_for,
+)
 from crm_platform.ids import new_id
 from crm_platform.metrics import OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
 from crm_platform.tables import outbox_events
@@ -38,6 +47,7 @@ def stage_events(session: Session, service: str, messages: Sequence[Message]) ->
     in one statement (executemany); returns the event ids in order."""
     now = utcnow()
     request_id, actor = current_request_id(), current_actor()
+    traceparent = tracing.current_traceparent()
     rows = []
     for message in messages:
         if service_of(message) != service:
@@ -55,6 +65,7 @@ def stage_events(session: Session, service: str, messages: Sequence[Message]) ->
                 "event_type": message.DESCRIPTOR.full_name,
                 "payload": message.SerializeToString(),
                 "request_id": request_id,
+                "traceparent": traceparent,
                 "created_at": now,
             }
         )
@@ -197,6 +208,8 @@ class OutboxRelay:
         futures: list[asyncio.Future[Any] | None] = []
         for row in rows:
             headers = {MSG_ID_HEADER: row.event_id, EVENT_TYPE_HEADER: row.event_type}
+            if row.traceparent:
+                headers[TRACEPARENT_HEADER] = row.traceparent
             try:
                 futures.append(await self.bus.js.publish_async(row.subject, row.payload, headers=headers))
             except Exception as exc:  # disconnected mid-batch: the rest of the batch fails below
@@ -244,6 +257,7 @@ class OutboxRelay:
                 outbox_events.c.event_type,
                 outbox_events.c.payload,
                 outbox_events.c.attempts,
+                outbox_events.c.traceparent,
             )
             .where(
                 outbox_events.c.published_at.is_(None),

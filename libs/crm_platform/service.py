@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from prometheus_client import start_http_server
 
+from crm_platform import tracing
 from crm_platform.config import ConfigError, ServiceConfig, service_config
 from crm_platform.consumer import EventConsumer
 from crm_platform.db import Database, run_migrations
@@ -172,6 +173,7 @@ def main(spec: ServiceSpec) -> None:
         config = service_config(spec.name)
         if spec.settings is not None:
             spec.settings()
+        tracing.configure(spec.name)  # off unless OTEL_TRACES_EXPORTER / an OTLP endpoint says otherwise
     except ConfigError as exc:
         print(f"crm-{spec.name}: {exc}", file=sys.stderr)
         sys.exit(2)

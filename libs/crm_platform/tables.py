@@ -53,6 +53,9 @@ outbox_events = sa.Table(
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("next_attempt_at", _Ts, nullable=True),
     sa.Column("last_error", sa.Text(), nullable=True),
+    # The W3C traceparent of the transaction that wrote the event ("" outside a trace): the relay
+    # sends it as a NATS header, so the consumers' spans join the producer's trace.
+    sa.Column("traceparent", sa.String(55), nullable=False, server_default=""),
     sa.UniqueConstraint("event_id", name="uq_outbox_events_event_id"),
     sa.Index(
         "ix_outbox_events_pending",

@@ -1,4 +1,4 @@
-"""The gateway's Flask application factory: request ids, body size limits, authentication of
+"""The gateway's Flask application factory: request ids, tracing and access logs, body size limits, authentication of
 every route not declared public, problem+json errors, CORS, metrics, Swagger UI at /api/docs, and
 the resources' blueprints. Every answer says `X-Content-Type-Options: nosniff` (errors, health,
 docs and metrics included); every answer to an authenticated request or about sessions says
@@ -44,6 +44,7 @@ from crm_gateway.openapi import build_document
 from crm_gateway.problems import from_grpc, problem
 from crm_gateway.routing import REGISTRY, IdConverter
 from crm_gateway.settings import GatewaySettings, gateway_settings
+from crm_platform import tracing
 from crm_platform.config import SERVICES, platform_settings
 from crm_platform.context import actor_var, new_request_id, request_id_var
 from crm_platform.grpc_client import decode_error
@@ -112,6 +113,8 @@ def create_app(
 ) -> Flask:
     settings = settings or gateway_settings()
     app = Flask(__name__, static_folder=None)
+    # First: its hooks run around the others (the trace and the access log cover authentication).
+    tracing.instrument_flask(app, "gateway")
     app.url_map.converters["id"] = IdConverter
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["CRM_READY_SERVICES"] = list(SERVICES) if services is None else services

@@ -1,7 +1,8 @@
 """The one way pages call the platform: the public HTTP API through a pooled `requests.Session`
 (one per process), as the signed-in user (their bearer token), with problem+json answers turned
 into ApiError. Every page goes through `Api`, so the test that no page calls an undocumented path
-has one place to watch."""
+has one place to watch. Each call carries the page's trace (`traceparent`), so that the
+gateway's spans join the trace of the page that asked."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from crm_platform import tracing
+from crm_platform.context import current_request_id
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -115,23 +119,33 @@ class Api:
             h["Accept-Language"] = self.language
         if content_type:
             h["Content-Type"] = content_type
+        rid = current_request_id()
+        if rid:
+            h["X-Request-Id"] = rid  # the gateway logs the page's request id
         if headers:
             h.update(headers)
-        try:
-            res = http().request(
-                method,
-                self.base_url + path,
-                params=params,
-                json=json,
-                data=data,
-                headers=h,
-                timeout=self.timeout,
-                stream=stream,
-            )
-        except requests.Timeout:
-            raise ApiError(504, "gateway_timeout", "the platform did not answer in time; nothing was changed") from None
-        except requests.ConnectionError:
-            raise ApiError(503, "gateway_unavailable", "the platform is unavailable; nothing was changed") from None
+        with tracing.client_span(f"gateway {method.upper()}", h) as span:
+            try:
+                res = http().request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=h,
+                    timeout=self.timeout,
+                    stream=stream,
+                )
+            except requests.Timeout:
+                tracing.mark_error(span, "timeout")
+                raise ApiError(
+                    504, "gateway_timeout", "the platform did not answer in time; nothing was changed"
+                ) from None
+            except requests.ConnectionError:
+                tracing.mark_error(span, "connection")
+                raise ApiError(503, "gateway_unavailable", "the platform is unavailable; nothing was changed") from None
+            if span.is_recording():
+                span.set_attribute("http.response.status_code", res.status_code)
         if res.status_code >= 400:
             err = ApiError.from_response(res)
             res.close()

@@ -15,6 +15,7 @@ from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crm_platform import tracing
 from crm_web import formatting, labels, metrics
 from crm_web import session as web_session
 from crm_web.api import ApiError
@@ -74,6 +75,8 @@ CSP = (
 def create_app(settings: WebSettings | None = None) -> Flask:
     settings = settings or web_settings()
     app = Flask(__name__)
+    # First: the trace and the access log (with a request id per page) wrap every other hook.
+    tracing.instrument_flask(app, "web", request_ids=True)
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
         SESSION_COOKIE_NAME="crm_session",
