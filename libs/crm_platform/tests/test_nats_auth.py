@@ -167,9 +167,9 @@ def test_deploy_configs_hold_the_generated_permissions(path: str) -> None:
 def test_compose_gives_each_process_only_its_own_seed_and_the_server_every_public_key() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    nats_env = services["nats"]["environment"]
     for user in nats_auth.USERS:
-        assert nats_auth.nkey_variable(user) in nats_env
+        for server in ("nats-0", "nats-1", "nats-2"):  # the cluster's three servers
+            assert nats_auth.nkey_variable(user) in services[server]["environment"]
         seed = services[user]["environment"]["CRM_NATS_NKEY_SEED"]
         assert seed.startswith("${" + nats_auth.seed_variable(user) + ":?"), (user, seed)
 
