@@ -5,6 +5,7 @@ dates as YYYY-MM-DD)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,8 +24,10 @@ LANGUAGES = ("es", "en")
 _MONEY_PATTERN = "¤\u00a0#,##0.00"
 
 
+@functools.lru_cache(maxsize=64)
 def babel_locale(tag: str | None) -> Locale:
-    """A BCP 47 tag ("es-CO", "en") as a Babel locale; an unknown or empty tag is es-CO."""
+    """A BCP 47 tag ("es-CO", "en") as a Babel locale; an unknown or empty tag is es-CO. Kept per
+    tag: parsing one costs more than formatting a value, and a list page formats hundreds."""
     try:
         return Locale.parse((tag or DEFAULT_LOCALE).replace("-", "_"))
     except (UnknownLocaleError, ValueError):
@@ -88,8 +91,22 @@ def _instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+@functools.lru_cache(maxsize=4096)
+def _day_cached(value: Any, locale: str | None, tz: str | None) -> str:
+    return _day(value, locale, tz)
+
+
 def day(value: Any, locale: str | None = None, tz: str | None = None) -> str:
-    """A date ("2026-12-07") or the day of an instant in the user's time zone: `7 dic 2026`."""
+    """A date ("2026-12-07") or the day of an instant in the user's time zone: `7 dic 2026`. Kept
+    once formatted, per locale and zone: a list page shows fifty on every load, and profiling the
+    clients list (bench/web.py) found the formatting its largest single cost."""
+    if isinstance(value, str | date):
+        return _day_cached(value, locale, tz)
+    return _day(value, locale, tz)
+
+
+def _day(value: Any, locale: str | None = None, tz: str | None = None) -> str:
+    """day() without the memo."""
     if isinstance(value, str) and len(value) == 10:
         try:
             value = date.fromisoformat(value)
