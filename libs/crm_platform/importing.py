@@ -48,7 +48,10 @@ class ImportReport:
 
     total_rows: int = 0
     failed: int = 0
+    # One per created row ("" in a dry run, which creates nothing but counts what it would).
     created_ids: list[str] = field(default_factory=list)
+    # The data rows created (or, in a dry run, that would be).
+    created_rows: list[int] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     unlisted_problems: int = 0

@@ -66,7 +66,11 @@ class Paging(BaseModel):
 class ImportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dry_run: bool = Field(False, description="Check every row and report; write nothing.")
+    dry_run: bool = Field(
+        False,
+        description="Check every row and report what a real run would (created, created_rows, duplicates, "
+        "problems; `dry_run: true`, no ids); write nothing.",
+    )
     default_owner_id: Annotated[
         str, StringConstraints(pattern=OPTIONAL_UUID), Field(description="Owner of rows naming none.")
     ] = ""

@@ -245,3 +245,52 @@ def test_of_two_racing_conversions_exactly_one_converted(stack: Stack) -> None:
     assert _count(stack, "/api/v1/clients", q="Carrera SAS") == 1
     again = _post(stack, "ana", url).get_json()
     assert (again["converted_now"], again["client"]["id"]) == (False, bodies[0]["client"]["id"])
+
+
+# --- Dry runs say what would happen ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "csv", "count_url"),
+    [
+        (
+            "/api/v1/clients:import",
+            "Nombre,Correo\nSeco Uno,seco1@dry.example\nSeco Dos,seco2@dry.example\nSin correo,no-es-correo\n",
+            "/api/v1/clients",
+        ),
+        (
+            "/api/v1/prospects:import",
+            "Empresa,Correo\nSeco P1,p1@dry.example\nSeco P2,p2@dry.example\nSeco P3,no-es-correo\n",
+            "/api/v1/prospects",
+        ),
+        (
+            "/api/v1/products:import",
+            "SKU,Nombre,Precio,Moneda,IVA\nDRY-1,Seco 1,10.00,COP,19 %\nDRY-2,Seco 2,20.00,COP,19 %\n"
+            "DRY-3,Seco 3,-1,COP,19 %\n",
+            "/api/v1/products",
+        ),
+    ],
+)
+def test_a_dry_run_reports_the_rows_it_would_create_and_refuse(
+    stack: Stack, url: str, csv: str, count_url: str
+) -> None:
+    who = "admin" if "products" in url else "ana"
+    before = _count(stack, count_url)
+
+    dry = _import(stack, who, f"{url}?dry_run=true", csv)
+
+    assert dry.status_code == 200, dry.get_json()
+    report = dry.get_json()
+    assert report["dry_run"] is True
+    assert (report["total_rows"], report["created"], report["duplicates"], report["failed"]) == (3, 2, 0, 1)
+    assert report["created_rows"] == [2, 3] and report.get("created_ids", []) == []
+    assert [p["row"] for p in report["problems"]] == [4]
+    assert _count(stack, count_url) == before  # nothing written
+    real = _import(stack, who, url, csv).get_json()
+    # The same per-row report as the real run, which then creates those rows.
+    assert real.get("dry_run", False) is False
+    assert (real["created"], real["created_rows"], real["problems"]) == (2, [2, 3], report["problems"])
+    assert len(real["created_ids"]) == 2 and _count(stack, count_url) == before + 2
+    # Run dry again: the rows would now be duplicates.
+    again = _import(stack, who, f"{url}?dry_run=true", csv).get_json()
+    assert (again["created"], again["duplicates"], again["failed"]) == (0, 2, 1)

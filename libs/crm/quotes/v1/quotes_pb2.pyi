@@ -340,7 +340,7 @@ class ImportDuplicate(_message.Message):
     def __init__(self, row: _Optional[int] = ..., existing_id: _Optional[str] = ..., field: _Optional[str] = ...) -> None: ...
 
 class ImportProductsResponse(_message.Message):
-    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids")
+    __slots__ = ("total_rows", "created", "duplicates", "failed", "problems", "duplicate_rows", "created_ids", "dry_run", "created_rows")
     TOTAL_ROWS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
@@ -348,6 +348,8 @@ class ImportProductsResponse(_message.Message):
     PROBLEMS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_ROWS_FIELD_NUMBER: _ClassVar[int]
     CREATED_IDS_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_ROWS_FIELD_NUMBER: _ClassVar[int]
     total_rows: int
     created: int
     duplicates: int
@@ -355,7 +357,9 @@ class ImportProductsResponse(_message.Message):
     problems: _containers.RepeatedCompositeFieldContainer[ImportRowProblem]
     duplicate_rows: _containers.RepeatedCompositeFieldContainer[ImportDuplicate]
     created_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    dry_run: bool
+    created_rows: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, total_rows: _Optional[int] = ..., created: _Optional[int] = ..., duplicates: _Optional[int] = ..., failed: _Optional[int] = ..., problems: _Optional[_Iterable[_Union[ImportRowProblem, _Mapping]]] = ..., duplicate_rows: _Optional[_Iterable[_Union[ImportDuplicate, _Mapping]]] = ..., created_ids: _Optional[_Iterable[str]] = ..., dry_run: _Optional[bool] = ..., created_rows: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class GetQuoteRequest(_message.Message):
     __slots__ = ("id",)

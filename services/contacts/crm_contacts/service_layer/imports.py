@@ -158,7 +158,9 @@ def import_from_proto(db: Database, request: contacts_pb2.ImportRecordsRequest) 
         duplicate_rows=[
             contacts_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
         ],
-        created_ids=report.created_ids,
+        created_ids=[i for i in report.created_ids if i],
+        dry_run=request.dry_run,
+        created_rows=report.created_rows,
     )
 
 
@@ -172,8 +174,9 @@ def import_records(
     dry_run: bool = False,
 ) -> ImportReport:
     """Imports the file's rows as records of `kind` and reports on every row. A dry run checks
-    and reports the same way but writes nothing (a row duplicating an earlier row of the file is
-    then reported with an empty existing_id: that row got no id)."""
+    and reports the same way, counting the rows it would create (with no ids), but writes nothing
+    (a row duplicating an earlier row of the file is then reported with an empty existing_id:
+    that row got no id)."""
     importing.check_options(kind, options)
     ops = _KINDS[kind]
     table = import_files.read_table(content, file_format, importing.MAX_ROWS)
@@ -209,7 +212,8 @@ def _import_chunk(
     if dry_run:
         with db.read() as session:
             existing = ops.existing(session, wanted)
-        _new_records(valid, keys, existing, seen, report, stamp=False)
+        new = _new_records(valid, keys, existing, seen, report, stamp=False)
+        report.created_ids += [""] * len(new)
         return
     with db.uow() as uow:
         existing = ops.existing(uow.session, wanted)
@@ -241,6 +245,7 @@ def _new_records(
         if duplicate is not None:
             report.duplicates.append(DuplicateRow(row, duplicate[1], duplicate[0]))
             continue
+        report.created_rows.append(row)
         record_id = new_id() if stamp else ""
         for key in row_keys:
             seen[key] = record_id

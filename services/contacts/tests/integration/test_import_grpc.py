@@ -195,8 +195,9 @@ def test_a_dry_run_reports_the_same_and_writes_nothing(contacts: ServiceRuntime,
 
     report = _import(stub, _csv(CLIENT_ROWS, ","), dry_run=True, allowed_owner_ids=[OWNER])
 
-    assert (report.total_rows, report.created, report.duplicates, report.failed) == (10, 0, 4, 4)
-    assert list(report.created_ids) == []
+    # It counts the rows it would create (and names them), with no ids.
+    assert (report.total_rows, report.created, report.duplicates, report.failed) == (10, 2, 4, 4)
+    assert report.dry_run and len(report.created_rows) == 2 and list(report.created_ids) == []
     assert [(p.row, p.field) for p in report.problems] == CLIENT_PROBLEMS
     # The earlier rows got no id: a dry run names none.
     assert [(d.row, d.existing_id, d.field) for d in report.duplicate_rows] == [

@@ -49,7 +49,9 @@ def import_from_proto(db: Database, request: quotes_pb2.ImportProductsRequest) -
         duplicate_rows=[
             quotes_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
         ],
-        created_ids=report.created_ids,
+        created_ids=[i for i in report.created_ids if i],
+        dry_run=request.dry_run,
+        created_rows=report.created_rows,
     )
 
 
@@ -96,8 +98,12 @@ def _import_chunk(
                 continue
             product_id = "" if dry_run else new_id()
             seen[product.sku] = product_id
+            report.created_rows.append(row)
             new.append(replace(product, id=product_id, created_at=now, updated_at=now, version=1))
-        if dry_run or not new:
+        if dry_run:  # counted as it would be created; nothing is written
+            report.created_ids += [""] * len(new)
+            return
+        if not new:
             return
         actor = current_actor()
         repository.add_products(uow.session, new)

@@ -63,8 +63,10 @@ def test_an_xlsx_with_a_default_currency_imports_too(world: QuotesWorld) -> None
     out = io.BytesIO()
     book.save(out)
     dry = _import(world, out.getvalue(), default_currency_code="usd", dry_run=True)
-    # As in contacts: a dry run reports the problems and duplicates, and creates (and counts) nothing.
-    assert (dry.total_rows, dry.created, dry.failed, dry.duplicates) == (2, 0, 0, 0)
+    # As in contacts: a dry run reports the problems, duplicates and the rows it would create, and
+    # creates nothing.
+    assert (dry.total_rows, dry.created, dry.failed, dry.duplicates) == (2, 2, 0, 0)
+    assert dry.dry_run and list(dry.created_rows) == [2, 3] and list(dry.created_ids) == []
     assert world.counts()["products"] == 0
     res = _import(world, out.getvalue(), default_currency_code="usd")
     assert res.created == 2
