@@ -5,8 +5,6 @@ gateway or the web application (the alerts' error ratios and minimum rates use t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from prometheus_client import REGISTRY
@@ -22,8 +20,8 @@ def test_migrate_on_start_is_a_setting_defaulting_to_on(monkeypatch: pytest.Monk
     assert PlatformSettings().migrate_on_start is False
 
 
-def test_a_database_behind_the_code_is_refused_until_crm_migrate_ran(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'canvas.db'}", "canvas")
+def test_a_database_behind_the_code_is_refused_until_crm_migrate_ran(database_url: str) -> None:
+    db = Database(database_url, "canvas")
     try:
         with pytest.raises(MigrationsPending, match=r"run `crm migrate canvas` first"):
             require_migrated(db.engine, "crm_canvas:migrations", "canvas")
