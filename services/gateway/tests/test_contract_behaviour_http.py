@@ -19,15 +19,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from crm.quotes.v1 import events_pb2 as quotes_events
+from crm_platform.eventbus import subject_for
 from crm_platform.nats_server import NatsServer
-from crm_platform.testing import scratch_postgres
+from crm_platform.service import ServiceRuntime
+from crm_platform.tables import outbox_events, processed_events
+from crm_platform.testing import publish_events, scratch_postgres
 
 from .conftest import Stack, running_stack
 
@@ -294,3 +301,78 @@ def test_a_dry_run_reports_the_rows_it_would_create_and_refuse(
     # Run dry again: the rows would now be duplicates.
     again = _import(stack, who, f"{url}?dry_run=true", csv).get_json()
     assert (again["created"], again["duplicates"], again["failed"]) == (0, 2, 1)
+
+
+# --- An accepted quote's lines become the deal's line items ----------------------------------------
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _processed(runtime: ServiceRuntime, event_id: str) -> bool:
+    assert runtime.db is not None
+    with runtime.db.read() as s:
+        return s.scalar(select(processed_events.c.event_id).where(processed_events.c.event_id == event_id)) is not None
+
+
+def test_an_accepted_quotes_lines_become_the_deals_line_items_once(stack: Stack) -> None:
+    client = _created(stack, "ana", "/api/v1/clients", {"name": "Cliente Cotizado", "force_duplicate": True})
+    deal = _created(
+        stack,
+        "ana",
+        "/api/v1/deals",
+        {"title": "Cámaras", "client_id": client["id"], "amount": {"amount": "0", "currency_code": "USD"}},
+    )
+    products = [
+        _created(
+            stack,
+            "admin",
+            "/api/v1/products",
+            {
+                "sku": sku,
+                "name": f"Cámara {sku}",
+                "kind": "product",
+                "unit_price": {"amount": "100", "currency_code": "USD"},
+                "tax_rate": "0",
+            },
+        )
+        for sku in ("LI-CAM-1", "LI-CAM-2")
+    ]
+    lines = [
+        {"product_id": products[0]["id"], "quantity": "2"},
+        {"product_id": products[1]["id"], "quantity": "1"},
+        {"product_id": products[0]["id"], "quantity": "3"},  # the same product again: summed
+    ]
+    quote = _created(stack, "ana", "/api/v1/quotes", {"deal_id": deal["id"], "lines": lines})
+    url = f"/api/v1/quotes/{quote['id']}"
+    assert _post(stack, "ana", f"{url}:send").status_code == 200
+    accepted = _post(stack, "ana", f"{url}:accept")
+    assert accepted.status_code == 200, accepted.get_json()
+
+    def read_deal() -> dict[str, Any]:
+        return dict(_get(stack, "ana", f"/api/v1/deals/{deal['id']}").get_json())
+
+    _eventually(lambda: bool(read_deal().get("line_items")))
+    after = read_deal()
+    assert [(i["product_id"], i["quantity"]) for i in after["line_items"]] == [
+        (products[0]["id"], "5"),
+        (products[1]["id"], "1"),
+    ]
+    assert after["accepted_quote_id"] == quote["id"] and after["amount"]["amount"] == "600.00"
+
+    # The same acceptance again under a new event id (a relay retry after the dedupe window)
+    # changes nothing: the deal keeps its version.
+    assert stack.quotes.db is not None
+    with stack.quotes.db.read() as s:
+        payloads = s.scalars(
+            select(outbox_events.c.payload).where(outbox_events.c.subject == subject_for(quotes_events.QuoteAccepted))
+        ).all()
+    event = next(e for e in (quotes_events.QuoteAccepted.FromString(p) for p in payloads) if e.quote.id == quote["id"])
+    event.meta.event_id = str(uuid.uuid4())
+    publish_events(stack.quotes.config.platform.nats_url, [event])
+    _eventually(lambda: _processed(stack.deals, event.meta.event_id))
+    assert read_deal()["version"] == after["version"]

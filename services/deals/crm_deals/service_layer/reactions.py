@@ -13,8 +13,9 @@ from decimal import Decimal
 from crm.contacts.v1 import events_pb2 as contacts_events
 from crm.deals.v1 import events_pb2
 from crm.quotes.v1 import events_pb2 as quotes_events
+from crm.quotes.v1 import quotes_pb2
 from crm_deals.adapters import deal_repository as repository
-from crm_deals.domain.deals import Deal, DealStatus
+from crm_deals.domain.deals import MAX_LINE_ITEMS, Deal, DealStatus, LineItem
 from crm_deals.entrypoints import convert
 from crm_deals.service_layer.deals import open_deal, to_proto, win
 from crm_deals.service_layer.pipelines import utc_now
@@ -25,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> None:
-    """The quote's deal takes the quote's total as its amount (in the quote's currency) and
-    remembers the quote; when the deal's pipeline says so (win_on_quote_accepted) an open deal is
-    also won. A deal that no longer exists is skipped."""
+    """The quote's deal takes the quote's total as its amount (in the quote's currency), the
+    quote's lines as its line items (what it sells: each catalogue product once, its quantities
+    summed; free-text lines name no product) and remembers the quote; when the deal's pipeline
+    says so (win_on_quote_accepted) an open deal is also won. A deal that no longer exists is
+    skipped. The same quote seen again finds nothing to change."""
     quote = event.quote
     if not quote.deal_id:
         return
@@ -37,6 +40,7 @@ def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> No
         return
     currency = parse_currency(quote.total.currency_code, "quote.total.currency_code")
     amount = round_amount(parse_amount(quote.total.amount or "0", "quote.total.amount"), currency)
+    items = _line_items(quote)
     pipeline = repository.current_pipeline(uow.session, deal.pipeline_id)
     assert pipeline is not None
     at = utc_now()
@@ -44,13 +48,14 @@ def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> No
         name
         for name, same in (
             ("amount", (deal.amount, deal.currency_code) == (amount, currency)),
+            ("line_items", deal.line_items == items),
             ("accepted_quote_id", deal.accepted_quote_id == quote.id),
         )
         if not same
     ]
     current: Deal = deal
     if changed:
-        after = replace(deal, amount=amount, currency_code=currency, accepted_quote_id=quote.id)
+        after = replace(deal, amount=amount, currency_code=currency, line_items=items, accepted_quote_id=quote.id)
         current = replace(after, updated_at=at, version=deal.version + 1)
         if not repository.save_deal(uow.session, deal, current):
             raise RuntimeError(f"deal {deal.id} changed under its row lock")  # the consumer retries the event
@@ -60,6 +65,17 @@ def on_quote_accepted(uow: UnitOfWork, event: quotes_events.QuoteAccepted) -> No
         uow.add_event(event_out)
     if pipeline.win_on_quote_accepted and current.status is DealStatus.OPEN:
         win(uow, current, pipeline, "", at)  # the system moved it (moved_by empty)
+
+
+def _line_items(quote: quotes_pb2.Quote) -> tuple[LineItem, ...]:
+    """The quote's catalogue products in the order they first appear, each with its quantities
+    summed (a deal names a product once), at most as many as a deal holds."""
+    quantities: dict[str, Decimal] = {}
+    for line in quote.lines:
+        if line.product_id:
+            quantities[line.product_id] = quantities.get(line.product_id, Decimal(0)) + Decimal(line.quantity or "0")
+    items = [LineItem(pid, qty.normalize()) for pid, qty in quantities.items() if qty > 0]
+    return tuple(items[:MAX_LINE_ITEMS])
 
 
 def on_prospect_converted(uow: UnitOfWork, event: contacts_events.ProspectConverted, default_currency: str) -> None:
