@@ -1,6 +1,12 @@
 """The `crm` command-line tool (run it through ./crm, which prepares the virtual environment):
 
-crm up             run the whole platform (embedded: bundled NATS, SQLite per service)
+crm up             run the whole platform (embedded: bundled NATS, SQLite per service) and
+                   restart a process that dies (`crm up --help`)
+crm check-consistency [--wait S]
+                   compare each service's records with the reporting read models, and campaign
+                   members with their sources; print the differences (exit 1 if any)
+crm status         list the processes of the platform running on CRM_DATA_DIR: pid, state,
+                   restarts, health, address, log file
 crm test [ARGS]    lint (ruff) and run every test (pytest ARGS)
 crm gen-protos     regenerate libs/crm from protos/
 crm migrate [SVC]  apply migrations of one or every service, then exit
@@ -52,6 +58,14 @@ def main(argv: list[str] | None = None) -> int:
         from crm_platform.launcher import up
 
         return up(args)
+    if command == "check-consistency":
+        from crm_platform.consistency import main as check_consistency
+
+        return check_consistency(args)
+    if command == "status":
+        from crm_platform.launcher import status
+
+        return status(args)
     if command == "test":
         return _test(args)
     if command == "gen-protos":

@@ -2,6 +2,7 @@
 that run the embedded mode (SQLite files under CRM_DATA_DIR, everything on 127.0.0.1).
 
 Shared by all:    CRM_NATS_URL, CRM_DATA_DIR, CRM_LOG_LEVEL, CRM_LOG_FORMAT, CRM_INTERNAL_TOKEN
+`crm up`:         CRM_START_TIMEOUT     seconds until every process must be ready (default 120)
 Per process:      CRM_NATS_NKEY_SEED    its own NATS user's nkey seed (`crm up` hands one to each)
                   CRM_NATS_TLS_CA_FILE  the CA of the NATS server's certificate (tls:// URLs)
 Per service <S>:  CRM_<S>_DATABASE_URL  its own database (default sqlite:///$CRM_DATA_DIR/<s>.db)
@@ -31,17 +32,20 @@ class ServiceInfo:
     metrics_port: int
 
 
-# The platform's services and their default ports (gateway: HTTP 8080, metrics on /metrics there).
+# The platform's services and their default ports (gateway: HTTP 8080, metrics on /metrics there;
+# the web application 8090; the embedded NATS 4222). All lie below Linux's ephemeral range
+# (32768-60999), where the kernel picks the local port of outgoing connections: a port there can be
+# held for a moment by some connection, and a (re)starting server then fails to bind it.
 SERVICES: dict[str, ServiceInfo] = {
     s.name: s
     for s in (
-        ServiceInfo("identity", 50051, 9101),
-        ServiceInfo("contacts", 50052, 9102),
-        ServiceInfo("deals", 50053, 9103),
-        ServiceInfo("quotes", 50054, 9104),
-        ServiceInfo("campaigns", 50055, 9105),
-        ServiceInfo("reporting", 50056, 9106),
-        ServiceInfo("canvas", 50057, 9107),
+        ServiceInfo("identity", 7101, 9101),
+        ServiceInfo("contacts", 7102, 9102),
+        ServiceInfo("deals", 7103, 9103),
+        ServiceInfo("quotes", 7104, 9104),
+        ServiceInfo("campaigns", 7105, 9105),
+        ServiceInfo("reporting", 7106, 9106),
+        ServiceInfo("canvas", 7107, 9107),
     )
 }
 
@@ -92,9 +96,19 @@ class PlatformSettings(BaseSettings):
     consumer_max_deliver: int = 5
     # JetStream stream replicas (3 in production, 1 embedded).
     stream_replicas: int = 1
+    # `crm up`: seconds from its start until every process must be ready (a loaded machine or a
+    # first start that runs every migration may need more).
+    start_timeout: float = 120.0
     # Apply the service's migrations when it starts. Off where a job runs `crm migrate` before a
     # rollout (Kubernetes): the service then refuses to start on a database not at head.
     migrate_on_start: bool = True
+
+    @field_validator("start_timeout")
+    @classmethod
+    def _start_timeout(cls, v: float) -> float:
+        if not 0 < v <= 3600:
+            raise ValueError(f"CRM_START_TIMEOUT must be seconds between 0 and 3600, got {v}")
+        return v
 
     @field_validator("grpc_max_connection_age_seconds", "grpc_max_connection_age_grace_seconds")
     @classmethod

@@ -146,14 +146,11 @@ class EventBus:
     async def close(self) -> None:
         self._closing = True
         if self.nc is not None and not self.nc.is_closed:
-            # drain() lets in-flight acks and publishes finish, but waits up to 30 s for
-            # subscriptions; bound it and close whatever is left.
-            try:
-                await asyncio.wait_for(self.nc.drain(), timeout=2)
-            except Exception as exc:
-                log.debug("nats drain: %s", exc)
-            if not self.nc.is_closed:
-                await self.nc.close()
+            # close() sends what is buffered (acks, publishes). Not drain(): it waits for each pull
+            # subscription's queue, which nothing empties once the consumers have stopped, and its
+            # cancelled inner gather then logs "_GatheringFuture exception was never retrieved".
+            # Messages fetched and not acked come back to the next consumer (at-least-once).
+            await self.nc.close()
 
 
 class BackgroundLoop:

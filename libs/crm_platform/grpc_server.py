@@ -193,6 +193,14 @@ class GrpcServer:
         for name in ["", *self._service_names]:
             self.health.set(name, status)
 
+    def set_dependency(self, name: str, up: bool) -> None:
+        """The state of one dependency under its own health name ("database", "nats"): shown
+        beside readiness, so that a dependency the service can work without (NATS: events wait in
+        the outbox) is visible without taking the service out of rotation."""
+        self.health.set(
+            name, health_pb2.HealthCheckResponse.SERVING if up else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+
     def stop(self, grace: float = 5.0) -> None:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait(grace + 1)

@@ -43,3 +43,8 @@ EVENTS_REFUSED = Counter(
 DEAD_LETTERS = Counter(
     "crm_dead_letter_events_total", "Events moved to the dead-letter table.", ["service", "consumer"]
 )
+DEPENDENCY_UP = Gauge(
+    "crm_dependency_up",
+    "1 while a dependency of the service answers (database: a query; nats: a round trip), else 0.",
+    ["service", "dependency"],
+)

@@ -1,7 +1,12 @@
 """The one way a service process starts and stops: configuration, logging, database and
 migrations, the gRPC server (health NOT_SERVING until the database is migrated and NATS is
 connected), the metrics endpoint, the outbox relay and the event consumers on a background
-event loop; SIGTERM/SIGINT drain in-flight calls and stop everything cleanly."""
+event loop; SIGTERM/SIGINT drain in-flight calls and stop everything cleanly.
+
+Once ready, a watcher checks the dependencies every DEPENDENCY_CHECK_SECONDS: while the database
+does not answer, the service reports NOT_SERVING (it cannot serve a call); while NATS does not
+answer, it stays SERVING (writes go on into the outbox) and shows NATS as degraded under the
+health name "nats" and in crm_dependency_up."""
 
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ from crm_platform.db import Database, run_migrations
 from crm_platform.eventbus import BackgroundLoop, EventBus
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.logs import setup_logging
+from crm_platform.metrics import DEPENDENCY_UP
 from crm_platform.migrations import require_migrated
 from crm_platform.outbox import OutboxRelay
 from crm_platform.parent import exit_with_launcher
 
 log = logging.getLogger(__name__)
+
+DEPENDENCY_CHECK_SECONDS = 2.0
 
 
 class BackgroundTask(Protocol):
@@ -74,6 +82,11 @@ class ServiceRuntime:
         self.ready = threading.Event()
         self.metrics_port = 0
         self._stopped = False
+        self._stop_watching = threading.Event()
+        self._events: Any = None  # the future of _events_main on the event loop
+        self._ping: asyncio.Future[None] | None = None  # a NATS round trip not answered yet
+        self._ping_reconnects = 0
+        self.dependencies: dict[str, bool] = {}  # "database", "nats" -> answered at the last check
 
     @property
     def grpc_port(self) -> int:
@@ -115,7 +128,7 @@ class ServiceRuntime:
         self.consumers = self.spec.consumers(self.db)
         self.background = self.spec.background(self.db)
         self._loop = BackgroundLoop(f"{cfg.name}-events")
-        self._loop.submit(self._events_main())
+        self._events = self._loop.submit(self._events_main())
 
     async def _events_main(self) -> None:
         assert self.bus is not None and self.relay is not None and self.server is not None
@@ -137,14 +150,63 @@ class ServiceRuntime:
             tasks.append(asyncio.create_task(task.run(self.bus, self._stop_async), name=task.name))
         self.server.set_serving(True)
         self.ready.set()
+        threading.Thread(target=self._watch_dependencies, name=f"{self.config.name}-health", daemon=True).start()
         log.info("%s ready (gRPC :%d, metrics :%d)", self.config.name, self.grpc_port, self.metrics_port)
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def check_dependencies(self) -> dict[str, bool]:
+        """Asks the database and NATS once, and shows what they answered (health and metric)."""
+        assert self.db is not None and self.server is not None and self.bus is not None and self._loop is not None
+        found = {"database": self.db.ping(), "nats": False}
+        try:
+            found["nats"] = self._loop.submit(self._nats_round_trip()).result(3)
+        except Exception as exc:
+            log.debug("NATS round trip: %s", exc)
+        for name, up in found.items():
+            if name in self.dependencies and self.dependencies[name] != up:
+                log.warning("%s %s", name, "answers again" if up else "does not answer")
+            DEPENDENCY_UP.labels(self.config.name, name).set(1 if up else 0)
+            self.server.set_dependency(name, up)
+        if not self._stopped:
+            self.server.set_serving(found["database"])
+        self.dependencies = found
+        return found
+
+    async def _nats_round_trip(self, seconds: float = 1.0) -> bool:
+        """True when a PING sent to NATS has had its PONG within `seconds`: a paused or cut-off
+        server still looks connected for minutes. The PING is never cancelled on a timeout (nats.py
+        would then fail on the late PONG and stop reading the connection: every JetStream ack lost),
+        only awaited again at the next check; a reconnect forgets it (nats.py drops pending PINGs)."""
+        nc = self.bus.nc if self.bus is not None else None
+        if nc is None or not nc.is_connected:
+            return False
+        reconnects = nc.stats["reconnects"]
+        if self._ping is not None and self._ping_reconnects != reconnects:
+            self._ping.cancel()  # its PONG will never come: nats.py dropped it at the reconnect
+            self._ping = None
+        if self._ping is None:
+            self._ping = asyncio.ensure_future(nc.flush(timeout=24 * 3600))
+            self._ping_reconnects = reconnects
+        done, _pending = await asyncio.wait({self._ping}, timeout=seconds)
+        if not done:
+            return False
+        ping, self._ping = self._ping, None
+        return ping.exception() is None
+
+    def _watch_dependencies(self) -> None:
+        while not self._stop_watching.is_set() and not self._stopped:
+            try:
+                self.check_dependencies()
+            except Exception as exc:  # the watcher must outlive any surprise; log it and go on
+                log.warning("checking dependencies: %s", exc)
+            self._stop_watching.wait(DEPENDENCY_CHECK_SECONDS)
 
     def stop(self, grace: float = 5.0) -> None:
         """Stops everything; a second call does nothing (tests stop a service to see what its peers do)."""
         if self._stopped:
             return
         self._stopped = True
+        self._stop_watching.set()
         log.info("%s stopping", self.config.name)
         if self.server is not None:
             self.server.set_serving(False)
@@ -152,6 +214,11 @@ class ServiceRuntime:
         if self._loop is not None:
             if self._stop_async is not None:
                 self._loop.call_soon(self._stop_async.set)
+            if self._events is not None and self.ready.is_set():  # the relay and consumers end their rounds (~1 s)
+                try:
+                    self._events.result(grace)
+                except Exception as exc:
+                    log.debug("stopping the event tasks: %s", exc)
             if self.bus is not None:
                 try:
                     self._loop.submit(self.bus.close()).result(grace)

@@ -350,3 +350,51 @@ def test_a_malformed_service_setting_stops_it_before_it_starts(
     res = subprocess.run([sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and variable in res.stderr and value in res.stderr
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def _crm(args: list[str], data: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_") or k == "CRM_TEST_POSTGRES_URL"}
+    env.update(CRM_DATA_DIR=str(data), **extra)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_platform.cli", *args], env=env, capture_output=True, text=True, timeout=90
+    )
+
+
+def test_crm_up_help_prints_the_usage_and_unknown_options_are_refused(tmp_path: Path) -> None:
+    shown = _crm(["up", "--help"], tmp_path)
+    assert shown.returncode == 0 and "usage: crm up" in shown.stdout and "CRM_START_TIMEOUT" in shown.stdout
+    refused = _crm(["up", "--port", "9000"], tmp_path)
+    assert refused.returncode == 2
+    assert "usage: crm up" in refused.stderr and "unrecognized arguments: --port 9000" in refused.stderr
+    assert list(tmp_path.iterdir()) == []  # neither started anything
+
+
+def test_a_second_crm_up_on_the_same_data_folder_is_refused_naming_the_first(tmp_path: Path) -> None:
+    import fcntl
+
+    with open(tmp_path / "crm-up.lock", "w") as held:  # what a running `crm up` holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("crm up pid 4242, gateway http://127.0.0.1:8080, since 10:00:00")
+        held.flush()
+        res = _crm(["up"], tmp_path)
+    assert res.returncode == 1
+    assert f"a platform is already running on the data folder {tmp_path}" in res.stderr
+    assert "crm up pid 4242, gateway http://127.0.0.1:8080" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crm-up.lock"]  # no NATS store, no logs
+
+
+def test_the_start_limit_is_a_setting_and_the_message_says_what_was_waited_for(tmp_path: Path) -> None:
+    ports = {f"CRM_{n.upper()}_ADDR": f"127.0.0.1:{free_port()}" for n in SERVICES}
+    ports.update({f"CRM_{n.upper()}_METRICS_LISTEN": f"127.0.0.1:{free_port()}" for n in SERVICES})
+    res = _crm(["up"], tmp_path, CRM_START_TIMEOUT="0.5", CRM_GATEWAY_LISTEN=f"127.0.0.1:{free_port()}", **ports)
+    assert res.returncode == 1
+    assert "identity did not become ready within 0.5s (CRM_START_TIMEOUT" in res.stderr
+    assert f"waited for SERVING from its gRPC health check at {ports['CRM_IDENTITY_ADDR']}" in res.stderr
+    assert "crm: stopped" in res.stderr
+    bad = _crm(["up"], tmp_path, CRM_START_TIMEOUT="-1")
+    assert bad.returncode == 2 and "CRM_START_TIMEOUT" in bad.stderr
+
+
+def test_crm_status_without_a_running_platform_says_so(tmp_path: Path) -> None:
+    res = _crm(["status"], tmp_path)
+    assert res.returncode == 1 and f"no platform has run on {tmp_path}" in res.stderr

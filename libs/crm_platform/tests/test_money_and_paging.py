@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import grpc
 import pytest
 
 from crm.contacts.v1 import events_pb2
 from crm_platform import pagination
-from crm_platform.config import ConfigError, service_config
+from crm_platform.config import SERVICES, ConfigError, platform_settings, service_config
 from crm_platform.errors import FieldViolation, InvalidArgument, NotFound
 from crm_platform.eventbus import service_of, subject_for
 from crm_platform.grpc_server import status_for
@@ -97,8 +99,16 @@ def test_errors_become_rich_statuses() -> None:
 
 
 def test_config_defaults_and_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The defaults, whatever the caller has set (the README documents CRM_<SERVICE>_ADDR and friends).
+    for var in [v for v in os.environ if v.startswith("CRM_")]:
+        monkeypatch.delenv(var)
     cfg = service_config("contacts")
-    assert cfg.addr == "127.0.0.1:50052" and cfg.listen == "127.0.0.1:50052"
+    assert cfg.addr == "127.0.0.1:7102" and cfg.listen == "127.0.0.1:7102"
+    assert cfg.metrics_listen == "127.0.0.1:9102"
+    assert cfg.platform.start_timeout == 120
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for info in SERVICES.values():  # below the ephemeral range, where outgoing connections take ports
+        assert info.grpc_port < low and info.metrics_port < low
     assert cfg.database_url.startswith("sqlite:///") and cfg.database_url.endswith("contacts.db")
     monkeypatch.setenv("CRM_DEALS_ADDR", "deals:notaport")
     with pytest.raises(ConfigError, match="CRM_DEALS_ADDR"):
@@ -109,6 +119,10 @@ def test_config_defaults_and_errors_name_the_variable(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CRM_NATS_URL", "http://wrong")
     with pytest.raises(ConfigError, match="CRM_NATS_URL"):
         service_config("identity")
+    monkeypatch.delenv("CRM_NATS_URL")
+    monkeypatch.setenv("CRM_START_TIMEOUT", "-5")
+    with pytest.raises(ConfigError, match="CRM_START_TIMEOUT"):
+        platform_settings()
 
 
 @pytest.mark.parametrize("code", ["XXX", "XTS", "XAU", "XAG", "XDR", "XSU", "USN", "CLF", "DEM", "VEF", "HRK", "ZZZ"])

@@ -63,6 +63,14 @@ def main() -> None:
         "accesslog": None,
         "loglevel": settings.log_level,
     }
+    # gunicorn's control socket (for gunicornc) defaults to one path per user, shared by every
+    # gateway on the machine: a second instance took over the first's. Only where asked, at a path
+    # of this instance's own.
+    control_socket = os.environ.get("CRM_GATEWAY_CONTROL_SOCKET", "")
+    if control_socket:
+        options["control_socket"] = control_socket
+    else:
+        options["control_socket_disable"] = True
     if workers > 1:
         mp_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="crm-prom-"))
         shutil.rmtree(mp_dir, ignore_errors=True)
