@@ -84,10 +84,10 @@ def setup(running: Running) -> tuple[str, list[str]]:
 
 def quote_body(deal_id: str, products: list[str]) -> dict[str, object]:
     lines = [
-        {"product_id": p, "quantity": str(i + 1), "discount_percent": "5" if i % 4 == 0 else "0"}
+        {"product_id": p, "quantity": str(i + 1), "discount_rate": "0.05" if i % 4 == 0 else "0"}
         for i, p in enumerate(products)
     ]
-    return {"deal_id": deal_id, "lines": lines, "global_discount_percent": "2.5", "terms": "Pago a 30 días."}
+    return {"deal_id": deal_id, "lines": lines, "global_discount_rate": "0.025", "terms": "Pago a 30 días."}
 
 
 def compare(gateway_url: str, bare_url: str, token: str, body: str, args: argparse.Namespace) -> None:

@@ -481,7 +481,7 @@ class Loader:
                     "owner_id": self.users[spec["owner"]],
                     "currency_code": CURRENCY,
                     "lines": [
-                        {"product_id": self.products[sku], "quantity": str(q), "discount_percent": disc}
+                        {"product_id": self.products[sku], "quantity": str(q), "discount_rate": disc}
                         for sku, q, disc in spec["lines"]
                     ],
                     "valid_until": spec["valid_until"].isoformat(),

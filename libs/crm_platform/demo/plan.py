@@ -1011,7 +1011,8 @@ def _quotes(plan: Plan, rng: random.Random, scale: float, reps: list[str]) -> No
                 "deal": d,
                 "status": status,
                 "owner": deal["owner"],
-                "lines": [(sku, q, rng.choice(("0", "0", "5", "10"))) for sku, q in deal["lines"]],
+                # Each line's discount rate, a fraction as the API takes it ("0.05" is 5 %).
+                "lines": [(sku, q, rng.choice(("0", "0", "0.05", "0.1"))) for sku, q in deal["lines"]],
                 "reject_reason": rng.choice(REJECT_REASONS) if status == "rejected" else "",
                 "valid_until": plan.today + timedelta(days=rng.randint(10, 30)),
             }

@@ -45,11 +45,24 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out
 
 
+# What a pattern means, for the error of a value that does not match it (pydantic's own message
+# quotes the regular expression): filled by `pattern_saying`.
+PATTERN_MESSAGES: dict[str, str] = {}
+
+
+def pattern_saying(pattern: str, message: str) -> str:
+    """`pattern`, remembered with the message a value that does not match it gets."""
+    PATTERN_MESSAGES[pattern] = message
+    return pattern
+
+
 def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
     errors = []
     for e in exc.errors(include_url=False):
         # A validator's own message ("'cop' must be written in upper case") without pydantic's prefix.
         message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
+        if e["type"] == "string_pattern_mismatch":
+            message = PATTERN_MESSAGES.get(str(e.get("ctx", {}).get("pattern")), message)
         errors.append({"field": _field(tuple(e["loc"])), "message": message})
     return errors
 

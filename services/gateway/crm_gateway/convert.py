@@ -3,7 +3,9 @@ as in the contract, enums as lower-case words without their prefix (CLIENT_KIND_
 "company", the UNSPECIFIED value → null), int64 as numbers, timestamps as RFC 3339 UTC strings and
 dates (crm.common.v1.Date) as "YYYY-MM-DD" (null when unset). The same enum rule covers the few
 string fields that carry another contract's enum value by name (ENUM_NAME_FIELDS), so no answer
-spells an enum two ways. The JSON schema of a response is derived from the same message
+spells an enum two ways. Every rate is a decimal fraction named `*_rate` ("0.05" is 5 %): the few
+contract fields kept as percentages (PERCENT_FIELDS) are converted here, both ways, exactly. The
+JSON schema of a response is derived from the same message
 descriptor, so the OpenAPI document and the answers agree by construction."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -42,6 +45,49 @@ ENUM_NAME_FIELDS: dict[str, EnumDescriptor] = {
 }
 
 
+# Contract fields that hold a percentage ("5" is 5 %), and their name in the HTTP API, where every
+# rate is a fraction named *_rate (RATE_RULE). The quotes service keeps percentages (its PDF prints
+# them); the API converts at this one place, with Decimal's exact power-of-ten shift.
+PERCENT_FIELDS: dict[str, str] = {
+    "crm.quotes.v1.QuoteLine.discount_percent": "discount_rate",
+    "crm.quotes.v1.Quote.global_discount_percent": "global_discount_rate",
+}
+RATE_RULE = (
+    'A rate is a decimal fraction as a string: "0.19" is 19 %, "0.05" is 5 %, "1" is 100 % (every field '
+    "named `*_rate`)."
+)
+# A rate of 0 to 1 with at most 8 decimals: a percentage with the 6 the services keep.
+RATE_PATTERN = r"^(0(\.[0-9]{1,8})?|1(\.0{1,8})?)$"
+
+
+def api_name(fd: FieldDescriptor) -> str:
+    """The field's name in the HTTP API."""
+    return PERCENT_FIELDS.get(fd.full_name, fd.name)
+
+
+def proto_names(desc: Descriptor, names: Any) -> list[str]:
+    """API field names of a message as its contract's names (an update mask's paths)."""
+    by_api = {api_name(fd): fd.name for fd in desc.fields}
+    return sorted(by_api.get(n, n) for n in names)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value else "0"
+
+
+def percent_to_rate(text: str) -> str:
+    """ "5" → "0.05", exactly (a blank percentage is 0)."""
+    try:
+        return _plain(Decimal(text or "0").scaleb(-2))
+    except InvalidOperation:
+        return text
+
+
+def rate_to_percent(text: str) -> str:
+    """ "0.05" → "5", exactly (the model has checked the pattern)."""
+    return _plain(Decimal(text or "0").scaleb(2))
+
+
 def _enum_prefix(enum: EnumDescriptor) -> str:
     return enum.values[0].name.removesuffix("UNSPECIFIED")
 
@@ -63,6 +109,8 @@ def _enum_name_word(enum: EnumDescriptor, name: str) -> str | None:
 
 
 def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
+    if fd.full_name in PERCENT_FIELDS:
+        return percent_to_rate(value)
     named_enum = ENUM_NAME_FIELDS.get(fd.full_name)
     if named_enum is not None:
         return _enum_name_word(named_enum, value)
@@ -85,20 +133,24 @@ def to_json(msg: Message) -> Any:
     out: dict[str, Any] = {}
     for fd in msg.DESCRIPTOR.fields:
         value = getattr(msg, fd.name)
+        name = api_name(fd)
         if fd.is_repeated:
-            out[fd.name] = [_scalar_out(fd, v) for v in value]
+            out[name] = [_scalar_out(fd, v) for v in value]
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
-            out[fd.name] = to_json(value) if msg.HasField(fd.name) else None
+            out[name] = to_json(value) if msg.HasField(fd.name) else None
         else:
-            out[fd.name] = _scalar_out(fd, value)
+            out[name] = _scalar_out(fd, value)
     return out
 
 
 def from_json(msg: Message, data: dict[str, Any]) -> Message:
-    """Fills `msg` from already-validated JSON (the pydantic model's dump)."""
-    fields = msg.DESCRIPTOR.fields_by_name
-    for name, value in data.items():
-        fd = fields[name]
+    """Fills `msg` from already-validated JSON (the pydantic model's dump), in the API's names."""
+    fields = {api_name(fd): fd for fd in msg.DESCRIPTOR.fields}
+    for key, value in data.items():
+        fd = fields[key]
+        name = fd.name
+        if fd.full_name in PERCENT_FIELDS and value is not None:
+            value = rate_to_percent(value)
         if value is None:
             msg.ClearField(name)
         elif fd.is_repeated:
@@ -148,12 +200,16 @@ def _field_schema(fd: FieldDescriptor, defs: dict[str, Any], ref: str) -> dict[s
         schema = {"enum": [*enum_words(enum), None]}
         if fd.is_repeated:
             schema = {"enum": enum_words(enum)}
+    elif fd.full_name in PERCENT_FIELDS:
+        schema = {"type": "string", "pattern": RATE_PATTERN, "description": RATE_RULE}
     elif fd.type == FieldDescriptor.TYPE_BOOL:
         schema = {"type": "boolean"}
     elif fd.type in _INTS:
         schema = {"type": "integer"}
     elif fd.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         schema = {"type": "number"}
+    elif api_name(fd).endswith("_rate"):
+        schema = {"type": "string", "description": RATE_RULE}
     else:
         schema = {"type": "string"}
     if fd.is_repeated:
@@ -167,7 +223,7 @@ def message_schema(desc: Descriptor, defs: dict[str, Any], ref: str) -> str:
     if name in defs:
         return name
     defs[name] = {}  # placeholder against recursion
-    props = {fd.name: _field_schema(fd, defs, ref) for fd in desc.fields}
+    props = {api_name(fd): _field_schema(fd, defs, ref) for fd in desc.fields}
     defs[name] = {"type": "object", "properties": props, "required": list(props)}
     return name
 
@@ -222,7 +278,7 @@ def _flat(prefix: str, value: Any, out: dict[str, str]) -> None:
 def _columns(desc: Descriptor, prefix: str = "") -> list[str]:
     cols: list[str] = []
     for fd in desc.fields:
-        name = f"{prefix}{fd.name}"
+        name = f"{prefix}{api_name(fd)}"
         if fd.type == FieldDescriptor.TYPE_MESSAGE and not fd.is_repeated and fd.message_type.full_name != _TIMESTAMP:
             cols += _columns(fd.message_type, name + ".")
         else:

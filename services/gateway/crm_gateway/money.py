@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from crm_gateway.api import pattern_saying
+from crm_gateway.convert import RATE_PATTERN, RATE_RULE
 from crm_platform.money import MAX_AMOUNT_DIGITS, currency_problem, invoice_currencies
 
 CURRENCY_RULE = (
@@ -39,6 +41,27 @@ OptionalCurrencyCode = Annotated[
 ]
 # An exact amount as a decimal string ("1250000.50"): never a JSON number, which is binary.
 Amount = Annotated[str, StringConstraints(pattern=rf"^[0-9]{{1,{MAX_AMOUNT_DIGITS}}}(\.[0-9]{{1,6}})?$")]
+
+
+# A tax rate from 0 to 1 with at most 6 decimals (as the quotes service keeps it).
+TaxRate = Annotated[
+    str,
+    StringConstraints(
+        pattern=pattern_saying(
+            r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)$",
+            "must be a decimal fraction from 0 to 1 (0.19 is 19 %, 0 is exempt), at most 6 decimals",
+        )
+    ),
+    Field(description=f'{RATE_RULE} A tax rate: "0" is exempt; at most 6 decimals.', examples=["0.19"]),
+]
+# A discount from 0 to 1 (a percentage of up to 6 decimals, as the quotes service keeps it).
+DiscountRate = Annotated[
+    str,
+    StringConstraints(
+        pattern=pattern_saying(RATE_PATTERN, "must be a decimal fraction from 0 to 1 (0.05 is 5 %), at most 8 decimals")
+    ),
+    Field(description=f'{RATE_RULE} A discount: "0" is none; at most 8 decimals.', examples=["0.05"]),
+]
 
 
 class MoneyIn(BaseModel):

@@ -271,11 +271,11 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
                 "value is null.\n\n"
                 '**Money** is `{amount, currency_code}` with the amount as a decimal string ("1250000.50", never a '
                 "JSON number) and an ISO 4217 code of a currency in use today.\n\n"
-                '**Rates and percentages**: a field named `*_rate` is a decimal fraction as a string, "0.19" '
-                "is 19 % (`tax_rate`, and the indicators' `win_rate`, `attainment`, `roi` ...); a field named "
-                '`*_percent` is a percentage from 0 to 100 as a string, "5" is 5 % (`discount_percent`, '
-                "`global_discount_percent`); a deal's `probability` is a whole percentage (0 to 100). The name "
-                "says the scale; no field mixes them.\n\n"
+                "**Rates**: every rate is a decimal fraction as a string, in requests and answers alike, and its "
+                'field is named `*_rate`: "0.19" is 19 %, "0.05" is 5 %, "1" is 100 % (`tax_rate`, a quote\'s '
+                "`discount_rate` and `global_discount_rate`, the indicators' `win_rate` ...; `attainment` and "
+                "`roi` are fractions too). No field holds a percentage from 0 to 100, except a deal's "
+                "`probability`, a whole percentage. (A quote's PDF prints rates as percentages: 5 %.)\n\n"
                 "**PATCH** changes only the fields it names: an omitted field is unchanged, and no PATCH body "
                 "declares defaults.\n\n"
                 "**Links**: each create's 201 answer links to the operations on what it created."

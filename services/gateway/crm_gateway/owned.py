@@ -26,7 +26,7 @@ from crm_gateway.access import (
     singular,
 )
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
-from crm_gateway.convert import csv_rows, from_json, page, to_json
+from crm_gateway.convert import csv_rows, from_json, page, proto_names, to_json
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The largest file an import accepts (the services take gRPC messages of up to 16 MiB).
@@ -165,7 +165,7 @@ class Collection:
         res = self._call(
             rpc,
             **{self.field: msg},
-            update_mask=FieldMask(paths=sorted(changed)),
+            update_mask=FieldMask(paths=proto_names(self.message.DESCRIPTOR, changed)),
             expected_version=check_version(if_match(), current.version, singular(self.kind)),
             **(extra(current, changed) if extra is not None else {}),
         )

@@ -15,7 +15,7 @@ from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
-from crm_gateway.money import CURRENCY_RULE, MoneyIn, OptionalCurrencyCode
+from crm_gateway.money import CURRENCY_RULE, MoneyIn, OptionalCurrencyCode, TaxRate
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -25,11 +25,6 @@ res = Resource("products", "Products", "The catalogue of products and services t
 # The roles that may change the catalogue.
 CATALOGUE_ROLES = frozenset({"admin", "manager"})
 Kind = Literal["product", "service"]
-Rate = Annotated[
-    str,
-    StringConstraints(pattern=r"^[0-9]{1,3}(\.[0-9]{1,6})?$"),
-    Field(description='A decimal fraction: "0.19" is 19 %, "0" is exempt (a `*_rate` field).'),
-]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=2000)]
@@ -47,7 +42,7 @@ class ProductCreate(_Strict):
     name: Name
     kind: Kind
     unit_price: MoneyIn
-    tax_rate: Rate
+    tax_rate: TaxRate
     description: Text = ""
     unit_of_measure: Unit = ""
     active: bool = True
@@ -61,7 +56,7 @@ class ProductPatch(_Strict):
     name: Name | None = None
     kind: Kind | None = None
     unit_price: MoneyIn | None = None
-    tax_rate: Rate | None = None
+    tax_rate: TaxRate | None = None
     description: Text | None = None
     unit_of_measure: Unit | None = None
     active: bool | None = None

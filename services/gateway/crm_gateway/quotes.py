@@ -16,9 +16,9 @@ from crm.deals.v1 import deals_pb2, deals_pb2_grpc
 from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import ensure_visible, read_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, check_version, etag, if_match, respond
-from crm_gateway.convert import ProtoJson, ProtoPage, to_json
+from crm_gateway.convert import RATE_RULE, ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
-from crm_gateway.money import CurrencyCode, MoneyIn, OptionalCurrencyCode
+from crm_gateway.money import CurrencyCode, DiscountRate, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -26,18 +26,22 @@ from crm_platform.grpc_client import stub
 res = Resource("quotes", "Quotes", "Proposals built from catalogue products, with totals and a PDF (Cotización).")
 
 OptionalId = Annotated[str, StringConstraints(pattern=UUID_PATTERN.replace("^", "^(").replace("$", ")?$"))]
-# Signed: a negative quantity or price reaches the service, whose answer names the line's field.
-Amount = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,18}(\.[0-9]{1,6})?$")]
-Percent = Annotated[
+# A quantity greater than 0, with at most 18 integer digits and 6 decimals.
+Quantity = Annotated[
     str,
-    StringConstraints(pattern=r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"),
-    Field(description='A percentage from 0 to 100 as a decimal string: "5" is 5 % (a `*_percent` field).'),
+    StringConstraints(
+        pattern=r"^([1-9][0-9]{0,17}(\.[0-9]{1,6})?|0\.(0{0,5}[1-9][0-9]{0,5}))$",
+    ),
+    Field(description='Greater than 0, as a decimal string ("3", "2.5"); at most 6 decimals.'),
 ]
-# A tax rate as a decimal fraction ("0.19"); empty = the product's.
-Rate = Annotated[
+# A tax rate, or empty for the product's.
+OptionalTaxRate = Annotated[
     str,
-    StringConstraints(pattern=r"^(-?[0-9]{1,3}(\.[0-9]{1,6})?)?$"),
-    Field(description='A decimal fraction: "0.19" is 19 % (a `*_rate` field); empty = the product\'s rate.'),
+    StringConstraints(pattern=r"^(0(\.[0-9]{1,6})?|1(\.0{1,6})?)?$"),
+    Field(description=f"{RATE_RULE} A tax rate from 0 to 1, at most 6 decimals; empty: the product's."),
+]
+GlobalDiscountRate = Annotated[
+    DiscountRate, Field(description=f"{RATE_RULE} The quote's discount, on every line after its own.")
 ]
 Text = Annotated[str, StringConstraints(max_length=5000)]
 Status = Literal["draft", "sent", "accepted", "rejected", "expired", "superseded"]
@@ -54,10 +58,10 @@ class LineIn(_Strict):
     product's (a snapshot) unless given."""
 
     product_id: Id
-    quantity: Amount
+    quantity: Quantity
     unit_price: MoneyIn | None = None
-    discount_percent: Percent = "0"
-    tax_rate: Rate = ""
+    discount_rate: DiscountRate = "0"
+    tax_rate: OptionalTaxRate = ""
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     sku: Annotated[str, StringConstraints(max_length=64)] = ""
     unit_of_measure: Annotated[str, StringConstraints(max_length=50)] = ""
@@ -77,7 +81,7 @@ class QuoteCreate(_Strict):
     contact_id: OptionalId = ""
     owner_id: Id | None = None
     currency_code: OptionalCurrencyCode = ""
-    global_discount_percent: Percent = "0"
+    global_discount_rate: GlobalDiscountRate = "0"
     valid_until: Day | None = None
     terms: Text = ""
     notes: Text = ""
@@ -90,7 +94,7 @@ class QuotePatch(_Strict):
     contact_id: OptionalId | None = None
     owner_id: Id | None = None
     currency_code: CurrencyCode | None = None
-    global_discount_percent: Percent | None = None
+    global_discount_rate: GlobalDiscountRate | None = None
     valid_until: Day | None = None
     terms: Text | None = None
     notes: Text | None = None

@@ -70,7 +70,7 @@ def test_a_rep_quotes_their_deal_and_only_the_right_people_see_it(stack: Stack) 
     a, b = _product(stack, "GQ-A1", "1250.50"), _product(stack, "GQ-B1", "99.99")
     lines = [
         {"product_id": a["id"], "quantity": "2"},
-        {"product_id": b["id"], "quantity": "3", "discount_percent": "10"},
+        {"product_id": b["id"], "quantity": "3", "discount_rate": "0.1"},
     ]
     body = {"deal_id": deal["id"], "lines": lines}
     res = _post(stack, "ana", "/api/v1/quotes", body, **{"Idempotency-Key": "q-ana-1"})
@@ -81,6 +81,9 @@ def test_a_rep_quotes_their_deal_and_only_the_right_people_see_it(stack: Stack) 
     assert quote["client_id"] == deal["client_id"] and quote["contact_id"] == deal["contact_ids"][0]
     assert [ln["total"]["amount"] for ln in quote["lines"]] == ["2976.19", "321.26"]
     assert quote["total"] == {"currency_code": "USD", "amount": "3297.45"}
+    # Rates are fractions both ways (the quotes service keeps percentages: converted at the edge).
+    assert [ln["discount_rate"] for ln in quote["lines"]] == ["0", "0.1"] and quote["global_discount_rate"] == "0"
+    assert not any("percent" in key for ln in quote["lines"] for key in ln) and "global_discount_percent" not in quote
     again = _post(stack, "ana", "/api/v1/quotes", body, **{"Idempotency-Key": "q-ana-1"})
     assert again.get_json()["id"] == quote["id"] and len(_quotes_of(stack, deal["id"])) == 1
 
@@ -128,9 +131,12 @@ def test_the_life_cycle_through_the_actions(stack: Stack) -> None:
     body = {"deal_id": deal["id"], "lines": [{"product_id": product["id"], "quantity": "5"}]}
     quote = _post(stack, "ana", "/api/v1/quotes", body).get_json()
     url = f"/api/v1/quotes/{quote['id']}"
-    patched = stack.http.patch(url, json={"terms": "Pago a 30 días", "global_discount_percent": "10"},
+    patched = stack.http.patch(url, json={"terms": "Pago a 30 días", "global_discount_rate": "0.1"},
                                headers={**stack.auth("ana"), "If-Match": '"1"'})  # fmt: skip
     assert patched.status_code == 200 and patched.get_json()["total"]["amount"] == "53.55"
+    assert patched.get_json()["global_discount_rate"] == "0.1"
+    percent = stack.http.patch(url, json={"global_discount_rate": "10"}, headers=stack.auth("ana"))
+    assert percent.status_code == 400 and percent.get_json()["errors"][0]["field"] == "global_discount_rate"
     sent = _post(stack, "ana", f"{url}:send", {}, **{"If-Match": '"2"'})
     assert sent.status_code == 200 and sent.get_json()["status"] == "sent"
     frozen = stack.http.patch(url, json={"terms": "otra"}, headers=stack.auth("ana"))
