@@ -1,6 +1,7 @@
 """Browser tests of the contacts, prospects, products and administration pages, in Chromium driven
 by Playwright, against the real platform (`crm up`'s processes: nats-server, every service, the
-gateway, started by crm_platform.launcher.Platform on free loopback ports) with the web
+gateway, started by crm_platform.launcher.Platform on free loopback ports; SQLite, and
+PostgreSQL when CRM_TEST_POSTGRES_URL is set) with the web
 application running in this process so that every API path it calls is recorded. Journeys: a
 prospects CSV with one bad row shows the row report, then imports the rest; converting a
 prospect lands on the new client; a rep opening another rep's prospect gets a not-found page
@@ -12,9 +13,11 @@ OpenAPI document."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from werkzeug.serving import make_server
 from crm_platform.config import SERVICES
 from crm_platform.launcher import Platform
 from crm_platform.nats_server import free_port
+from crm_platform.testing import scratch_postgres
 from crm_web import api as web_api
 from crm_web.app import create_app
 from crm_web.settings import WebSettings
@@ -54,6 +58,7 @@ pytestmark = pytest.mark.skipif(
 class Site:
     gateway: str
     web: str
+    backend: str
     tokens: dict[str, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
 
@@ -157,14 +162,24 @@ def _seed(site: Site) -> None:
     site.ids["product"] = product["id"]
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The platform on SQLite files (crm up's default) or, when CRM_TEST_POSTGRES_URL names a
+    server, every service on a fresh PostgreSQL database of its own."""
+    postgres = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+    if request.param == "postgresql" and not postgres:
+        pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
     data = tmp_path_factory.mktemp("web-records")
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, ExitStack() as databases:
         for name in SERVICES:
             mp.setenv(f"CRM_{name.upper()}_ADDR", f"127.0.0.1:{free_port()}")
             mp.setenv(f"CRM_{name.upper()}_METRICS_LISTEN", f"127.0.0.1:{free_port()}")
             mp.delenv(f"CRM_{name.upper()}_LISTEN", raising=False)
+            if request.param == "postgresql":
+                url = databases.enter_context(scratch_postgres(postgres, f"crm_web_{name}"))
+                mp.setenv(f"CRM_{name.upper()}_DATABASE_URL", url)
+            else:
+                mp.delenv(f"CRM_{name.upper()}_DATABASE_URL", raising=False)
         for var in ("CRM_NATS_URL", "CRM_INTERNAL_TOKEN"):
             mp.delenv(var, raising=False)
         mp.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
@@ -180,7 +195,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             web_api.RECORD_CALLS = True
-            site = Site(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}")
+            site = Site(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", backend=request.param)
             _seed(site)
             yield site
         finally:
@@ -361,6 +376,8 @@ def _axe(page: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("language", ["es", "en"])
 def test_every_page_passes_axe_and_is_photographed(browser: Any, site: Site, language: str) -> None:
+    if site.backend != "sqlite":
+        pytest.skip("the pages are the same on either database: checked and photographed once")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page = _page(browser, site, ADMIN_EMAIL, axe=True)
     page.locator(f".lang-switch button[value={language}]").first.click()
@@ -369,7 +386,12 @@ def test_every_page_passes_axe_and_is_photographed(browser: Any, site: Site, lan
     failures: dict[str, Any] = {}
     for name, path in _pages(site).items():
         res = page.goto(path)
-        assert res is not None and res.status == 200, (name, res and res.status)
+        if res is not None and res.status == 503:
+            # "A part of the system does not answer": a platform hiccup under load, not the page's
+            # accessibility; said in the output and asked once more.
+            print(f"{name}: 503 {page.locator('main').inner_text()[:200]!r}; retrying once")
+            res = page.goto(path)
+        assert res is not None and res.status == 200, (name, res and res.status, page.locator("main").inner_text())
         violations = _axe(page)
         if violations:
             failures[name] = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations]
