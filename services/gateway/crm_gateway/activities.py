@@ -22,6 +22,7 @@ from crm_gateway.lists import Id as UserId
 from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
+from crm_platform.ids import is_valid_id
 
 res = Resource(
     "activities", "Activities", "Calls, meetings, visits, tasks and e-mails logged or scheduled (Actividad)."
@@ -175,11 +176,13 @@ def _reference_scope() -> dict[str, list[str]]:
     return {"allowed_owner_ids": sorted(scope) if scope is not None else []}
 
 
-def _check_campaign(campaign_id: str) -> None:
-    """A campaign an activity names (the deals service keeps the id only) must be one the caller
-    may see; another, like an unknown id, is a 400 in the form the deals service gives an unknown
-    deal or prospect."""
-    if not campaign_id:
+def check_campaign(campaign_id: str, field: str = "campaign_id") -> None:
+    """A campaign a record names (an activity's campaign_id, a deal's or prospect's
+    source_campaign_id: their services keep the id only) must be one the caller may see;
+    another, like an unknown id, is a 400 naming `field`, in the form the deals service gives an
+    unknown deal or prospect. An id that is no id at all is left to the record's service, which
+    names the field in its own words."""
+    if not campaign_id or not is_valid_id(campaign_id):
         return
     req = campaigns_pb2.BatchGetCampaignsRequest(ids=[campaign_id])
     found = call("campaigns", stub(campaigns_pb2_grpc.CampaignsServiceStub, "campaigns").BatchGetCampaigns, req)
@@ -188,8 +191,8 @@ def _check_campaign(campaign_id: str) -> None:
         raise ProblemError(
             400,
             "campaign_not_found",
-            f"campaign_id: campaign '{campaign_id}' does not exist",
-            field="campaign_id",
+            f"{field}: campaign '{campaign_id}' does not exist",
+            field=field,
             id=campaign_id,
         )
 
@@ -216,7 +219,7 @@ def create_activity(body: ActivityCreate) -> Response:
     Unknown deals, clients, contacts and prospects, or a deal or contact of another client, are a
     400 naming the field; a deal, prospect or campaign the caller may not see answers as an
     unknown one."""
-    _check_campaign(body.campaign_id)
+    check_campaign(body.campaign_id)
     return ACTIVITIES.create(
         "CreateActivity", body, lambda i: url_for("activities.get_activity", activity_id=i), **_reference_scope()
     )
@@ -244,7 +247,7 @@ def update_activity(activity_id: str, body: ActivityPatch) -> Response:
     def checked(current: Any, changed: dict[str, Any]) -> dict[str, list[str]]:
         # Only a campaign named anew: a rep's call activity may keep the manager's campaign it came from.
         if changed.get("campaign_id", current.campaign_id) != current.campaign_id:
-            _check_campaign(changed["campaign_id"])
+            check_campaign(changed["campaign_id"])
         return _reference_scope()
 
     return ACTIVITIES.update("UpdateActivity", activity_id, body, checked)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crm.common.v1 import types_pb2
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
 from crm_gateway.access import change_scope
+from crm_gateway.activities import check_campaign
 from crm_gateway.api import ProblemError, UpstreamError, call, etag, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
@@ -181,7 +182,10 @@ def export_deals(query: DealFilters) -> Response:
 def create_deal(body: DealCreate) -> Response:
     """Create a deal.
     An unknown client, a contact of another client or an unknown or inactive product is a 400
-    naming the field; 503 when the service that knows cannot answer (nothing is written)."""
+    naming the field; 503 when the service that knows cannot answer (nothing is written). A
+    source campaign the caller may not see answers as an unknown one (400 naming
+    source_campaign_id)."""
+    check_campaign(body.source_campaign_id, "source_campaign_id")
     return DEALS.create("CreateDeal", body, lambda i: url_for("deals.get_deal", deal_id=i))
 
 
@@ -193,8 +197,17 @@ def get_deal(deal_id: str) -> Response:
 
 @res.route("PATCH", "/api/v1/deals/<id:deal_id>", body=DealPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
 def update_deal(deal_id: str, body: DealPatch) -> Response:
-    """Update a deal (its owner, their manager, or an admin)."""
-    return DEALS.update("UpdateDeal", deal_id, body)
+    """Update a deal (its owner, their manager, or an admin).
+    A source campaign named anew is checked as on create."""
+    return DEALS.update("UpdateDeal", deal_id, body, _source_campaign_checked)
+
+
+def _source_campaign_checked(current: Any, changed: dict[str, Any]) -> dict[str, Any]:
+    """Only a campaign named anew: a deal may keep the campaign it came from (a rep's deal opened
+    from their manager's call list)."""
+    if changed.get("source_campaign_id", current.source_campaign_id) != current.source_campaign_id:
+        check_campaign(changed["source_campaign_id"], "source_campaign_id")
+    return {}
 
 
 @res.route("DELETE", "/api/v1/deals/<id:deal_id>", status=204, errors=(404,))

@@ -9,6 +9,7 @@ from flask import Response, url_for
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
+from crm_gateway.activities import check_campaign
 from crm_gateway.api import call, respond
 from crm_gateway.clients import AddressIn, Email, Id, Phones, Short, TaxIdIn, Text
 from crm_gateway.convert import ProtoJson, ProtoPage, to_json
@@ -172,7 +173,9 @@ def create_prospect(body: ProspectCreate) -> Response:
     """Create a prospect.
     Duplicates: the same e-mail (case ignored) or any of the same phone numbers as an existing
     prospect is a 409 `duplicate_prospect` whose `existing_id` names that prospect and `field` the
-    value taken (`email`, `phones`); send `force_duplicate: true` to create it anyway."""
+    value taken (`email`, `phones`); send `force_duplicate: true` to create it anyway. A source
+    campaign the caller may not see answers as an unknown one (400 naming source_campaign_id)."""
+    check_campaign(body.source_campaign_id, "source_campaign_id")
     return PROSPECTS.create("CreateProspect", body, lambda i: url_for("prospects.get_prospect", prospect_id=i))
 
 
@@ -192,8 +195,16 @@ def get_prospect(prospect_id: str) -> Response:
     response_headers=("ETag",),
 )
 def update_prospect(prospect_id: str, body: ProspectPatch) -> Response:
-    """Update a prospect (its owner, their manager, or an admin)."""
-    return PROSPECTS.update("UpdateProspect", prospect_id, body)
+    """Update a prospect (its owner, their manager, or an admin).
+    A source campaign named anew is checked as on create."""
+    return PROSPECTS.update("UpdateProspect", prospect_id, body, _source_campaign_checked)
+
+
+def _source_campaign_checked(current: Any, changed: dict[str, Any]) -> dict[str, Any]:
+    """Only a campaign named anew: a prospect may keep the campaign its lead came from."""
+    if changed.get("source_campaign_id", current.source_campaign_id) != current.source_campaign_id:
+        check_campaign(changed["source_campaign_id"], "source_campaign_id")
+    return {}
 
 
 @res.route("DELETE", "/api/v1/prospects/<id:prospect_id>", status=204, errors=(404,))

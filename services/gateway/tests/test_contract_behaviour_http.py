@@ -376,3 +376,42 @@ def test_an_accepted_quotes_lines_become_the_deals_line_items_once(stack: Stack)
     publish_events(stack.quotes.config.platform.nats_url, [event])
     _eventually(lambda: _processed(stack.deals, event.meta.event_id))
     assert read_deal()["version"] == after["version"]
+
+
+# --- References follow visibility ------------------------------------------------------------------
+
+
+def test_a_source_campaign_the_caller_may_not_see_answers_as_an_unknown_one(stack: Stack) -> None:
+    carlas = _created(stack, "carla", "/api/v1/campaigns", {"name": "La de Carla", "type": "mailing"})
+    anas = _created(stack, "ana", "/api/v1/campaigns", {"name": "La de Ana", "type": "mailing"})
+    client = _created(stack, "ana", "/api/v1/clients", {"name": "Cliente Atribuido", "force_duplicate": True})
+    deal_body = {"title": "Atribuido", "client_id": client["id"], "amount": {"amount": "1", "currency_code": "USD"}}
+    prospect_body = {"company_name": "Prospecto Atribuido", "source": "campaign", "email": "pa@atribuido.example"}
+    deals_before, prospects_before = _count(stack, "/api/v1/deals"), _count(stack, "/api/v1/prospects")
+
+    def refused(res: Any, campaign_id: str) -> dict[str, Any]:
+        assert res.status_code == 400, res.get_json()
+        body = dict(res.get_json())
+        assert (body["code"], body["field"]) == ("campaign_not_found", "source_campaign_id")
+        return {k: v.replace(campaign_id, "<id>") if isinstance(v, str) else v for k, v in body.items()
+                if k not in ("request_id", "id")}  # fmt: skip
+
+    for url, body in (("/api/v1/deals", deal_body), ("/api/v1/prospects", prospect_body)):
+        others = refused(_post(stack, "ana", url, {**body, "source_campaign_id": carlas["id"]}), carlas["id"])
+        unknown = refused(_post(stack, "ana", url, {**body, "source_campaign_id": UNKNOWN}), UNKNOWN)
+        assert others == unknown
+    assert (_count(stack, "/api/v1/deals"), _count(stack, "/api/v1/prospects")) == (deals_before, prospects_before)
+
+    # Their own campaign is fine; then an update to another's is refused the same way.
+    deal = _created(stack, "ana", "/api/v1/deals", {**deal_body, "source_campaign_id": anas["id"]})
+    prospect = _created(stack, "ana", "/api/v1/prospects", {**prospect_body, "source_campaign_id": anas["id"]})
+    for url, record in ((f"/api/v1/deals/{deal['id']}", deal), (f"/api/v1/prospects/{prospect['id']}", prospect)):
+        res = stack.http.patch(
+            url,
+            json={"source_campaign_id": carlas["id"]},
+            headers={**stack.auth("ana"), "If-Match": f'"{record["version"]}"'},
+        )
+        refused(res, carlas["id"])
+        assert _get(stack, "ana", url).get_json()["source_campaign_id"] == anas["id"]
+    # An admin sees every campaign, and may attribute a deal to any.
+    assert _post(stack, "admin", "/api/v1/deals", {**deal_body, "source_campaign_id": carlas["id"]}).status_code == 201
