@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from crm_platform import tracing
 from crm_platform.context import current_request_id
@@ -27,13 +29,30 @@ CALLED: set[tuple[str, str]] = set()
 RECORD_CALLS = False
 
 
+class _RetryDroppedConnection(Retry):
+    """Retries a read whose connection broke, never one that timed out: a slow platform stays a
+    504 after one timeout, not two."""
+
+    def increment(self, method: str | None = None, url: str | None = None, *args: Any, **kwargs: Any) -> Retry:
+        error = kwargs.get("error")
+        if isinstance(error, ReadTimeoutError):
+            raise error
+        return super().increment(method, url, *args, **kwargs)
+
+
 def http() -> requests.Session:
     """The process's pooled HTTP session (connections kept alive to the gateway)."""
     global _session
     with _session_lock:
         if _session is None:
             s = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+            # A kept-alive connection the gateway closed at the same moment fails the request that
+            # picked it: a read (GET, HEAD...) is tried once more on a fresh connection; a write
+            # is not repeated (it may have arrived), its error reaches the page.
+            retry = _RetryDroppedConnection(
+                total=1, connect=1, read=1, status=0, redirect=0, other=0, raise_on_status=False
+            )
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=retry)
             s.mount("http://", adapter)
             s.mount("https://", adapter)
             s.headers["User-Agent"] = "crm-web"

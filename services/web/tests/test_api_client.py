@@ -105,3 +105,39 @@ def test_a_platform_too_slow_to_answer_is_a_504(gateway: str) -> None:
     with pytest.raises(ApiError) as info:
         Api(gateway, "tok", timeout=0.2).get("/slow")
     assert info.value.status == 504 and info.value.code == "gateway_timeout"
+
+
+def _dropping_server(answers: int) -> tuple[str, list[bytes], socket.socket]:
+    """A loopback server whose first connection is closed as soon as a request arrives (a kept-alive
+    connection the gateway dropped), then answers `answers` requests with 200 JSON."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        for n in range(1 + answers):
+            conn, _ = listener.accept()
+            with conn:
+                seen.append(conn.recv(65536).split(b"\r\n", 1)[0])
+                if n > 0:
+                    body = b'{"ok": true}'
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", seen, listener
+
+
+def test_a_read_on_a_dropped_connection_is_tried_once_more_and_a_write_is_not() -> None:
+    url, seen, listener = _dropping_server(answers=1)
+    with listener:
+        assert Api(url, "tok").get("/clients") == {"ok": True}
+        assert [line.split(b" ")[0] for line in seen] == [b"GET", b"GET"]
+    url, seen, listener = _dropping_server(answers=1)
+    with listener:
+        with pytest.raises(ApiError) as info:
+            Api(url, "tok").post("/clients", {"name": "x"})
+        assert info.value.status == 503
+        assert [line.split(b" ")[0] for line in seen] == [b"POST"]  # never sent twice
