@@ -19,7 +19,7 @@ from crm.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from crm_gateway.access import authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
-from crm_gateway.lists import UUID_PATTERN
+from crm_gateway.lists import UUID_PATTERN, PageToken
 from crm_gateway.money import MoneyIn
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
@@ -62,7 +62,7 @@ class BudgetListQuery(BaseModel):
     period_start_from: date | None = Field(None, description="Periods starting on or after (YYYY-MM-DD).")
     period_start_to: date | None = Field(None, description="Periods starting on or before (YYYY-MM-DD).")
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 def _stub() -> Any:

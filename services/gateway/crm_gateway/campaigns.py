@@ -27,7 +27,7 @@ from crm.common.v1 import types_pb2
 from crm_gateway.access import assignable_owner, authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, from_json, page, to_json
-from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.lists import UUID_PATTERN, Id, PageToken
 from crm_gateway.money import MoneyIn
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX, Collection
 from crm_gateway.routing import Resource
@@ -123,7 +123,7 @@ class CampaignListQuery(BaseModel):
     status: CampaignStatus | None = None
     active_on: date | None = Field(None, description="Campaigns running on this day (YYYY-MM-DD).")
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class MemberListQuery(BaseModel):
@@ -135,7 +135,7 @@ class MemberListQuery(BaseModel):
     last_call_outcome: Outcome | None = None
     call_back_before: datetime | None = Field(None, description="Members to call back before this instant.")
     page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class LaunchIn(_Strict):

@@ -39,7 +39,7 @@ from crm_gateway.api import (
     respond,
 )
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, enum_words, page, to_json
-from crm_gateway.lists import Id
+from crm_gateway.lists import Id, PageToken
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
@@ -115,14 +115,14 @@ class CanvasListQuery(BaseModel):
     status: Literal["draft", "active", "archived"] | None = None
     include_archived: bool = False
     page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class ExportQuery(BaseModel):

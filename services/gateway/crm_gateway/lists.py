@@ -14,6 +14,15 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 Id = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 OPTIONAL_UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
 Short = Annotated[str, StringConstraints(max_length=200)]
+# Opaque, URL-safe (crm_platform.pagination): only a token the same list answered can be sent back.
+PageToken = Annotated[
+    str,
+    StringConstraints(max_length=2000, pattern=r"^[A-Za-z0-9_-]*$"),
+    Field(
+        description="Empty for the first page; then the `next_page_token` this list answered, with the same "
+        "filters (opaque: any other value is a 400 naming page_token)."
+    ),
+]
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
@@ -24,7 +33,17 @@ def _rfc3339_only(value: object) -> object:
     return value
 
 
-Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_only)]
+# The pattern states the rule for the document (a date-time format alone admits forms the gateway
+# refuses, such as a lower-case separator, a leap second or an offset past 23:59).
+INSTANT_PATTERN = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+Instant = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_only),
+    Field(json_schema_extra={"pattern": INSTANT_PATTERN, "examples": ["2026-01-31T00:00:00Z"]}),
+]
 
 
 class Filters(BaseModel):
@@ -52,7 +71,7 @@ class Filters(BaseModel):
 
 class Paging(BaseModel):
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
     include_total_size: bool = Field(False, description="Also count every match (total_size).")
 
     def rpc_paging(self) -> dict[str, Any]:

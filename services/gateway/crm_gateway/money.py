@@ -29,15 +29,20 @@ def _currency(code: str) -> str:
     return code.upper()
 
 
+# The document lists the accepted codes in upper case (any case is read, as CURRENCY_RULE says).
+CURRENCIES = sorted(invoice_currencies())
 CurrencyCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z]{3}$"), AfterValidator(_currency), Field(description=CURRENCY_RULE)
+    str,
+    StringConstraints(pattern=r"^[A-Za-z]{3}$"),
+    AfterValidator(_currency),
+    Field(description=CURRENCY_RULE, json_schema_extra={"enum": CURRENCIES}),
 ]
 # A currency, or "" for the record's (or the service's) default.
 OptionalCurrencyCode = Annotated[
     str,
     StringConstraints(pattern=r"^([A-Za-z]{3})?$"),
     AfterValidator(lambda code: code and _currency(code)),
-    Field(description=f"{CURRENCY_RULE} Empty: the default."),
+    Field(description=f"{CURRENCY_RULE} Empty: the default.", json_schema_extra={"enum": ["", *CURRENCIES]}),
 ]
 # An exact amount as a decimal string ("1250000.50"): never a JSON number, which is binary.
 Amount = Annotated[str, StringConstraints(pattern=rf"^[0-9]{{1,{MAX_AMOUNT_DIGITS}}}(\.[0-9]{{1,6}})?$")]

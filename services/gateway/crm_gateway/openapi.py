@@ -74,7 +74,7 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
     },
     "If-Match": {
         "description": 'Update only if the record is still at this version (the ETag, e.g. "3"); otherwise 412.',
-        "schema": {"type": "string", "maxLength": 40},
+        "schema": {"type": "string", "maxLength": 40, "pattern": '^(\\*|(W/)?"[0-9]{1,18}")$'},
     },
 }
 

@@ -15,7 +15,7 @@ from crm_gateway.access import principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, page, to_json
 from crm_gateway.deals import OptionalId
-from crm_gateway.lists import Id
+from crm_gateway.lists import Id, PageToken
 from crm_gateway.routing import Resource
 from crm_platform.grpc_client import stub
 
@@ -76,7 +76,7 @@ class Paging(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page_size: Annotated[int, Field(ge=0, le=10_000)] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 ONE = ProtoJson(deals_pb2.Pipeline)

@@ -15,6 +15,7 @@ from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
+from crm_gateway.lists import PageToken
 from crm_gateway.money import CURRENCY_RULE, MoneyIn, OptionalCurrencyCode, TaxRate
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX
 from crm_gateway.routing import Resource
@@ -69,14 +70,14 @@ class ProductListQuery(BaseModel):
     kind: Kind | None = None
     include_inactive: bool = False
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
 
 class ProductImportQuery(BaseModel):

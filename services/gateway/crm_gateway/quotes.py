@@ -17,7 +17,7 @@ from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import ensure_visible, read_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, check_version, etag, if_match, respond
 from crm_gateway.convert import RATE_RULE, ProtoJson, ProtoPage, to_json
-from crm_gateway.lists import UUID_PATTERN, Id
+from crm_gateway.lists import UUID_PATTERN, Id, PageToken
 from crm_gateway.money import CurrencyCode, DiscountRate, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import Collection
 from crm_gateway.routing import Resource
@@ -113,7 +113,7 @@ class QuoteFilters(BaseModel):
     )
     include_superseded: bool = False
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
-    page_token: Annotated[str, StringConstraints(max_length=2000)] = ""
+    page_token: PageToken = ""
 
     def rpc_filters(self) -> dict[str, Any]:
         out: dict[str, Any] = {

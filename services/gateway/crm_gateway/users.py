@@ -16,6 +16,7 @@ from crm_gateway.access import authenticator, principal, require_admin
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.auth import UserState, identity_stub
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
+from crm_gateway.lists import PageToken
 from crm_gateway.routing import Resource
 
 users = Resource("users", "Users", "The people of the commercial team.")
@@ -26,7 +27,6 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Id = Annotated[str, StringConstraints(max_length=36)]
 Role = Literal["admin", "manager", "rep"]
 PageSize = Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")]
-PageToken = Annotated[str, StringConstraints(max_length=2000)]
 
 
 class _Strict(BaseModel):

@@ -3,24 +3,55 @@ answers of the running services. Every enum value an answer carries is one its s
 answer spells an enum as its protobuf name); every member the Problem schema documents appears in a
 real problem; every list parameter an answer's description names is a parameter of that list; no
 PATCH body declares a default; each create links to the operations on what it created; and the
-report catalogue is served and agrees with what a run accepts."""
+report catalogue is served and agrees with what a run accepts; every rate is a fraction named
+*_rate (the rule in info.description and in each rate field), and the document states the
+constraints the gateway enforces. On SQLite and on PostgreSQL (when CRM_TEST_POSTGRES_URL is set)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import Stack
+from crm_platform.nats_server import NatsServer
+from crm_platform.testing import scratch_postgres
+
+from .conftest import Stack, running_stack
 
 # A protobuf enum value name leaking into an answer ("ACTIVITY_KIND_CALL").
 PROTO_ENUM_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 # List parameters a description may name.
 LIST_PARAMETERS = ("include_total_size", "page_token", "page_size")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack(
+    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The gateway's stack, its services on SQLite files or on fresh PostgreSQL databases."""
+    with ExitStack() as databases:
+        if request.param == "sqlite":
+            tmp = tmp_path_factory.mktemp("contract")
+
+            def database_url(name: str) -> str:
+                return f"sqlite:///{tmp / name}.db"
+        else:
+            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+            if not server:
+                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
+
+            def database_url(name: str) -> str:
+                return databases.enter_context(scratch_postgres(server, f"crm_contract_{name}"))
+
+        with running_stack(nats_server.url, database_url) as s:
+            yield s
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +298,46 @@ def test_the_report_catalogue_is_served_and_agrees_with_runs(stack: Stack) -> No
                 }
                 run = stack.http.post("/api/v1/reports:run", json=body, headers=ana)
                 assert run.status_code == 200, (module, f["key"], run.get_json())
+
+
+def _properties(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every (schema, property, property schema) of the document's components."""
+    out = []
+    for name, schema in doc["components"]["schemas"].items():
+        for prop, sub in schema.get("properties", {}).items():
+            out.append((name, prop, sub))
+    return out
+
+
+def test_every_rate_is_a_fraction_named_rate(stack: Stack, doc: dict[str, Any]) -> None:
+    rule = doc["info"]["description"]
+    assert "`*_rate`" in rule and '"0.05" is 5 %' in rule
+    names = {prop for _, prop, _ in _properties(doc)}
+    assert not [n for n in names if "percent" in n], "a field named as a percentage"
+    assert {"tax_rate", "discount_rate", "global_discount_rate"} <= names
+    for schema, prop, sub in _properties(doc):
+        if prop.endswith("_rate"):
+            text = sub.get("description", "") + "".join(o.get("description", "") for o in sub.get("anyOf", []))
+            assert '"0.19" is 19 %' in text, (schema, prop, sub)
+    # A percentage is refused naming the field; a fraction is read exactly.
+    admin = stack.auth("admin")
+    body = {"sku": "RATE-1", "name": "Tasa", "kind": "service", "unit_price": {"amount": "10", "currency_code": "USD"}}
+    percent = stack.http.post("/api/v1/products", json=body | {"tax_rate": "19"}, headers=admin)
+    assert percent.status_code == 400 and percent.get_json()["errors"][0]["field"] == "tax_rate"
+    assert "0.19 is 19 %" in percent.get_json()["errors"][0]["message"]
+    product = stack.http.post("/api/v1/products", json=body | {"tax_rate": "0.19"}, headers=admin)
+    assert product.status_code == 201 and product.get_json()["tax_rate"] == "0.19"
+
+
+def test_the_document_states_the_constraints_the_gateway_enforces(doc: dict[str, Any]) -> None:
+    """Ids, page tokens, If-Match, instants, currencies and rates carry their rule as a schema."""
+    operation = doc["paths"]["/api/v1/quotes/{quote_id}"]["patch"]
+    params = {p["name"]: p for p in operation["parameters"]}
+    assert params["If-Match"]["schema"]["pattern"]
+    listing = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/clients"]["get"]["parameters"]}
+    assert listing["page_token"]["pattern"] == "^[A-Za-z0-9_-]*$"
+    assert any(o.get("pattern", "").startswith("^[0-9]{4}-") for o in listing["created_after"]["anyOf"])
+    money = doc["components"]["schemas"]["MoneyIn"]["properties"]
+    assert "COP" in money["currency_code"]["enum"] and "XAU" not in money["currency_code"]["enum"]
+    line = doc["components"]["schemas"]["LineIn"]["properties"]
+    assert line["discount_rate"]["pattern"] and line["quantity"]["pattern"]
