@@ -4,18 +4,23 @@ are custom actions (`:move`, `:win`, `:lose`, `:reopen`) that, like a PATCH, tak
 
 from __future__ import annotations
 
-from datetime import date
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from flask import Response, url_for
+from flask import Response, stream_with_context, url_for
+from google.protobuf.message import Message
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.common.v1 import types_pb2
+from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
-from crm_gateway.access import change_scope
+from crm_gateway.access import authenticator, change_scope, owner_filter
 from crm_gateway.activities import check_campaign
 from crm_gateway.api import ProblemError, UpstreamError, call, etag, if_match, respond
-from crm_gateway.convert import ProtoJson, ProtoPage, to_json
+from crm_gateway.convert import ProtoJson, ProtoPage, _looks_like_formula, to_json
 from crm_gateway.lists import UUID_PATTERN, Id
 from crm_gateway.money import MoneyIn
 from crm_gateway.owned import Collection
@@ -163,10 +168,131 @@ def list_deals(query: DealListQuery) -> Response:
     )
 
 
+# The deals export reads like a report, in the product's language: names, words and dates, with
+# the ids after them for whoever joins the file with other data.
+_EXPORT_HEADER = (
+    "Título",
+    "Cliente",
+    "Responsable",
+    "Embudo",
+    "Etapa",
+    "Estado",
+    "Monto",
+    "Moneda",
+    "Probabilidad",
+    "Cierre esperado",
+    "Motivo de pérdida",
+    "Creado",
+    "Ganado el",
+    "Perdido el",
+    "id",
+    "client_id",
+    "owner_id",
+    "pipeline_id",
+    "stage_id",
+    "source_campaign_id",
+)
+_STATUS_WORDS = {
+    deals_pb2.DEAL_STATUS_OPEN: "Abierto",
+    deals_pb2.DEAL_STATUS_WON: "Ganado",
+    deals_pb2.DEAL_STATUS_LOST: "Perdido",
+}
+EXPORT_MAX_ROWS = 1_000_000
+
+
+def _day(d: types_pb2.Date) -> str:
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}" if d.year else ""
+
+
+def _when(msg: Message, name: str) -> str:
+    return getattr(msg, name).ToDatetime(tzinfo=UTC).isoformat() if msg.HasField(name) else ""
+
+
+def _stage_names() -> dict[str, tuple[str, str]]:
+    """stage id → (pipeline name, stage name), of every pipeline."""
+    out: dict[str, tuple[str, str]] = {}
+    token = ""
+    while True:
+        res = call("deals", DEALS.stub().ListPipelines, deals_pb2.ListPipelinesRequest(page_size=500, page_token=token))
+        for p in res.pipelines:
+            for st in p.stages:
+                out[st.id] = (p.name, st.name)
+        token = res.next_page_token
+        if not token:
+            return out
+
+
+def _client_names(ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    contacts = stub(contacts_pb2_grpc.ContactsServiceStub, "contacts")
+    res = call("contacts", contacts.BatchGetClients, contacts_pb2.BatchGetClientsRequest(ids=sorted(ids)))
+    return {c.id: c.name for c in res.clients}
+
+
 @res.route("GET", "/api/v1/deals:export", query=DealFilters, content_type="text/csv")
 def export_deals(query: DealFilters) -> Response:
-    """Export the deals the caller may see as CSV (the same filters as the list)."""
-    return DEALS.export_csv("ListDeals", "deals", query.owner_id, **query.deal_filters())
+    """Export the deals the caller may see as CSV (the same filters as the list), as a report
+    reads: the client, owner, pipeline and stage by name, the status as a word (Abierto, Ganado,
+    Perdido), the expected close date as one date (YYYY-MM-DD), times in UTC (ISO 8601); the ids
+    follow in the last columns. A cell a spreadsheet would run as a formula starts with a quote."""
+    owners = owner_filter("deals", query.owner_id)
+    filters = query.deal_filters()
+    users = authenticator().directory.users
+
+    def lines() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        writer.writerow(_EXPORT_HEADER)
+        yield buffer.getvalue()
+        if owners is None:
+            return
+        stages = _stage_names()
+        token, rows = "", 0
+        while rows < EXPORT_MAX_ROWS:
+            req = deals_pb2.ListDealsRequest(owner_ids=owners, page_size=500, page_token=token, **filters)
+            res_ = call("deals", DEALS.stub().ListDeals, req)
+            clients = _client_names({d.client_id for d in res_.deals if d.client_id})
+            buffer.seek(0)
+            buffer.truncate()
+            for d in res_.deals:
+                owner = users.get(d.owner_id)
+                pipeline, stage = stages.get(d.stage_id, ("", ""))
+                cells = [
+                    d.title,
+                    clients.get(d.client_id, d.client_id),
+                    owner.display_name if owner is not None else d.owner_id,
+                    pipeline,
+                    stage or d.stage_id,
+                    _STATUS_WORDS.get(d.status, ""),
+                    d.amount.amount,
+                    d.amount.currency_code,
+                    str(d.probability),
+                    _day(d.expected_close_date),
+                    d.lost_reason,
+                    _when(d, "create_time"),
+                    _when(d, "won_time"),
+                    _when(d, "lost_time"),
+                    d.id,
+                    d.client_id,
+                    d.owner_id,
+                    d.pipeline_id,
+                    d.stage_id,
+                    d.source_campaign_id,
+                ]
+                writer.writerow(["'" + c if _looks_like_formula(c) else c for c in cells])
+            rows += len(res_.deals)
+            yield buffer.getvalue()
+            token = res_.next_page_token
+            if not token:
+                return
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(lines()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="deals-{stamp}.csv"'},
+    )
 
 
 @res.route(

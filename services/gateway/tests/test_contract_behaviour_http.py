@@ -17,6 +17,8 @@ PostgreSQL (when CRM_TEST_POSTGRES_URL is set): one answer for one situation (is
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import threading
 import time
@@ -24,8 +26,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from datetime import datetime
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -415,3 +419,72 @@ def test_a_source_campaign_the_caller_may_not_see_answers_as_an_unknown_one(stac
         assert _get(stack, "ana", url).get_json()["source_campaign_id"] == anas["id"]
     # An admin sees every campaign, and may attribute a deal to any.
     assert _post(stack, "admin", "/api/v1/deals", {**deal_body, "source_campaign_id": carlas["id"]}).status_code == 201
+
+
+# --- Exports read like a report ------------------------------------------------------------------
+
+
+def test_exports_show_names_words_and_dates(stack: Stack) -> None:
+    client = _created(stack, "beto", "/api/v1/clients", {"name": "Exportadora Andina", "force_duplicate": True})
+    deal = _created(
+        stack,
+        "beto",
+        "/api/v1/deals",
+        {
+            "title": "Exportación ganada",
+            "client_id": client["id"],
+            "amount": {"amount": "1234.50", "currency_code": "USD"},
+            "expected_close_date": "2026-05-20",
+        },
+    )
+    won = _post(stack, "beto", f"/api/v1/deals/{deal['id']}:win", **{"If-Match": f'"{deal["version"]}"'})
+    assert won.status_code == 200, won.get_json()
+    pipelines = _get(stack, "beto", "/api/v1/pipelines").get_json()["items"]
+    stage = next(s["name"] for p in pipelines for s in p["stages"] if s["id"] == won.get_json()["stage_id"])
+
+    # deals:export: names and words, one date column.
+    exported = _get(stack, "beto", "/api/v1/deals:export", client_id=client["id"])
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["Título"], row["Cliente"], row["Responsable"], row["Etapa"], row["Estado"]) == (
+        "Exportación ganada",
+        "Exportadora Andina",
+        "Beto Rep",
+        stage,
+        "Ganado",
+    )
+    assert row["Cierre esperado"] == "2026-05-20" and row["Monto"] == "1234.50" and row["id"] == deal["id"]
+    assert not any(k.endswith((".year", ".month", ".day")) for k in row)
+
+    # The reporting workbook: the same, with typed cells (a date as a date, money as a number).
+    spec = {
+        "module": "deals",
+        "filters": [{"field": "client_id", "operator": "equals", "values": [client["id"]]}],
+        "columns": ["title", "client_id", "owner_id", "stage_id", "status", "expected_close_date", "amount"],
+    }
+
+    def reported() -> bool:
+        res = _post(stack, "beto", "/api/v1/reports:run", spec)
+        return res.status_code == 200 and any("won" in map(str, r) for r in _row_values(res.get_json()))
+
+    _eventually(reported)
+    res = _post(stack, "beto", "/api/v1/reports:export", {**spec, "format": "xlsx", "time_zone": "America/Bogota"})
+    assert res.status_code == 200, res.get_data(as_text=True)[:300]
+    sheet = openpyxl.load_workbook(io.BytesIO(res.get_data())).worksheets[0]
+    header, line = ([c.value for c in r] for r in sheet.iter_rows(max_row=2))
+    assert header[:5] == ["Título", "Cliente", "Responsable", "Etapa", "Estado"]
+    assert line[:5] == ["Exportación ganada", "Exportadora Andina", "Beto Rep", stage, "Ganado"]
+    assert line[5] == datetime(2026, 5, 20) and line[6] == 1234.5
+
+
+def _row_values(body: dict[str, Any]) -> list[list[Any]]:
+    """A run's rows as lists of cell values, whatever shape a row takes (a list, or an object
+    with its values)."""
+    out = []
+    for r in body.get("rows", []):
+        if isinstance(r, dict):
+            r = r.get("values", list(r.values()))
+        out.append([v.get("value", v) if isinstance(v, dict) else v for v in r])
+    return out

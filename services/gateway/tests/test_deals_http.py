@@ -191,7 +191,7 @@ def test_lists_filters_and_export(stack: Stack) -> None:
     exported = stack.http.get(f"/api/v1/deals:export?client_id={client}", headers=stack.auth("carla"))
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    assert [r["title"] for r in rows] == ["Carla alfa", "Carla beta", "Carla gamma"]
+    assert [r["Título"] for r in rows] == ["Carla alfa", "Carla beta", "Carla gamma"]
 
 
 def test_pipelines_are_read_by_all_and_changed_by_managers(stack: Stack) -> None:

@@ -31,6 +31,7 @@ from icalendar import Calendar
 from crm_platform.nats_server import NatsServer
 from crm_platform.testing import scratch_postgres
 from crm_reporting.adapters import tables
+from crm_reporting.domain.report_words import value_word
 
 from .conftest import Stack, running_stack
 
@@ -301,8 +302,11 @@ def test_every_module_exports_a_workbook_of_text_never_formulas(
     rows = [[c.value for c in r] for r in wb.worksheets[0].iter_rows()]
     expected = _expected_rows(m, stack, seeded, grouped)
     if grouped:
-        # The data rows, then the totals row ("Total": no money, so no currency).
-        assert rows[1:] == [*expected, ["Total", sum(n for _, n in expected)]]
+        # The data rows, then the totals row ("Total": no money, so no currency). A workbook
+        # shows an owner by name, not by id, and a coded value as its word.
+        names = {u["id"]: u["display_name"] for u in stack.users.values() if "display_name" in u}
+        shown = [[value_word(module, m.group_by, names.get(key, key)), n] for key, n in expected]
+        assert rows[1:] == [*shown, ["Total", sum(n for _, n in expected)]]
     else:
         shown = [[r[0], float(r[1]["amount"])] if m.money else [r[0]] for r in expected]
         assert _in_order(rows[1:], grouped) == _in_order(shown, grouped)

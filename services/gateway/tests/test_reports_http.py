@@ -218,7 +218,8 @@ def test_exports_stream_a_workbook_and_a_calendar_of_the_callers_records(stack: 
     wb = openpyxl.load_workbook(io.BytesIO(res.get_data()))
     assert wb.sheetnames == ["Negocios", "Filtros"]
     rows = [[c.value for c in r] for r in wb["Negocios"].iter_rows()]
-    ana, beto = stack.id("ana"), stack.id("beto")
+    # The owner reads as their name, not an id.
+    ana, beto = "Ana Rep", "Beto Rep"
     assert rows == [
         ["Responsable", "Moneda", "Cantidad", "Suma de monto"],
         [ana, "COP", 1, 2_000_000],

@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, owner_filter, read_page
 from crm_platform.update_mask import UpdatableFields
 from crm_platform.versioning import check_version
-from crm_reporting.adapters import ics_export, xlsx_export
+from crm_reporting.adapters import ics_export, record_names, xlsx_export
 from crm_reporting.adapters import report_definition_repository as repository
 from crm_reporting.adapters.report_definition_repository import DefinitionFilters
 from crm_reporting.adapters.report_query import OutputColumn, build, data_span, table_of, where_clauses
@@ -42,6 +43,7 @@ from crm_reporting.domain.report_definitions import (
     check_report,
     check_time_zone,
 )
+from crm_reporting.domain.report_words import REFERENCES, VALUE_WORDS, value_word
 
 Clock = Callable[[], datetime]
 MAX_NAME = 200
@@ -296,6 +298,33 @@ def _stream_rows(session: Any, stmt: sa.Select[Any], decode: Callable[[Any], lis
             yield decode(row)
 
 
+def readable_rows(
+    session: Any, module: str, columns: Sequence[OutputColumn], rows: Iterator[list[Any]], chunk: int = 1000
+) -> Iterator[list[Any]]:
+    """The rows as a person reads them: an id of a user, client, contact, stage, pipeline or
+    campaign as that record's name (the id itself when the read models do not know it), a coded
+    value as its word (won → "Ganado"); other cells (dates, money, numbers) keep their types.
+    Names are looked up a chunk of rows at a time, so memory stays flat."""
+    refs = [(i, REFERENCES[c.key]) for i, c in enumerate(columns) if c.key in REFERENCES]
+    coded = [(i, c.key) for i, c in enumerate(columns) if c.key in VALUE_WORDS.get(module, {})]
+    if not refs and not coded:
+        yield from rows
+        return
+    it = iter(rows)
+    while batch := list(islice(it, chunk)):
+        found: dict[int, dict[str, str]] = {}
+        for i, kind in refs:
+            found[i] = record_names.names(session, kind, {row[i] for row in batch if isinstance(row[i], str)})
+        for row in batch:
+            for i, _ in refs:
+                if isinstance(row[i], str) and row[i]:
+                    row[i] = found[i].get(row[i], row[i])
+            for i, key in coded:
+                if isinstance(row[i], str):
+                    row[i] = value_word(module, key, row[i])
+            yield row
+
+
 def _temp_file(suffix: str) -> Path:
     fd, name = tempfile.mkstemp(prefix="crm-report-", suffix=suffix)
     os.close(fd)
@@ -324,7 +353,9 @@ def export_xlsx(
                 n = xlsx_export.write_workbook(
                     out,
                     built.columns,
-                    _stream_rows(session, built.statement, built.decode),
+                    readable_rows(
+                        session, spec.module, built.columns, _stream_rows(session, built.statement, built.decode)
+                    ),
                     zone=report.time_zone,
                     grouped=built.grouped,
                     description=_description(report, name, generated, data_time),
