@@ -159,6 +159,7 @@ class Resource:
                 view=view,
             )
             list_fields = _list_fields(query) if query is not None else set()
+            empty_is_default = body is not None and is_action(rule) and _all_optional(body)
 
             @functools.wraps(view)
             def wrapper(**path: Any) -> Response:
@@ -171,7 +172,12 @@ class Resource:
                     unknown = ", ".join(sorted(request.args))
                     raise ProblemError(400, "invalid_query", f"unknown query parameter(s): {unknown}")
                 if body is not None:
-                    kwargs["body"] = parse_body(body)
+                    if empty_is_default and not request.get_data(cache=True) and not request.mimetype:
+                        # An action (`:win`, `:reopen` ...) whose body is all optional may be sent
+                        # bare, as `curl -X POST` sends it: the body's defaults apply.
+                        kwargs["body"] = body()
+                    else:
+                        kwargs["body"] = parse_body(body)
                 return view(**kwargs)
 
             wrapper.operation = op  # type: ignore[attr-defined]
@@ -181,6 +187,17 @@ class Resource:
             return wrapper
 
         return decorate
+
+
+def is_action(rule: str) -> bool:
+    """A custom action route: `POST /api/v1/deals/<id:deal_id>:win` (a verb after the last path
+    segment's colon, path parameters aside)."""
+    return ":" in openapi_path(rule)[0].rsplit("/", 1)[-1]
+
+
+def _all_optional(model: type[BaseModel]) -> bool:
+    """Whether an empty object is a valid body: every field has a default."""
+    return not any(f.is_required() for f in model.model_fields.values())
 
 
 def openapi_path(rule: str) -> tuple[str, list[str]]:

@@ -488,3 +488,30 @@ def _row_values(body: dict[str, Any]) -> list[list[Any]]:
             r = r.get("values", list(r.values()))
         out.append([v.get("value", v) if isinstance(v, dict) else v for v in r])
     return out
+
+
+# --- Actions take an empty body --------------------------------------------------------------------
+
+
+def test_an_action_whose_body_is_all_optional_may_be_sent_bare(stack: Stack) -> None:
+    client = _created(stack, "ana", "/api/v1/clients", {"name": "Acciones Sin Cuerpo", "force_duplicate": True})
+    deal = _created(
+        stack,
+        "ana",
+        "/api/v1/deals",
+        {"title": "Sin cuerpo", "client_id": client["id"], "amount": {"amount": "1", "currency_code": "USD"}},
+    )
+    url = f"/api/v1/deals/{deal['id']}"
+    # As `curl -X POST` sends it: no body, no Content-Type.
+    won = stack.http.post(f"{url}:win", headers=stack.auth("ana"))
+    assert won.status_code == 200, won.get_json()
+    assert won.get_json()["status"] == "won"
+    reopened = stack.http.post(f"{url}:reopen", headers=stack.auth("ana"))
+    assert reopened.status_code == 200, reopened.get_json()
+    assert reopened.get_json()["status"] == "open"
+    # A body that is there is still JSON, and an action that needs one still says so.
+    wrong_type = stack.http.post(f"{url}:win", data="x", content_type="text/plain", headers=stack.auth("ana"))
+    assert wrong_type.status_code == 415
+    lose = stack.http.post(f"{url}:lose", headers=stack.auth("ana"))
+    assert lose.status_code == 415 and lose.get_json()["code"] == "unsupported_media_type"
+    assert _get(stack, "ana", url).get_json()["status"] == "open"
