@@ -157,13 +157,13 @@ def consumer_span(
     span that wrote the events). Several: a span of its own, linked to each of them (capped at
     MAX_LINKS), as the messaging conventions do for a batch."""
     contexts = []
-    seen: set[int] = set()
+    seen: set[tuple[int, int]] = set()
     for tp in traceparents:
         if not tp:
             continue
         sc = trace.get_current_span(extract({TRACEPARENT_HEADER: tp})).get_span_context()
         if sc.is_valid and (sc.trace_id, sc.span_id) not in seen:
-            seen.add((sc.trace_id, sc.span_id))  # type: ignore[arg-type]
+            seen.add((sc.trace_id, sc.span_id))
             contexts.append(sc)
     parent: Context | None = Context()  # not the consumer loop's context: a batch starts afresh
     links: Sequence[Link] = ()
