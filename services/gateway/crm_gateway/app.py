@@ -185,7 +185,10 @@ def create_app(
         g.actor_token = actor_var.set(principal.id)
         if principal.user.password_change_required and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
             raise ProblemError(
-                403, "password_change_required", "choose a new password first (POST /api/v1/auth/password)"
+                403,
+                "password_change_required",
+                "choose a new password first: POST /api/v1/auth/password with "
+                '{"current_password": "...", "new_password": "... (10 characters or more)"}, then sign in again',
             )
 
     @app.after_request
