@@ -55,6 +55,18 @@ STATE_FILE = "crm-up.json"
 LOCK_FILE = "crm-up.lock"
 
 
+def _kept_secret(path: Path) -> str:
+    """A random secret made once and read back on later starts (file mode 0600)."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value)
+        return value
+
+
 class PlatformLocked(RuntimeError):
     """Another `crm up` holds this data folder; the message names it."""
 
@@ -151,6 +163,10 @@ class Platform:
         self.env["CRM_LAUNCHER_PID"] = str(os.getpid())  # children end with us (crm_platform.parent)
         if not self.env.get("CRM_INTERNAL_TOKEN"):
             self.env["CRM_INTERNAL_TOKEN"] = secrets.token_urlsafe(32)
+        if not self.env.get("CRM_WEB_SECRET_KEY"):
+            # Kept in the data folder (owner-only), so that a restarted web process, or the next
+            # `crm up`, keeps its users signed in.
+            self.env["CRM_WEB_SECRET_KEY"] = _kept_secret(self.data_dir / "web-secret-key")
         identity_log = self.log_dir / "identity.log"
         self._identity_log_start = identity_log.stat().st_size if identity_log.exists() else 0
         for name in SERVICES:

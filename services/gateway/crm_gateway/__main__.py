@@ -7,38 +7,20 @@ refuses to start without CRM_INTERNAL_TOKEN: the services trust only callers tha
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from typing import Any
-
-from gunicorn.app.base import BaseApplication
 
 from crm_gateway.settings import gateway_settings
 from crm_platform.config import ConfigError, platform_settings
 from crm_platform.logs import setup_logging
 from crm_platform.parent import exit_with_launcher
+from crm_platform.wsgi import serve
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]):
-        self.options = options
-        super().__init__()
+def _app() -> Any:
+    from crm_gateway.app import create_app
 
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from crm_gateway.app import create_app
-
-        return create_app()
-
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+    return create_app()
 
 
 def main() -> None:
@@ -53,31 +35,12 @@ def main() -> None:
         sys.exit(2)
     listen, workers, threads = gateway.listen, gateway.workers, gateway.threads
     setup_logging("gateway", settings.log_level, settings.log_format)
-    options: dict[str, Any] = {
-        "bind": listen,
-        "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": None,
-        "loglevel": settings.log_level,
-    }
-    # gunicorn's control socket (for gunicornc) defaults to one path per user, shared by every
-    # gateway on the machine: a second instance took over the first's. Only where asked, at a path
-    # of this instance's own.
-    control_socket = os.environ.get("CRM_GATEWAY_CONTROL_SOCKET", "")
-    if control_socket:
-        options["control_socket"] = control_socket
-    else:
-        options["control_socket_disable"] = True
-    if workers > 1:
-        mp_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="crm-prom-"))
-        shutil.rmtree(mp_dir, ignore_errors=True)
-        os.makedirs(mp_dir, exist_ok=True)
-        options["child_exit"] = _child_exit
-    _Gunicorn(options).run()
-
-
-if __name__ == "__main__":
-    main()
+    serve(
+        _app,
+        name="gateway",
+        bind=listen,
+        workers=workers,
+        threads=threads,
+        log_level=settings.log_level,
+        control_socket=os.environ.get("CRM_GATEWAY_CONTROL_SOCKET", ""),
+    )

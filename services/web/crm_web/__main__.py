@@ -8,38 +8,20 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import sys
-import tempfile
 from typing import Any
-
-from gunicorn.app.base import BaseApplication
 
 from crm_platform.config import ConfigError, platform_settings
 from crm_platform.logs import setup_logging
 from crm_platform.parent import exit_with_launcher
+from crm_platform.wsgi import serve
 from crm_web.settings import web_settings
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]):
-        self.options = options
-        super().__init__()
+def _app() -> Any:
+    from crm_web.app import create_app
 
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        from crm_web.app import create_app
-
-        return create_app()
-
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
+    return create_app()
 
 
 def main() -> None:
@@ -55,23 +37,12 @@ def main() -> None:
         os.environ["CRM_WEB_SECRET_KEY"] = secrets.token_urlsafe(32)
         print("crm-web: CRM_WEB_SECRET_KEY is not set; sessions end when this process restarts", file=sys.stderr)
     setup_logging("web", platform.log_level, platform.log_format)
-    options: dict[str, Any] = {
-        "bind": settings.listen,
-        "workers": settings.workers,
-        "worker_class": "gthread",
-        "threads": settings.threads,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": None,
-        "loglevel": platform.log_level,
-    }
-    if settings.workers > 1:
-        mp_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="crm-web-prom-"))
-        shutil.rmtree(mp_dir, ignore_errors=True)
-        os.makedirs(mp_dir, exist_ok=True)
-        options["child_exit"] = _child_exit
-    _Gunicorn(options).run()
-
-
-if __name__ == "__main__":
-    main()
+    serve(
+        _app,
+        name="web",
+        bind=settings.listen,
+        workers=settings.workers,
+        threads=settings.threads,
+        log_level=platform.log_level,
+        control_socket=os.environ.get("CRM_WEB_CONTROL_SOCKET", ""),
+    )
