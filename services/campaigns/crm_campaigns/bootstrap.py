@@ -5,6 +5,8 @@ Tests pass a clock, settings or providers of their own to `build_spec`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from crm_campaigns.adapters.contacts_directory import ContactsDirectory, GrpcContactsDirectory
 from crm_campaigns.adapters.deals_client import DealsClient, GrpcDealsClient
 from crm_campaigns.adapters.mail import MailchimpClient, SmtpSender
@@ -17,6 +19,15 @@ from crm_campaigns.settings import CampaignsSettings, campaigns_settings
 from crm_platform.db import Database
 from crm_platform.grpc_server import GrpcServer
 from crm_platform.service import BackgroundTask, ServiceSpec
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """The use cases' dependencies and the mail providers, made once for a start's database."""
+
+    db: Database
+    campaigns: Campaigns
+    providers: Providers
 
 
 def providers_for(settings: CampaignsSettings) -> Providers:
@@ -35,15 +46,15 @@ def build_spec(
     deals: DealsClient | None = None,
 ) -> ServiceSpec:
     """The service as it runs; settings are read from the environment when it starts."""
-    state: dict[str, object] = {}
+    current: _Wiring | None = None
 
     def wiring(db: Database) -> tuple[Campaigns, Providers]:
-        if state.get("db") is not db:  # one wiring per start (tests start the spec many times)
-            state["db"] = db
+        nonlocal current
+        if current is None or current.db is not db:  # one wiring per start (tests start the spec many times)
             s = settings or campaigns_settings()
             w = Campaigns(db, directory or GrpcContactsDirectory(), deals or GrpcDealsClient(), s, clock)
-            state["w"], state["p"] = w, providers or providers_for(s)
-        return state["w"], state["p"]  # type: ignore[return-value]
+            current = _Wiring(db, w, providers or providers_for(s))
+        return current.campaigns, current.providers
 
     def register(server: GrpcServer, db: Database) -> None:
         w, p = wiring(db)
@@ -51,11 +62,9 @@ def build_spec(
 
     def background(db: Database) -> list[BackgroundTask]:
         w, p = wiring(db)
-        sender = MailSender(w, p, w.settings.send_poll_seconds)
-        state["sender"] = sender
-        return [sender]
+        return [MailSender(w, p, w.settings.send_poll_seconds)]
 
-    spec = ServiceSpec(
+    return ServiceSpec(
         name="campaigns",
         migrations="crm_campaigns:migrations",
         register=register,
@@ -63,8 +72,6 @@ def build_spec(
         background=background,
         settings=(lambda: settings) if settings is not None else campaigns_settings,
     )
-    spec.state = state  # type: ignore[attr-defined]
-    return spec
 
 
 SPEC = build_spec()

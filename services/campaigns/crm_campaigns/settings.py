@@ -30,14 +30,14 @@ class CampaignsSettings(BaseSettings):
     default_currency: str = "COP"
     # SMTP: the server every SMTP mailing goes through.
     smtp_host: str = "127.0.0.1"
-    smtp_port: int = Field(25, ge=1, le=65535)
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_security: Literal["none", "starttls", "tls"] = "none"
     smtp_user: str = ""
     smtp_password: str = ""
-    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     smtp_verify_tls: bool = True
     # SMTP connections a mailing is sent over at once.
-    smtp_connections: int = Field(2, ge=1, le=32)
+    smtp_connections: int = Field(default=2, ge=1, le=32)
     # The sender of a mailing whose content names none.
     default_from_email: str = "no-reply@example.com"
     default_from_name: str = ""
@@ -50,11 +50,11 @@ class CampaignsSettings(BaseSettings):
     # Key of the unsubscribe links' signatures; empty = derived from CRM_INTERNAL_TOKEN.
     unsubscribe_secret: str = ""
     # Members claimed per turn of the background sender, and its idle poll.
-    send_batch_size: int = Field(200, ge=1, le=10_000)
+    send_batch_size: int = Field(default=200, ge=1, le=10_000)
     # Members claimed (queued → sending) together before their messages go: a crash mid-group
     # leaves at most this many in doubt (never resent); 1 = one at a time, two commits a message.
-    send_claim_size: int = Field(20, ge=1, le=500)
-    send_poll_seconds: float = Field(1.0, gt=0)
+    send_claim_size: int = Field(default=20, ge=1, le=500)
+    send_poll_seconds: float = Field(default=1.0, gt=0)
 
     @field_validator("default_currency")
     @classmethod
@@ -86,4 +86,4 @@ class CampaignsSettings(BaseSettings):
 
 
 def campaigns_settings() -> CampaignsSettings:
-    return load_settings(CampaignsSettings, f"the campaigns service ({PREFIX}*)")  # type: ignore[no-any-return]
+    return load_settings(CampaignsSettings, f"the campaigns service ({PREFIX}*)")

@@ -51,8 +51,8 @@ class FirstAdminSettings(BaseSettings):
 
 
 def identity_settings() -> IdentitySettings:
-    return load_settings(IdentitySettings, f"the identity service ({PREFIX}*)")  # type: ignore[no-any-return]
+    return load_settings(IdentitySettings, f"the identity service ({PREFIX}*)")
 
 
 def first_admin_settings() -> FirstAdminSettings:
-    return load_settings(FirstAdminSettings, "the first administrator (CRM_ADMIN_*)")  # type: ignore[no-any-return]
+    return load_settings(FirstAdminSettings, "the first administrator (CRM_ADMIN_*)")

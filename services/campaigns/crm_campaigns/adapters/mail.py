@@ -87,13 +87,16 @@ def to_email_bytes(mail: OutgoingMail) -> bytes:
         formataddr((str(Header(mail.from_name, _UTF8)), mail.from_email)) if mail.from_name else mail.from_email
     )
     msg["To"] = formataddr((str(Header(mail.to_name, _UTF8)), mail.to_email)) if mail.to_name else mail.to_email
-    msg["Subject"] = Header(mail.subject, _UTF8)
+    # typeshed types compat32 header values as str, but compat32 takes a Header (its way to
+    # encode a non-ASCII header).
+    msg["Subject"] = Header(mail.subject, _UTF8)  # type: ignore[assignment]
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = make_msgid(domain=mail.from_email.rpartition("@")[2] or "localhost")
     if mail.reply_to:
         msg["Reply-To"] = mail.reply_to
     if mail.unsubscribe_url:
         msg["List-Unsubscribe"] = f"<{mail.unsubscribe_url}>"
+    # typeshed types _charset as str, but MIMEText takes a Charset (here: quoted-printable bodies).
     msg.attach(MIMEText(mail.text or " ", "plain", _UTF8))  # type: ignore[arg-type]
     if mail.html:
         msg.attach(MIMEText(mail.html, "html", _UTF8))  # type: ignore[arg-type]

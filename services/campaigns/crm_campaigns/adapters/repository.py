@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -153,7 +153,7 @@ def save_campaign(session: Session, c: Campaign, read_version: int) -> bool:
     res = session.execute(
         update(campaigns).where(campaigns.c.id == c.id, campaigns.c.version == read_version).values(**_values(c))
     )
-    return bool(res.rowcount)
+    return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def delete_campaign(session: Session, campaign_id: str) -> None:
@@ -278,7 +278,17 @@ def update_member(session: Session, member_id: str, read_version: int | None = N
     if read_version is not None:
         stmt = stmt.where(members.c.version == read_version)
     res = session.execute(stmt.values(version=members.c.version + 1, **values))
-    return bool(res.rowcount)
+    return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+
+
+class MemberFilters(TypedDict, total=False):
+    """The filters of a member list ("" or None: not filtered on)."""
+
+    query: str
+    status: str
+    assigned_rep_id: str
+    last_call_outcome: str
+    call_back_before: datetime | None
 
 
 def list_members(
@@ -334,7 +344,7 @@ def queue_members(session: Session, campaign_id: str) -> int:
         )
         .values(send_state="queued")
     )
-    return int(res.rowcount or 0)
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def claim_members(session: Session, ids: Sequence[str]) -> list[str]:
@@ -382,7 +392,8 @@ def mark_in_doubt(session: Session, campaign_id: str | None = None) -> int:
     stmt = update(members).where(members.c.send_state == "sending")
     if campaign_id:
         stmt = stmt.where(members.c.campaign_id == campaign_id)
-    return int(session.execute(stmt.values(send_state="in_doubt")).rowcount or 0)
+    res = session.execute(stmt.values(send_state="in_doubt"))
+    return int(res.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def member_stats(session: Session, campaign_id: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from crm_campaigns.domain.content import check_template
 from crm_platform.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -147,14 +148,14 @@ DRAFT_ONLY = frozenset({"type", "target"})
 class _Fields(UpdatableFields):
     """ "budget" is two attributes of the record (amount and currency)."""
 
-    def apply_path(self, changes, current, draft, head, sub):  # type: ignore[no-untyped-def]
+    def apply_path(self, changes: dict[str, Any], current: Any, draft: Any, head: str, sub: str) -> None:
         if head == "budget":
             changes["budget_amount"] = draft.budget_amount
             changes["currency_code"] = draft.currency_code
         else:
             super().apply_path(changes, current, draft, head, sub)
 
-    def value(self, record, name):  # type: ignore[no-untyped-def]
+    def value(self, record: Any, name: str) -> Any:
         if name == "budget":
             return (record.budget_amount, record.currency_code)
         return super().value(record, name)

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -37,7 +37,7 @@ def check_template(source: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _compiled(source: str, html: bool):  # type: ignore[no-untyped-def]
+def _compiled(source: str, html: bool) -> Template:
     return (_html if html else _text).from_string(source)
 
 

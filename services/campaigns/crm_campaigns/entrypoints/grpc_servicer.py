@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from crm.campaigns.v1 import campaigns_pb2 as pb
 from crm.campaigns.v1 import campaigns_pb2_grpc
+from crm_campaigns.domain.campaigns import Campaign
 from crm_campaigns.entrypoints import convert
 from crm_campaigns.service_layer import calls, leads, mailing
 from crm_campaigns.service_layer import campaigns as uc
@@ -15,7 +18,7 @@ from crm_platform.errors import InvalidArgument
 from crm_platform.listing import owner_filter
 from crm_platform.protoconv import date_from_proto
 
-Ctx = grpc.ServicerContext
+Ctx: TypeAlias = grpc.ServicerContext
 
 
 class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
@@ -23,7 +26,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
         self.w = w
         self.providers = providers
 
-    def _draft(self, message: pb.Campaign):  # type: ignore[no-untyped-def]
+    def _draft(self, message: pb.Campaign) -> Campaign:
         return convert.campaign_from_proto(message, self.w.settings.default_currency)
 
     def GetCampaign(self, request: pb.GetCampaignRequest, context: Ctx) -> pb.GetCampaignResponse:

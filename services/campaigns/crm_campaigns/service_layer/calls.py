@@ -7,6 +7,8 @@ the remembered answer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from crm.campaigns.v1 import campaigns_pb2 as pb
 from crm_campaigns.adapters import repository as repo
 from crm_campaigns.adapters.contacts_directory import NewProspect
@@ -17,6 +19,7 @@ from crm_campaigns.domain.members import CallOutcome, MemberStatus, after_call
 from crm_campaigns.entrypoints import convert
 from crm_campaigns.service_layer.campaigns import Campaigns, member_changed, read_campaign
 from crm_platform.context import current_actor
+from crm_platform.db import UnitOfWork
 from crm_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from crm_platform.idempotency import remembered, run_once
 from crm_platform.ids import is_valid_id, new_id
@@ -125,11 +128,11 @@ def record_call(w: Campaigns, request: pb.RecordCallOutcomeRequest) -> pb.Record
         f"{base}:call",
     )
 
-    def change(uow) -> pb.RecordCallOutcomeResponse:  # type: ignore[no-untyped-def]
+    def change(uow: UnitOfWork) -> pb.RecordCallOutcomeResponse:
         row = repo.get_member(uow.session, member.id, for_update=True)
         check_version("member", row.id, row.version, request.expected_version)
         status = after_call(MemberStatus(row.status), bool(prospect_id or deal_id))
-        values: dict[str, object] = {
+        values: dict[str, Any] = {  # column values of the member row
             "call_count": row.call_count + 1,
             "last_call_outcome": outcome.value,
             "last_call_time": now,

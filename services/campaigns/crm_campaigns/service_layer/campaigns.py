@@ -447,7 +447,7 @@ def list_members(w: Campaigns, request: pb.ListMembersRequest) -> tuple[list[pb.
     before = time_from_proto(request, "call_back_before")
     with w.db.read() as session:
         read_campaign(session, request.campaign_id)
-    filters = {
+    filters: repo.MemberFilters = {
         "query": request.query,
         "status": status.value if status else "",
         "assigned_rep_id": request.assigned_rep_id,

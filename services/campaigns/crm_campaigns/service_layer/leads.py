@@ -11,8 +11,10 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from crm.campaigns.v1 import campaigns_pb2 as pb
 from crm.campaigns.v1 import events_pb2
@@ -56,7 +58,8 @@ def _request_id(campaign_id: str, key: str) -> str:
     return "lead-" + hashlib.sha256(f"{campaign_id}|{key}".encode()).hexdigest()[:40]
 
 
-def _existing(session, campaign_id: str, lead: Lead, key: str):  # type: ignore[no-untyped-def]
+def _existing(session: Session, campaign_id: str, lead: Lead, key: str) -> Any:
+    """The campaign's member this lead already is (same key, else same e-mail); None when new."""
     row = repo.member_by_key(session, campaign_id, key)
     if row is None and lead.email:
         row = repo.member_by_email(session, campaign_id, lead.email)

@@ -86,6 +86,7 @@ class _Doc(FPDF):
         super().__init__(orientation="L", unit="mm", format="A4")
         self.set_auto_page_break(False)
         self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.clean: Callable[[str], str]
         files = _font_files()
         if files:
             self.add_font("DejaVu", "", str(files[0]))
@@ -93,7 +94,6 @@ class _Doc(FPDF):
             self.family_name, self.clean = "DejaVu", (lambda s: s)
         else:
             self.family_name, self.clean = "Helvetica", _latin
-        self.clean: Callable[[str], str]
 
     def font(self, size: float, bold: bool = False) -> None:
         self.set_font(self.family_name, "B" if bold else "", size)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -204,15 +205,13 @@ class GrpcRecordsDirectory:
                 out[c.id] = canvas_pb2.NoteLink(
                     kind=canvas_pb2.LINK_KIND_CAMPAIGN, target_id=c.id, state=canvas_pb2.LINK_STATE_RESTRICTED
                 )
-        results = {
-            c.id: self._submit(
-                self._pool,
-                lambda cid=c.id: self._stubs["campaigns"]().GetCampaignResults(
-                    campaigns_pb2.GetCampaignResultsRequest(campaign_id=cid)
-                ),
+
+        def results_of(campaign_id: str) -> campaigns_pb2.GetCampaignResultsResponse:
+            return self._stubs["campaigns"]().GetCampaignResults(
+                campaigns_pb2.GetCampaignResultsRequest(campaign_id=campaign_id)
             )
-            for c in visible
-        }
+
+        results = {c.id: self._submit(self._pool, partial(results_of, c.id)) for c in visible}
         for c in visible:
             link = canvas_pb2.NoteLink(
                 kind=canvas_pb2.LINK_KIND_CAMPAIGN,
@@ -251,15 +250,13 @@ class GrpcRecordsDirectory:
                 )
             ),
         )
-        counts = {
-            tag: self._submit(
-                self._pool,
-                lambda t=tag: self._stubs["contacts"]().ListClients(
-                    contacts_pb2.ListClientsRequest(segment_tag=t, page_size=1, include_total_size=True)
-                ),
+
+        def clients_tagged(tag: str) -> contacts_pb2.ListClientsResponse:
+            return self._stubs["contacts"]().ListClients(
+                contacts_pb2.ListClientsRequest(segment_tag=tag, page_size=1, include_total_size=True)
             )
-            for tag in tags
-        }
+
+        counts = {tag: self._submit(self._pool, partial(clients_tagged, tag)) for tag in tags}
         try:
             won = {f.segment_tag: f for f in won_job.result().figures}
         except Exception:

@@ -80,7 +80,7 @@ def update_canvas(session: Session, c: Canvas, read_version: int) -> bool:
     result = session.execute(
         update(canvases).where(canvases.c.id == c.id, canvases.c.version == read_version).values(**_canvas_values(c))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def get_canvas(session: Session, canvas_id: str, *, for_update: bool = False) -> Canvas | None:
@@ -148,7 +148,7 @@ def update_note(session: Session, note: Note, read_version: int) -> bool:
         .where(canvas_notes.c.id == note.id, canvas_notes.c.version == read_version)
         .values(**_note_values(note))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def delete_notes(session: Session, note_ids: Sequence[str]) -> None:
@@ -175,6 +175,7 @@ def _revision(row: Any) -> Revision:
         number=row.revision_number,
         author_id=row.author_id,
         summary=row.summary,
+        # NOT NULL, so never None; crm_platform.db.utc is typed Optional in and out.
         created_at=utc(row.created_at),  # type: ignore[arg-type]
     )
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import secrets
 
-from argon2 import PasswordHasher
+from argon2 import DEFAULT_MEMORY_COST, DEFAULT_PARALLELISM, DEFAULT_TIME_COST, PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 
 class PasswordHashing:
     def __init__(self, *, time_cost: int | None = None, memory_cost: int | None = None, parallelism: int | None = None):
-        costs = {"time_cost": time_cost, "memory_cost": memory_cost, "parallelism": parallelism}
         # Unset costs keep argon2-cffi's defaults, which follow its current recommendation.
-        self.hasher = PasswordHasher(**{k: v for k, v in costs.items() if v is not None})
+        self.hasher = PasswordHasher(
+            time_cost=DEFAULT_TIME_COST if time_cost is None else time_cost,
+            memory_cost=DEFAULT_MEMORY_COST if memory_cost is None else memory_cost,
+            parallelism=DEFAULT_PARALLELISM if parallelism is None else parallelism,
+        )
         # Made once per process with the same parameters as real hashes, so verifying against it
         # costs the same time; its password is random and thrown away, so nothing matches it.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))

@@ -128,7 +128,7 @@ def save_user(session: DbSession, user: User, previous_version: int) -> bool:
     result = session.execute(
         update(users).where(users.c.id == user.id, users.c.version == previous_version).values(**_user_values(user))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def set_password_hash(session: DbSession, user_id: str, password_hash: str) -> None:
@@ -253,7 +253,7 @@ def save_team(session: DbSession, team: Team, previous_version: int) -> bool:
     result = session.execute(
         update(teams).where(teams.c.id == team.id, teams.c.version == previous_version).values(**_team_values(team))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def delete_team(session: DbSession, team_id: str) -> None:
@@ -335,7 +335,7 @@ def revoke_user_sessions(session: DbSession, user_id: str, now: datetime, reason
         .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def add_refresh_token(session: DbSession, digest: str, session_id: str, now: datetime) -> None:
@@ -408,7 +408,8 @@ def recent_attempt_times(
         .order_by(login_attempts.c.attempted_at.desc())
         .limit(limit)
     )
-    return [_utc(t) for t in session.scalars(stmt)]
+    attempted: list[datetime] = list(session.scalars(stmt))
+    return [_utc(t) for t in attempted]
 
 
 def add_login_attempt(session: DbSession, email_key: str, client_address: str, now: datetime) -> None:

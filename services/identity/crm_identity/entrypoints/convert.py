@@ -19,15 +19,15 @@ _ROLE_TO_PROTO = {
     Role.MANAGER: identity_pb2.ROLE_MANAGER,
     Role.REP: identity_pb2.ROLE_REP,
 }
-_ROLE_FROM_PROTO = {v: k for k, v in _ROLE_TO_PROTO.items()}
+_ROLE_FROM_PROTO: dict[int, Role] = {v: k for k, v in _ROLE_TO_PROTO.items()}
 
 
 def role_from_proto(value: int) -> Role | None:
     """None for ROLE_UNSPECIFIED (and unknown numbers)."""
-    return _ROLE_FROM_PROTO.get(value)  # type: ignore[call-overload]
+    return _ROLE_FROM_PROTO.get(value)
 
 
-def role_to_proto(role: Role) -> identity_pb2.Role.ValueType:
+def role_to_proto(role: Role) -> identity_pb2.Role:
     return _ROLE_TO_PROTO[role]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.identity.v1 import identity_pb2, identity_pb2_grpc
 from crm_identity.entrypoints import convert
@@ -11,8 +14,18 @@ from crm_identity.service_layer.deps import Deps
 from crm_identity.service_layer.sessions import SignIn
 
 
-def _sign_in_fields(signed_in: SignIn) -> dict[str, object]:
+class SignInFields(TypedDict):
     """The fields LoginResponse and RefreshSessionResponse share."""
+
+    user: identity_pb2.User
+    session: identity_pb2.Session
+    access_token: str
+    access_token_expire_time: Timestamp
+    refresh_token: str
+    refresh_token_expire_time: Timestamp
+
+
+def _sign_in_fields(signed_in: SignIn) -> SignInFields:
     access_expire = convert.timestamp(signed_in.access_token.expire_at)
     refresh_expire = convert.timestamp(signed_in.session.expire_at)
     return {
@@ -95,13 +108,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             client_address=request.client_address,
             user_agent=request.user_agent,
         )
-        return identity_pb2.LoginResponse(**_sign_in_fields(signed_in))  # type: ignore[arg-type]
+        return identity_pb2.LoginResponse(**_sign_in_fields(signed_in))
 
     def RefreshSession(
         self, request: identity_pb2.RefreshSessionRequest, context: grpc.ServicerContext
     ) -> identity_pb2.RefreshSessionResponse:
         signed_in = sessions.refresh_session(self.deps, request.refresh_token)
-        return identity_pb2.RefreshSessionResponse(**_sign_in_fields(signed_in))  # type: ignore[arg-type]
+        return identity_pb2.RefreshSessionResponse(**_sign_in_fields(signed_in))
 
     def GetSession(
         self, request: identity_pb2.GetSessionRequest, context: grpc.ServicerContext

@@ -101,8 +101,9 @@ def revoke_api_token(deps: Deps, token_id: str, user_id: str = "") -> ApiToken:
             raise _not_found(token_id)
         if token.revoked_at is not None:
             return token
-        revoked = replace(token, revoked_at=utcnow())
-        repository.revoke_api_token(uow.session, token_id, revoked.revoked_at)  # type: ignore[arg-type]
+        now = utcnow()
+        revoked = replace(token, revoked_at=now)
+        repository.revoke_api_token(uow.session, token_id, now)
         uow.add_event(events_pb2.ApiTokenRevoked(api_token=convert.api_token_to_proto(revoked)))
         uow.commit()
         return revoked
