@@ -44,3 +44,7 @@ def main() -> None:
         log_level=settings.log_level,
         control_socket=os.environ.get("CRM_GATEWAY_CONTROL_SOCKET", ""),
     )
+
+
+if __name__ == "__main__":
+    main()

@@ -46,3 +46,7 @@ def main() -> None:
         log_level=platform.log_level,
         control_socket=os.environ.get("CRM_WEB_CONTROL_SOCKET", ""),
     )
+
+
+if __name__ == "__main__":
+    main()
