@@ -14,9 +14,10 @@ A value that is set but malformed stops the service at start with a message nami
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -172,7 +173,11 @@ class ServiceConfig:
     platform: PlatformSettings
 
 
-def load_settings(factory, what: str):  # type: ignore[no-untyped-def]
+S = TypeVar("S")
+
+
+def load_settings(factory: Callable[[], S], what: str) -> S:
+    """The settings `factory` reads from the environment, or ConfigError naming each bad value."""
     try:
         return factory()
     except ValidationError as exc:
@@ -190,7 +195,12 @@ def service_config(name: str) -> ServiceConfig:
     info = SERVICES[name]
     prefix = f"CRM_{name.upper()}_"
     platform = platform_settings()
-    own = load_settings(lambda: ServiceSettings(_env_prefix=prefix), f"service {name} ({prefix}*)")
+    own = load_settings(
+        # _env_prefix is an argument of BaseSettings.__init__ that mypy cannot see without
+        # pydantic's mypy plugin (it reads the signature made from the fields)
+        lambda: ServiceSettings(_env_prefix=prefix),  # type: ignore[call-arg]  # see above
+        f"service {name} ({prefix}*)",
+    )
     addr = own.addr or f"127.0.0.1:{info.grpc_port}"
     listen = own.listen or f"127.0.0.1:{addr.rpartition(':')[2]}"
     metrics = own.metrics_listen or f"127.0.0.1:{info.metrics_port}"

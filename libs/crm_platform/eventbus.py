@@ -43,8 +43,8 @@ def subject_for(message: Message | type[Message]) -> str:
 
 def service_of(message: Message | type[Message]) -> str:
     """The producing service named by an event's package (crm.contacts.v1 → contacts)."""
-    parts = message.DESCRIPTOR.full_name.split(".")
-    return parts[1]
+    full_name: str = message.DESCRIPTOR.full_name
+    return full_name.split(".")[1]
 
 
 def stream_name(service: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -27,12 +28,12 @@ class _CallDetails(
     collections.namedtuple(
         "_CallDetails", ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
     ),
-    grpc.ClientCallDetails,
+    grpc.ClientCallDetails,  # type: ignore[misc]  # grpc ships no type hints
 ):
     pass
 
 
-class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):
+class _ContextInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # grpc ships no type hints
     def __init__(self, target: str, deadline: float, internal_token: str, max_deadline: float):
         self.target = target
         self.deadline = deadline
@@ -118,17 +119,17 @@ def channel_to(service: str, addr: str | None = None, *, deadline: float | None 
         return chan
 
 
-_stubs: dict[tuple[type[Any], str, str], Any] = {}
+_stubs: dict[tuple[Callable[[grpc.Channel], Any], str, str], Any] = {}
 
 
-def stub(stub_class: type[S], service: str, addr: str | None = None) -> S:
+def stub(stub_class: Callable[[grpc.Channel], S], service: str, addr: str | None = None) -> S:
     """A stub on the shared channel, itself shared (a stub builds a callable per RPC when made)."""
     address = addr or peer_addr(service)
     key = (stub_class, service, address)
     found = _stubs.get(key)
     if found is None:
-        found = _stubs[key] = stub_class(channel_to(service, address))  # type: ignore[call-arg]
-    return found  # type: ignore[no-any-return]
+        found = _stubs[key] = stub_class(channel_to(service, address))
+    return found
 
 
 def close_channels() -> None:
@@ -145,7 +146,7 @@ def decode_error(error: grpc.RpcError) -> ErrorInfo:
     message = error.details() if hasattr(error, "details") else str(error)
     info = ErrorInfo(code=code, message=message or "")
     try:
-        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+        status = rpc_status.from_call(error)
     except Exception:
         status = None
     if status is not None:

@@ -57,7 +57,7 @@ def status_for(exc: CrmError) -> status_pb2.Status:
     return status_pb2.Status(code=exc.code.value[0], message=exc.message, details=details)
 
 
-class _ServerInterceptor(grpc.ServerInterceptor):
+class _ServerInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc ships no type hints
     def __init__(self, service: str, internal_token: str):
         self.service = service
         self.internal_token = internal_token.encode()
@@ -159,7 +159,7 @@ class GrpcServer:
         self.health = health.HealthServicer(experimental_non_blocking=True)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self._service_names: list[str] = []
-        self.port = self.server.add_insecure_port(listen)
+        self.port: int = self.server.add_insecure_port(listen)
         if self.port == 0:
             raise RuntimeError(f"cannot listen on {listen} (address in use?)")
         self.listen = listen

@@ -61,7 +61,8 @@ def remembered(session: Session, scope: str, request_id: str, response_class: ty
     ).all()
     for stored_id, data in rows:
         if stored_id == request_id:
-            return response_class.FromString(data)
+            answer: M = response_class.FromString(data)  # protobuf ships no type hints: FromString is Any
+            return answer
     if rows:
         raise IdempotencyKeyReused(
             "this Idempotency-Key was already used with a different request; send a new key for a new request"

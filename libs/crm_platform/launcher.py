@@ -93,7 +93,7 @@ class Child:
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
     def backoff(self) -> float:
-        return min(BACKOFF_FIRST_SECONDS * 2 ** max(self.quick_failures - 1, 0), BACKOFF_MAX_SECONDS)
+        return min(BACKOFF_FIRST_SECONDS * 2.0 ** max(self.quick_failures - 1, 0), BACKOFF_MAX_SECONDS)
 
 
 class Platform:
@@ -486,7 +486,7 @@ def _health(name: str, address: str) -> str:
             with grpc.insecure_channel(address) as channel:
                 stub = health_pb2_grpc.HealthStub(channel)
                 res = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                text = health_pb2.HealthCheckResponse.ServingStatus.Name(res.status)
+                text: str = health_pb2.HealthCheckResponse.ServingStatus.Name(res.status)
                 with contextlib.suppress(grpc.RpcError):
                     nats = stub.Check(health_pb2.HealthCheckRequest(service="nats"), timeout=1)
                     if nats.status != health_pb2.HealthCheckResponse.SERVING:

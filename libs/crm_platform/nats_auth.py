@@ -116,14 +116,15 @@ def public_key(seed: str) -> str:
         kp = nkeys.from_seed(seed.encode())
     except Exception as exc:
         raise ValueError(f"not an nkey user seed ({type(exc).__name__})") from None
-    key = kp.public_key.decode()
+    key: str = kp.public_key.decode()  # nkeys ships no type hints
     if not key.startswith("U"):
         raise ValueError("not an nkey *user* seed (it should start with SU)")
     return key
 
 
 def new_seed() -> str:
-    return nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER).decode()
+    seed: bytes = nkeys.encode_seed(os.urandom(32), nkeys.PREFIX_BYTE_USER)  # nkeys ships no type hints
+    return seed.decode()
 
 
 def generate(users: tuple[str, ...] = USERS) -> dict[str, NatsCredentials]:

@@ -52,7 +52,7 @@ def stage_events(session: Session, service: str, messages: Sequence[Message]) ->
     for message in messages:
         if service_of(message) != service:
             raise ValueError(f"service {service} cannot publish {message.DESCRIPTOR.full_name}")
-        meta = message.meta  # type: ignore[attr-defined]  # every event has EventMeta as field 1
+        meta = message.meta  # every event has EventMeta as field 1
         meta.event_id = new_id()
         meta.occurred_at.FromDatetime(now)
         meta.producer = service
@@ -222,8 +222,8 @@ class OutboxRelay:
         done: set[asyncio.Future[Any]] = set()
         if waiting:
             done, pending = await asyncio.wait(waiting, timeout=self.publish_timeout)
-            for fut in pending:
-                fut.cancel()
+            for late in pending:
+                late.cancel()
         outcome = _Outcome([], [])
         for row, fut in zip(rows, futures, strict=True):
             if fut is not None and fut in done and not fut.cancelled() and fut.exception() is None:
@@ -329,9 +329,12 @@ class OutboxRelay:
 
     def update_gauges(self) -> tuple[int, float]:
         with self.db.read() as session:
-            count, oldest = session.execute(
+            row = session.execute(
                 select(func.count(), func.min(outbox_events.c.created_at)).where(outbox_events.c.published_at.is_(None))
             ).one()
+        # By index: unpacking a Row types its items as object (the table's columns are untyped).
+        count: int = row[0]
+        oldest: datetime | None = row[1]
         age = 0.0
         if oldest is not None:
             if oldest.tzinfo is None:  # SQLite hands back naive datetimes (stored as UTC)

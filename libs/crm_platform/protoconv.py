@@ -57,9 +57,10 @@ def time_from_proto(msg: Message, field: str, name: str | None = None) -> dateti
     if not msg.HasField(field):
         return None
     try:
-        return getattr(msg, field).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]
+        instant: datetime = getattr(msg, field).ToDatetime(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise InvalidArgument.field(name or field, "is not a valid time (years 1 to 9999)") from None
+    return instant
 
 
 def date_to_proto(value: date | None) -> types_pb2.Date | None:

@@ -106,8 +106,8 @@ def wait_for_event(nats_url: str, event_class: type[E], match: Callable[[E], boo
                     await msg.ack()
                     if msg.subject != subject_for(event_class):
                         continue
-                    event = event_class.FromString(msg.data)
-                    assert msg.headers is not None and msg.headers[MSG_ID_HEADER] == event.meta.event_id  # type: ignore[attr-defined]
+                    event: E = event_class.FromString(msg.data)
+                    assert msg.headers is not None and msg.headers[MSG_ID_HEADER] == event.meta.event_id
                     if match(event):
                         return event
             raise AssertionError(f"no matching {event_class.DESCRIPTOR.name} on {stream_name(service)} in {timeout}s")
@@ -138,7 +138,7 @@ def publish_events(nats_url: str, events: list[Message]) -> None:
                 await bus.js.publish(
                     subject_for(event),
                     event.SerializeToString(),
-                    headers={MSG_ID_HEADER: event.meta.event_id},  # type: ignore[attr-defined]
+                    headers={MSG_ID_HEADER: event.meta.event_id},
                 )
         finally:
             for bus in buses.values():

@@ -21,7 +21,8 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -34,6 +35,14 @@ from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from crm_platform.config import ConfigError
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from werkzeug.datastructures import Headers
+
+# The headers a span continues: gRPC metadata as a dict, or a Flask request's headers (whose
+# lookups ignore case, as the W3C propagator needs: a dict copy of them would not).
+Carrier: TypeAlias = "Mapping[str, str] | Headers"
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +124,7 @@ def inject(carrier: MutableMapping[str, str]) -> None:
     _propagator.inject(carrier)
 
 
-def extract(carrier: Mapping[str, str] | None) -> Context:
+def extract(carrier: Carrier | None) -> Context:
     """The context an incoming header mapping names (a fresh one when it names none or a malformed one)."""
     return _propagator.extract(carrier or {})
 
@@ -185,11 +194,11 @@ class Started:
     """A span made current by `start_detached` and the token that restores the context before it
     (Flask's hooks and the gRPC interceptors start a span in one place and end it in another)."""
 
-    def __init__(self, span: Span, token: object):
+    def __init__(self, span: Span, token: Token[Context] | None):
         self.span, self.token = span, token
 
 
-def start_detached(name: str, carrier: Mapping[str, str] | None, kind: SpanKind = SpanKind.SERVER) -> Started:
+def start_detached(name: str, carrier: Carrier | None, kind: SpanKind = SpanKind.SERVER) -> Started:
     """Starts a span continuing the carrier's trace and makes it current until `finish`."""
     span = _tracer.start_span(name, context=extract(carrier), kind=kind, record_exception=False)
     token = otel_context.attach(trace.set_span_in_context(span))
@@ -210,7 +219,7 @@ def finish(started: Started, error: BaseException | None = None) -> None:
         mark_error(started.span, type(error).__name__)
     started.span.end()
     if started.token is not None:
-        otel_context.detach(started.token)  # type: ignore[arg-type]
+        otel_context.detach(started.token)
 
 
 # gRPC codes that make a server's span an error (the semantic conventions: the others are the
@@ -294,7 +303,7 @@ def shutdown() -> None:
         provider.shutdown()
 
 
-def instrument_flask(app: Any, service: str, *, request_ids: bool = False) -> None:
+def instrument_flask(app: Flask, service: str, *, request_ids: bool = False) -> None:
     """Traces every request of a Flask application (a server span continuing the caller's
     `traceparent`, named by its route) and writes its access log line (crm_platform.logs).
     With `request_ids`, it also gives each request its request id (the caller's X-Request-Id when

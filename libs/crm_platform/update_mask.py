@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crm_platform.errors import FieldViolation, InvalidArgument
 
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance  # what `dataclasses.replace` accepts; exists for type checkers only
+
+R = TypeVar("R", bound="DataclassInstance")
 WILDCARD = "*"
 
 
@@ -57,7 +60,7 @@ class UpdatableFields:
         for path in sorted(paths):  # a whole message and one of its parts from the same draft agree
             head, _, sub = path.partition(".")
             self.apply_path(changes, current, draft, head, sub)
-        return replace(current, **changes)  # type: ignore[type-var]
+        return replace(current, **changes)
 
     def apply_path(self, changes: dict[str, Any], current: Any, draft: Any, head: str, sub: str) -> None:
         """Records in `changes` the attributes that path `head[.sub]` takes from `draft`."""

@@ -3,13 +3,23 @@ an update that names the version it read fails with ABORTED unless that version 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import Field, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from crm_platform.errors import Conflict
 
-R = TypeVar("R")
+
+class VersionedRecord(Protocol):
+    """A record `touched` can bump: a dataclass (what `replace` needs) with a version."""
+
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    @property
+    def version(self) -> int: ...
+
+
+R = TypeVar("R", bound=VersionedRecord)
 
 
 def check_version(what: str, record_id: str, stored: int, expected: int) -> None:
@@ -24,4 +34,4 @@ def check_version(what: str, record_id: str, stored: int, expected: int) -> None
 
 def touched(record: R, now: datetime) -> R:
     """The record as a change leaves it: next version, updated now."""
-    return replace(record, version=record.version + 1, updated_at=now)  # type: ignore[attr-defined]
+    return replace(record, version=record.version + 1, updated_at=now)

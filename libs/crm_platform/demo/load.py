@@ -576,7 +576,7 @@ class Loader:
                 return
             cid = campaign["id"]
             if campaign["status"] == "draft":
-                body = {"rep_ids": [self.users[r] for r in spec.get("call_reps", ())]}
+                body: dict[str, Any] = {"rep_ids": [self.users[r] for r in spec.get("call_reps", ())]}
                 campaign = self.api.call("POST", f"{API}/campaigns/{cid}:launch", json=body)["campaign"]
                 self.tally.add("campaign launches", created=1)
             if campaign["status"] not in ("running", "scheduled"):  # completed by an earlier run: all in
@@ -643,11 +643,12 @@ class Loader:
         known = {c["name"] for c in self.api.list_all("canvases", include_archived="true")}
 
         def link(kind: str, key: str) -> dict[str, str] | None:
-            target = {
+            targets: dict[str, Callable[[], str]] = {
                 "product": lambda: self.products.get(key, ""),
                 "client_segment": lambda: key,
                 "campaign": lambda: (self.campaigns.get(key) or {}).get("id", ""),
-            }[kind]()
+            }
+            target = targets[kind]()
             return {"kind": kind, "target_id": target} if target else None
 
         def one(spec: dict[str, Any]) -> None:

@@ -993,10 +993,10 @@ def _quotes(plan: Plan, rng: random.Random, scale: float, reps: list[str]) -> No
             by_status["draft"].append(d)
     chosen: list[tuple[int, str]] = []
     for rep in reps:  # a quote waiting in every rep's tray
-        d = next((d for d in by_status["sent"] if plan.deals[d]["owner"] == rep), None)
-        if d is not None:
-            by_status["sent"].remove(d)
-            chosen.append((d, "sent"))
+        waiting = next((d for d in by_status["sent"] if plan.deals[d]["owner"] == rep), None)
+        if waiting is not None:
+            by_status["sent"].remove(waiting)
+            chosen.append((waiting, "sent"))
     order = ("accepted", "rejected", "draft", "sent")
     k = 0
     while len(chosen) < n and any(by_status.values()):
