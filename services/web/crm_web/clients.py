@@ -7,19 +7,34 @@ archive and delete behind a confirmation. Other record pages follow the same sha
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 from uuid import UUID
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from werkzeug.wrappers import Response
 
-from crm_web import lookups, pool
+from crm_web import lookups, pool, records
 from crm_web import session as web_session
 from crm_web.api import ApiError
 from crm_web.forms import Form
+
+IMPORT = records.ImportPage(
+    path="/api/v1/clients:import",
+    title=lazy_gettext("Importar clientes"),
+    list_title=lazy_gettext("Clientes"),
+    columns_hint=lazy_gettext(
+        "Columnas: nombre, tipo, razon_social, nit (o tax_id), pais, sector, correo, telefono, ciudad… en "
+        "español o en inglés. Las filas repetidas (mismo correo, teléfono o NIT) se omiten."
+    ),
+    list_endpoint="clients.list_clients",
+    existing_endpoint="clients.show_client",
+    existing_arg="client_id",
+    button_one=lazy_gettext("Importar %(num)s cliente"),
+    button_many=lazy_gettext("Importar %(num)s clientes"),
+    done_message=lazy_gettext("Importación terminada: %(n)s clientes creados."),
+)
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
 
@@ -46,11 +61,7 @@ FIELDS = [
 ]
 LIST_FIELDS = ("segment_tags", "phones")
 PAGE_SIZE = 50
-# Import files are sent back with the confirmation (the web application keeps no files); larger
-# ones must be chosen again for the import itself.
-MAX_CARRIED_IMPORT_BYTES = 2 * 1024 * 1024
 CSV = "text/csv"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 KINDS = [("company", lazy_gettext("Empresa")), ("person", lazy_gettext("Persona"))]
 COUNTRIES = [
@@ -99,57 +110,14 @@ def export_clients() -> Response:
     args["include_archived"] = "true" if args.get("include_archived") == "1" else ""
     res, chunks = web_session.api().stream("/api/v1/clients:export", **args)
     headers = {"Content-Disposition": res.headers.get("Content-Disposition", 'attachment; filename="clientes.csv"')}
-    return Response(stream_with_context(chunks), mimetype=CSV, headers=headers)
+    return current_app.response_class(stream_with_context(chunks), mimetype=CSV, headers=headers)
 
 
 @bp.route("/import", methods=["GET", "POST"])
 def import_clients() -> str | Response:
     """Step 1: choose a file, which is checked (dry run) and reported row by row. Step 2: the
     report's "Import" sends the same file (carried in the form) for real."""
-    form = Form()
-    if request.method == "GET":
-        return render_template("clients/import.html", form=form, report=None)
-    upload = request.files.get("file")
-    carried = request.form.get("content", "")
-    if upload and upload.filename:
-        content = upload.read()
-        name = upload.filename
-    elif carried:
-        try:
-            content = base64.b64decode(carried, validate=True)
-        except (binascii.Error, ValueError):
-            abort(400)
-        name = request.form.get("filename", "import.csv")
-    else:
-        form.error("file", _("Elige un archivo CSV o Excel (.xlsx)."))
-        return render_template("clients/import.html", form=form, report=None)
-    content_type = XLSX if name.lower().endswith(".xlsx") else CSV
-    dry_run = request.form.get("step") != "import"
-    try:
-        res = web_session.api().request(
-            "POST",
-            "/api/v1/clients:import",
-            params={"dry_run": "true" if dry_run else "false"},
-            data=content,
-            content_type=content_type,
-        )
-    except ApiError as exc:
-        if exc.status not in (400, 413, 415):
-            raise
-        form.take(exc, ["file"])
-        return render_template("clients/import.html", form=form, report=None)
-    report = res.json()
-    # A dry run creates nothing (created is 0): what it would create is every row neither
-    # duplicated nor failing.
-    report["to_create"] = (
-        report.get("total_rows", 0) - report.get("duplicates", 0) - report.get("failed", 0)
-        if dry_run
-        else report.get("created", 0)
-    )
-    if not dry_run:
-        flash(_("Importación terminada: %(n)s clientes creados.", n=report.get("created", 0)), "success")
-    carry = base64.b64encode(content).decode() if dry_run and len(content) <= MAX_CARRIED_IMPORT_BYTES else ""
-    return render_template("clients/import.html", form=form, report=report, dry_run=dry_run, carry=carry, filename=name)
+    return records.import_view(IMPORT)
 
 
 def _options(api: Any) -> dict[str, Any]:
