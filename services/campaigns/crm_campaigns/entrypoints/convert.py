@@ -108,7 +108,7 @@ def campaign_to_proto(c: Campaign) -> pb.Campaign:
         cost=money(c.cost_amount, c.currency_code),
         description=c.description,
         target=pb.TargetSegment(
-            kind=KINDS.to_proto(s.kind) if s.kind else 0,
+            kind=KINDS.to_proto(s.kind) if s.kind else pb.TARGET_KIND_UNSPECIFIED,
             segment_tags=s.segment_tags,
             industries=s.industries,
             cities=s.cities,
@@ -134,7 +134,7 @@ def campaign_to_proto(c: Campaign) -> pb.Campaign:
                 subject=m.subject,
                 html_body=m.html_body,
                 text_body=m.text_body,
-                provider=PROVIDERS.to_proto(m.provider) if m.provider else 0,
+                provider=PROVIDERS.to_proto(m.provider) if m.provider else pb.MAIL_PROVIDER_UNSPECIFIED,
                 from_name=m.from_name,
                 from_email=m.from_email,
                 reply_to_email=m.reply_to_email,
@@ -156,7 +156,7 @@ def member_to_proto(row: Any) -> pb.Member:
         display_name=row.display_name,
         status=MEMBER_STATUSES.to_proto(MemberStatus(row.status)),
         assigned_rep_id=row.assigned_rep_id,
-        last_call_outcome=OUTCOMES.to_proto(CallOutcome(outcome)) if outcome else 0,
+        last_call_outcome=OUTCOMES.to_proto(CallOutcome(outcome)) if outcome else pb.CALL_OUTCOME_UNSPECIFIED,
         last_call_time=timestamp(utc(row.last_call_time)),
         call_count=row.call_count,
         call_back_time=timestamp(utc(row.call_back_time)),
@@ -196,7 +196,7 @@ def lead_to_proto(lead: Lead) -> pb.Lead:
         city=lead.city,
         country_code=lead.country_code,
         notes=lead.notes,
-        source=LEAD_SOURCES.to_proto(lead.source) if lead.source else 0,
+        source=LEAD_SOURCES.to_proto(lead.source) if lead.source else pb.LEAD_SOURCE_UNSPECIFIED,
         external_id=lead.external_id,
     )
 

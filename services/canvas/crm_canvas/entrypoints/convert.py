@@ -8,7 +8,7 @@ from crm_canvas.domain.canvas import Block, Canvas, CanvasStatus, Link, LinkKind
 from crm_platform.errors import InvalidArgument
 from crm_platform.protoconv import EnumMap, timestamp
 
-BLOCKS: EnumMap[Block] = EnumMap(
+BLOCKS = EnumMap(
     "canvas block",
     {
         Block.KEY_PARTNERS: pb.CANVAS_BLOCK_KEY_PARTNERS,
@@ -22,7 +22,7 @@ BLOCKS: EnumMap[Block] = EnumMap(
         Block.REVENUE_STREAMS: pb.CANVAS_BLOCK_REVENUE_STREAMS,
     },
 )
-STATUSES: EnumMap[CanvasStatus] = EnumMap(
+STATUSES = EnumMap(
     "canvas status",
     {
         CanvasStatus.DRAFT: pb.CANVAS_STATUS_DRAFT,
@@ -30,7 +30,7 @@ STATUSES: EnumMap[CanvasStatus] = EnumMap(
         CanvasStatus.ARCHIVED: pb.CANVAS_STATUS_ARCHIVED,
     },
 )
-KINDS: EnumMap[LinkKind] = EnumMap(
+KINDS = EnumMap(
     "link kind",
     {
         LinkKind.PRODUCT: pb.LINK_KIND_PRODUCT,
