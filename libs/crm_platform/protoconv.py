@@ -15,17 +15,19 @@ from crm.common.v1 import types_pb2
 from crm_platform.errors import InvalidArgument
 
 E = TypeVar("E")
+# The protobuf enum: generated enums are int subclasses, and their values are typed as the enum.
+P = TypeVar("P", bound=int)
 
 
-class EnumMap(Generic[E]):
+class EnumMap(Generic[E, P]):
     """A domain enum and its protobuf enum (`what` names it in errors: "deal status")."""
 
-    def __init__(self, what: str, pairs: Mapping[E, int]):
+    def __init__(self, what: str, pairs: Mapping[E, P]):
         self.what = what
         self._to = dict(pairs)
         self._from = {number: value for value, number in pairs.items()}
 
-    def to_proto(self, value: E) -> int:
+    def to_proto(self, value: E) -> P:
         return self._to[value]
 
     def from_proto(self, number: int, field: str) -> E | None:
