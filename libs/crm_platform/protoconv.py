@@ -25,7 +25,7 @@ class EnumMap(Generic[E, P]):
     def __init__(self, what: str, pairs: Mapping[E, P]):
         self.what = what
         self._to = dict(pairs)
-        self._from = {number: value for value, number in pairs.items()}
+        self._from: dict[int, E] = {number: value for value, number in pairs.items()}
 
     def to_proto(self, value: E) -> P:
         return self._to[value]
