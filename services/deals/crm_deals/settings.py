@@ -31,4 +31,4 @@ class DealsSettings(BaseSettings):
 
 
 def deals_settings() -> DealsSettings:
-    return load_settings(DealsSettings, f"the deals service ({PREFIX}*)")  # type: ignore[no-any-return]
+    return load_settings(DealsSettings, f"the deals service ({PREFIX}*)")

@@ -76,7 +76,7 @@ def update_activity(session: Session, activity: Activity, read_version: int) -> 
         .where(activities.c.id == activity.id, activities.c.version == read_version)
         .values(**_values(activity))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def delete_activity(session: Session, activity_id: str) -> None:
@@ -98,9 +98,9 @@ def deal_link(session: Session, deal_id: str, *, lock: bool = False) -> tuple[st
     return None if row is None else (row.client_id, row.owner_id)
 
 
-def _contains(column: Any, needle: str) -> ColumnElement[bool]:
+def _contains(column: ColumnElement[str], needle: str) -> ColumnElement[bool]:
     """`column` contains `needle` literally (% and _ match themselves)."""
-    return column.contains(needle, autoescape=True)  # type: ignore[no-any-return]
+    return column.contains(needle, autoescape=True)
 
 
 def list_statement(

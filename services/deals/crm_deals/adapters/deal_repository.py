@@ -4,7 +4,7 @@ and stage history): the translation between table rows and domain objects."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +19,19 @@ from crm_deals.adapters.tables import (
     pipelines,
     stages,
 )
-from crm_deals.domain.deals import Deal, DealStatus, LineItem, StageMove
+from crm_deals.domain.deals import Deal, DealStatus, LineItem, ProductFigures, StageMove
 from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
 from crm_platform.db import utc
 from crm_platform.listing import chunked
 from crm_platform.money import round_amount
+
+
+def _required_utc(value: datetime) -> datetime:
+    """A NOT NULL time column's value, in UTC (utc() also passes None through for nullable ones)."""
+    stored = utc(value)
+    assert stored is not None, "a NOT NULL column"
+    return stored
+
 
 # --- Pipelines ---------------------------------------------------------------------------------
 
@@ -145,11 +153,11 @@ def save_pipeline(session: Session, p: Pipeline, read_version: int) -> bool:
         .where(pipelines.c.id == p.id, pipelines.c.version == read_version)
         .values(**_pipeline_values(p))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
         return False
     kept = [s.id for s in p.stages]
     session.execute(delete(stages).where(stages.c.pipeline_id == p.id, stages.c.id.not_in(kept)))
-    current = set(session.scalars(select(stages.c.id).where(stages.c.pipeline_id == p.id)))
+    current: set[str] = set(session.scalars(select(stages.c.id).where(stages.c.pipeline_id == p.id)))
     for row in _stage_rows(p):
         if row["id"] in current:
             session.execute(update(stages).where(stages.c.id == row["id"]).values(**row))
@@ -160,7 +168,7 @@ def save_pipeline(session: Session, p: Pipeline, read_version: int) -> bool:
 
 def clear_default(session: Session, except_id: str) -> list[str]:
     """Unsets is_default on every other pipeline; returns their ids (to bump and announce)."""
-    ids = list(
+    ids: list[str] = list(
         session.scalars(select(pipelines.c.id).where(pipelines.c.is_default.is_(True), pipelines.c.id != except_id))
     )
     if ids:
@@ -261,8 +269,7 @@ def _deal(row: Any, items: list[Any], people: list[Any], history: list[Any]) -> 
         accepted_quote_id=row.accepted_quote_id,
         source_prospect_id=row.source_prospect_id,
         stage_history=tuple(
-            StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, utc(h.moved_at))  # type: ignore[arg-type]
-            for h in history
+            StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, _required_utc(h.moved_at)) for h in history
         ),
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
@@ -351,7 +358,7 @@ def save_deal(session: Session, before: Deal, after: Deal) -> bool:
     history entries after `before`'s are appended."""
     params = {f"v_{k}": v for k, v in _deal_values(after).items()}
     result = session.execute(_UPDATE_DEAL, {"w_id": after.id, "w_read_version": before.version, **params})
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
         return False
     items_changed = after.line_items != before.line_items
     contacts_changed = after.contact_ids != before.contact_ids
@@ -436,12 +443,11 @@ def count_matching_deals(session: Session, **filters: Any) -> int:
 
 def product_figures(
     session: Session, product_ids: Sequence[str], owner_ids: Sequence[str] = ()
-) -> dict[str, dict[str, Any]]:
-    """{product id: {deal_count, open_deal_count, won_deal_count, won_amounts {currency: sum}}} for
-    the products that deals' line items name, counting only deals owned by `owner_ids` when given
-    (the reader's visibility). Counts are grouped by the database; the won amounts are summed here
-    in Decimal (an exact sum on both backends)."""
-    out: dict[str, dict[str, Any]] = {}
+) -> dict[str, ProductFigures]:
+    """{product id: its figures} for the products that deals' line items name, counting only deals
+    owned by `owner_ids` when given (the reader's visibility). Counts are grouped by the database;
+    the won amounts are summed here in Decimal (an exact sum on both backends)."""
+    out: dict[str, ProductFigures] = {}
     owned = [deals.c.owner_id.in_(list(owner_ids))] if owner_ids else []
     for chunk in chunked(product_ids):
         counts = (
@@ -450,22 +456,20 @@ def product_figures(
             .where(deal_line_items.c.product_id.in_(chunk), *owned)
             .group_by(deal_line_items.c.product_id, deals.c.status)
         )
-        for product_id, status, count in session.execute(counts):
-            entry = out.setdefault(
-                product_id, {"deal_count": 0, "open_deal_count": 0, "won_deal_count": 0, "won_amounts": {}}
-            )
-            entry["deal_count"] += count
+        for product_id, status, count in session.execute(counts).tuples():
+            entry = out.setdefault(product_id, ProductFigures())
+            entry.deal_count += count
             if status == DealStatus.OPEN.value:
-                entry["open_deal_count"] += count
+                entry.open_deal_count += count
             elif status == DealStatus.WON.value:
-                entry["won_deal_count"] += count
+                entry.won_deal_count += count
         won = (
             select(deal_line_items.c.product_id, deals.c.currency_code, deals.c.amount)
             .join(deals, deals.c.id == deal_line_items.c.deal_id)
             .where(deal_line_items.c.product_id.in_(chunk), deals.c.status == DealStatus.WON.value, *owned)
         )
-        for product_id, currency, amount in session.execute(won):
-            sums = out[product_id]["won_amounts"]
+        for product_id, currency, amount in session.execute(won).tuples():
+            sums = out[product_id].won_amounts
             sums[currency] = sums.get(currency, Decimal(0)) + amount
     return out
 

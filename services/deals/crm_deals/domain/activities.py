@@ -186,8 +186,12 @@ def validated(activity: Activity) -> Activity:
         problems.append(FieldViolation("duration_seconds", "must not be negative"))
     elif activity.duration_seconds > DURATION_MAX_SECONDS:
         problems.append(FieldViolation("duration_seconds", f"must be at most {DURATION_MAX_SECONDS} (31 days)"))
-    ids = {name: _checked_id(getattr(activity, name), name, problems) for name in (*LINKS, "campaign_id")}
-    if not any(ids[name] for name in LINKS):
+    deal_id = _checked_id(activity.deal_id, "deal_id", problems)
+    client_id = _checked_id(activity.client_id, "client_id", problems)
+    contact_id = _checked_id(activity.contact_id, "contact_id", problems)
+    prospect_id = _checked_id(activity.prospect_id, "prospect_id", problems)
+    campaign_id = _checked_id(activity.campaign_id, "campaign_id", problems)
+    if not any((deal_id, client_id, contact_id, prospect_id)):  # none of the LINKS
         problems += [
             FieldViolation(name, "an activity is about a deal, client, contact or prospect: name at least one")
             for name in LINKS
@@ -196,7 +200,17 @@ def validated(activity: Activity) -> Activity:
     if problems:
         raise InvalidArgument(problems)
     return replace(
-        activity, subject=subject, notes=notes, outcome=outcome, cancel_reason=reason, owner_id=owner_id, **ids
+        activity,
+        subject=subject,
+        notes=notes,
+        outcome=outcome,
+        cancel_reason=reason,
+        owner_id=owner_id,
+        deal_id=deal_id,
+        client_id=client_id,
+        contact_id=contact_id,
+        prospect_id=prospect_id,
+        campaign_id=campaign_id,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -84,6 +84,17 @@ class Deal:
     @property
     def product_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(item.product_id for item in self.line_items))
+
+
+@dataclass
+class ProductFigures:
+    """What the deals say about one catalogue product: how many deals name it (open, won) and
+    the won deals' amounts summed per currency (exact, not yet rounded)."""
+
+    deal_count: int = 0
+    open_deal_count: int = 0
+    won_deal_count: int = 0
+    won_amounts: dict[str, Decimal] = field(default_factory=dict)
 
 
 UPDATABLE = UpdatableFields(
@@ -161,9 +172,10 @@ def validated(deal: Deal) -> Deal:
             problems.append(FieldViolation(f"deal.line_items[{i}].product_id", "names a product already in the deal"))
         seen.add(item.product_id)
         q = item.quantity
+        exponent = q.as_tuple().exponent  # an int once q is finite ('n', 'N' or 'F' otherwise)
         if not q.is_finite() or q <= 0 or q.adjusted() >= MAX_AMOUNT_DIGITS:
             problems.append(FieldViolation(f"deal.line_items[{i}].quantity", "must be a number greater than zero"))
-        elif -q.as_tuple().exponent > 6:  # type: ignore[operator]
+        elif isinstance(exponent, int) and -exponent > 6:
             problems.append(FieldViolation(f"deal.line_items[{i}].quantity", "at most 6 decimals"))
     if len(deal.contact_ids) > MAX_CONTACTS:
         problems.append(FieldViolation("deal.contact_ids", f"at most {MAX_CONTACTS} contacts per deal"))
@@ -224,9 +236,10 @@ def _ensure_open(deal: Deal, action: str) -> None:
         )
 
 
-def _moved(deal: Deal, to: Stage, actor: str, now: datetime, **changes: object) -> Deal:
+def _moved(deal: Deal, to: Stage, actor: str, now: datetime) -> Deal:
+    """The deal in stage `to`, the move recorded in its stage history; the caller sets the rest."""
     entry = StageMove(deal.stage_id, to.id, actor, now)
-    return replace(deal, stage_id=to.id, stage_history=(*deal.stage_history, entry), **changes)  # type: ignore[arg-type]
+    return replace(deal, stage_id=to.id, stage_history=(*deal.stage_history, entry))
 
 
 def moved(deal: Deal, pipeline: Pipeline, stage_id: str, keep_probability: bool, actor: str, now: datetime) -> Deal:
@@ -236,13 +249,13 @@ def moved(deal: Deal, pipeline: Pipeline, stage_id: str, keep_probability: bool,
     if stage.id == deal.stage_id:
         return deal
     probability = deal.probability if keep_probability else stage.default_probability
-    return _moved(deal, stage, actor, now, probability=probability)
+    return replace(_moved(deal, stage, actor, now), probability=probability)
 
 
 def won(deal: Deal, pipeline: Pipeline, actor: str, now: datetime) -> Deal:
     """The open deal won: in the pipeline's won stage, probability 100."""
     _ensure_open(deal, "win")
-    return _moved(deal, pipeline.won_stage, actor, now, status=DealStatus.WON, probability=100, won_at=now)
+    return replace(_moved(deal, pipeline.won_stage, actor, now), status=DealStatus.WON, probability=100, won_at=now)
 
 
 def lost(deal: Deal, pipeline: Pipeline, reason: str, actor: str, now: datetime) -> Deal:
@@ -254,7 +267,9 @@ def lost(deal: Deal, pipeline: Pipeline, reason: str, actor: str, now: datetime)
         raise InvalidArgument.field("reason", f"must be at most {REASON_MAX} characters")
     _ensure_open(deal, "lose")
     stage = pipeline.lost_stage
-    return _moved(deal, stage, actor, now, status=DealStatus.LOST, probability=0, lost_at=now, lost_reason=reason)
+    return replace(
+        _moved(deal, stage, actor, now), status=DealStatus.LOST, probability=0, lost_at=now, lost_reason=reason
+    )
 
 
 def last_open_stage(deal: Deal, pipeline: Pipeline) -> Stage:
@@ -273,11 +288,8 @@ def reopened(deal: Deal, pipeline: Pipeline, stage_id: str, actor: str, now: dat
     if deal.status is DealStatus.OPEN:
         raise FailedPrecondition(f"deal '{deal.id}' is already open", reason="deal_open", metadata={"id": deal.id})
     stage = pipeline.open_stage(stage_id) if stage_id else last_open_stage(deal, pipeline)
-    return _moved(
-        deal,
-        stage,
-        actor,
-        now,
+    return replace(
+        _moved(deal, stage, actor, now),
         status=DealStatus.OPEN,
         probability=stage.default_probability,
         won_at=None,

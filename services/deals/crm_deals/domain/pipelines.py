@@ -157,8 +157,14 @@ def new_pipeline(draft: Pipeline, new_id: Callable[[], str], now: datetime) -> P
     )
 
 
-def _bumped(pipeline: Pipeline, now: datetime, **changes: object) -> Pipeline:
-    return replace(pipeline, updated_at=now, version=pipeline.version + 1, **changes)  # type: ignore[arg-type]
+def _bumped(pipeline: Pipeline, now: datetime, stages: tuple[Stage, ...] | None = None) -> Pipeline:
+    """The pipeline one version on, with `stages` when given."""
+    return replace(
+        pipeline,
+        updated_at=now,
+        version=pipeline.version + 1,
+        stages=pipeline.stages if stages is None else stages,
+    )
 
 
 def updated(current: Pipeline, draft: Pipeline, paths: Sequence[str], now: datetime) -> tuple[Pipeline, list[str]]:

@@ -3,6 +3,8 @@ deal RPCs are here; the activity RPCs come from ActivityRpcs."""
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
 
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
@@ -23,7 +25,8 @@ from crm_platform.db import Database
 from crm_platform.listing import owner_filter
 from crm_platform.protoconv import date_from_proto
 
-Ctx = grpc.ServicerContext
+# An alias (not a variable): grpc has no type information, so mypy needs to be told.
+Ctx: TypeAlias = grpc.ServicerContext
 
 
 class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from google.protobuf.message import Message
+from sqlalchemy.orm import Session
 
 from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.adapters import deal_repository as repository
@@ -188,7 +189,7 @@ def list_deals(
     wanted = filters.__dict__
     closed: frozenset[str] = frozenset()
 
-    def fetch(session, limit: int, after_id: str | None) -> list[Deal]:  # type: ignore[no-untyped-def]
+    def fetch(session: Session, limit: int, after_id: str | None) -> list[Deal]:
         nonlocal closed
         found = repository.list_deals(session, limit=limit, after_id=after_id, **wanted)
         closed = repository.closed_stage_ids(session, {d.pipeline_id for d in found})
@@ -274,7 +275,7 @@ def update_deal(
     raise Conflict(f"deal '{draft.id}' keeps changing: read it again and retry", reason="version_mismatch")
 
 
-def _pipeline_of(session, deal: Deal) -> Pipeline:  # type: ignore[no-untyped-def]
+def _pipeline_of(session: Session, deal: Deal) -> Pipeline:
     pipeline = repository.current_pipeline(session, deal.pipeline_id)
     assert pipeline is not None, "a deal's pipeline cannot be deleted while it has deals"
     return pipeline
@@ -448,9 +449,9 @@ def product_figures(
         f = figures.get(product_id)
         entry = deals_pb2.ProductDealFigures(product_id=product_id)
         if f is not None:
-            entry.deal_count = f["deal_count"]
-            entry.open_deal_count = f["open_deal_count"]
-            entry.won_deal_count = f["won_deal_count"]
-            entry.won_amounts.extend(convert.money(round_amount(v, c), c) for c, v in sorted(f["won_amounts"].items()))
+            entry.deal_count = f.deal_count
+            entry.open_deal_count = f.open_deal_count
+            entry.won_deal_count = f.won_deal_count
+            entry.won_amounts.extend(convert.money(round_amount(v, c), c) for c, v in sorted(f.won_amounts.items()))
         out.append(entry)
     return out
