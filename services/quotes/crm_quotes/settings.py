@@ -28,10 +28,10 @@ class QuotesSettings(BaseSettings):
     # and a new quote's year (its number) is the year there.
     time_zone: str = "America/Bogota"
     # valid_until of a new quote that names none: this many days after today.
-    validity_days: int = Field(30, ge=1, le=3650)
+    validity_days: int = Field(default=30, ge=1, le=3650)
     # Seconds between runs of the sweep that stores expired quotes and publishes quote_expired
     # (reads report expiry without it); 0 turns it off.
-    expiry_sweep_seconds: float = Field(300.0, ge=0)
+    expiry_sweep_seconds: float = Field(default=300.0, ge=0)
     # The PDF's header: who makes the offer.
     company_name: str = "Mi Empresa S.A.S."
     company_tax_id: str = ""
@@ -57,4 +57,4 @@ class QuotesSettings(BaseSettings):
 
 
 def quotes_settings() -> QuotesSettings:
-    return load_settings(QuotesSettings, f"the quotes service ({PREFIX}*)")  # type: ignore[no-any-return]
+    return load_settings(QuotesSettings, f"the quotes service ({PREFIX}*)")

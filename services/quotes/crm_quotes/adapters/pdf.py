@@ -334,8 +334,8 @@ def render_quote(
     for number, ln in enumerate(quote.lines, start=1):
         desc = _wrap(pdf, printable(ln.description), desc_w)
         sku = _wrap(pdf, printable(ln.sku), sku_w)
-        rows = max(len(desc), len(sku), 1)
-        height = rows * _LINE_HEIGHT + 1.6
+        text_rows = max(len(desc), len(sku), 1)
+        height = text_rows * _LINE_HEIGHT + 1.6
         if pdf.get_y() + height > bottom:
             pdf.add_page()
             table_header()
@@ -357,7 +357,7 @@ def render_quote(
                 pdf.set_xy(x, y + k * _LINE_HEIGHT)
                 pdf.cell(w, _LINE_HEIGHT, text, align=align)
             x += w
-        pdf.set_y(y + rows * _LINE_HEIGHT + 0.8)
+        pdf.set_y(y + text_rows * _LINE_HEIGHT + 0.8)
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + width, pdf.get_y())
 
     # Totals: subtotal, discounts, tax per rate, total.

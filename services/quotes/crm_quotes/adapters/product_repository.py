@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, insert, select, update
@@ -13,6 +14,13 @@ from crm_platform.listing import chunked
 from crm_quotes.adapters.rows import text_query
 from crm_quotes.adapters.tables import price_changes, products, quote_lines
 from crm_quotes.domain.products import PriceChange, Product, ProductKind
+
+
+def _required_utc(value: datetime) -> datetime:
+    """A NOT NULL time column's value, in UTC (utc() also passes None through for nullable ones)."""
+    stored = utc(value)
+    assert stored is not None, "a NOT NULL column"
+    return stored
 
 
 def _row_to_product(row: Any) -> Product:
@@ -63,7 +71,7 @@ def update_product(session: Session, product: Product, read_version: int) -> boo
         .where(products.c.id == product.id, products.c.version == read_version)
         .values(**_values(product))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
 
 
 def delete_product(session: Session, product_id: str) -> None:
@@ -94,7 +102,7 @@ def ids_by_sku(session: Session, skus: Collection[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for chunk in chunked(skus):
         rows = session.execute(select(products.c.sku, products.c.id).where(products.c.sku.in_(chunk)))
-        found.update({sku: product_id for sku, product_id in rows})
+        found.update({sku: product_id for sku, product_id in rows.tuples()})
     return found
 
 
@@ -139,7 +147,9 @@ def add_price_changes(session: Session, changes: Sequence[PriceChange]) -> None:
         session.execute(insert(price_changes), [_change_values(c) for c in changes])
 
 
-def list_price_changes(session: Session, product_id: str, *, limit: int, before_id: int | None) -> list[Any]:
+def list_price_changes(
+    session: Session, product_id: str, *, limit: int, before_id: int | None
+) -> list[tuple[int, PriceChange]]:
     """(row id, PriceChange) of a product, newest first, keyset-paginated by row id."""
     conditions = [price_changes.c.product_id == product_id]
     if before_id is not None:
@@ -154,7 +164,7 @@ def list_price_changes(session: Session, product_id: str, *, limit: int, before_
                 currency=r.currency_code,
                 tax_rate=r.tax_rate,
                 changed_by=r.changed_by,
-                changed_at=utc(r.changed_at),  # type: ignore[arg-type]
+                changed_at=_required_utc(r.changed_at),
                 product_version=r.product_version,
                 previous_unit_price=r.previous_unit_price,
                 previous_currency=r.previous_currency_code,

@@ -7,7 +7,7 @@ EXPIRED whenever it is read, and cannot be accepted. Pure Python: no ORM, no pro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -285,7 +285,7 @@ def priced_lines(
     products: Mapping[str, Product],
     currency: str,
     global_discount_percent: Decimal,
-    new_line_id: object,
+    new_line_id: Callable[[], str],
     *,
     kept_product_ids: frozenset[str] = frozenset(),
 ) -> tuple[QuoteLine, ...]:
@@ -338,7 +338,7 @@ def priced_lines(
             problems.append(FieldViolation(f"lines[{i}].quantity", "the line's amount is too large to store"))
         lines.append(
             QuoteLine(
-                id=new_line_id(),  # type: ignore[operator]
+                id=new_line_id(),
                 product_id=product.id,
                 sku=draft.sku.strip() or product.sku,
                 description=draft.description.strip() or product.name,
@@ -445,7 +445,7 @@ def rejected(quote: Quote, reason: str, now: datetime) -> Quote:
     return replace(quote, status=QuoteStatus.REJECTED, rejection_reason=reason.strip(), reject_time=now)
 
 
-def revision_of(quote: Quote, new_id: str, now: datetime, new_line_id: object) -> tuple[Quote, Quote]:
+def revision_of(quote: Quote, new_id: str, now: datetime, new_line_id: Callable[[], str]) -> tuple[Quote, Quote]:
     """(the superseded quote, its new draft revision). The revision copies every line with its
     snapshot; its number keeps the root's ("COT-2026-0007-R2")."""
     if quote.status not in REVISABLE:
@@ -464,7 +464,7 @@ def revision_of(quote: Quote, new_id: str, now: datetime, new_line_id: object) -
         root_number=root,
         revises_quote_id=quote.id,
         superseded_by_quote_id="",
-        lines=tuple(replace(ln, id=new_line_id()) for ln in quote.lines),  # type: ignore[operator]
+        lines=tuple(replace(ln, id=new_line_id()) for ln in quote.lines),
         status=QuoteStatus.DRAFT,
         rejection_reason="",
         send_time=None,

@@ -88,7 +88,7 @@ def product_to_proto(p: Product) -> quotes_pb2.Product:
         sku=p.sku,
         name=p.name,
         description=p.description,
-        kind=PRODUCT_KINDS.to_proto(p.kind) if p.kind else 0,
+        kind=PRODUCT_KINDS.to_proto(p.kind) if p.kind else quotes_pb2.PRODUCT_KIND_UNSPECIFIED,
         unit_of_measure=p.unit_of_measure,
         unit_price=money(p.unit_price, p.currency),
         tax_rate=plain(p.tax_rate),

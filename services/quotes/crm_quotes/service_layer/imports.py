@@ -30,7 +30,7 @@ _FORMAT_FROM_PROTO = {quotes_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV, quotes_pb2.I
 
 
 def import_from_proto(db: Database, request: quotes_pb2.ImportProductsRequest) -> quotes_pb2.ImportProductsResponse:
-    file_format = _FORMAT_FROM_PROTO.get(request.format)  # type: ignore[call-overload]
+    file_format = _FORMAT_FROM_PROTO.get(request.format)
     if request.format and file_format is None:
         raise InvalidArgument.field("format", f"unknown import format {request.format}")
     currency = request.default_currency_code.strip().upper()
