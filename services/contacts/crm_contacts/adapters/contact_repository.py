@@ -68,7 +68,7 @@ def _phones_of(session: Session, ids: Sequence[str]) -> dict[str, list[str]]:
             .where(contact_phones.c.contact_id.in_(ids))
             .order_by(contact_phones.c.contact_id, contact_phones.c.position)
         )
-        for contact_id, phone in rows:
+        for contact_id, phone in rows.tuples():
             found[contact_id].append(phone)
     return found
 

@@ -96,7 +96,7 @@ def _phones_of(session: Session, ids: Sequence[str]) -> dict[str, list[str]]:
             .where(prospect_phones.c.prospect_id.in_(ids))
             .order_by(prospect_phones.c.prospect_id, prospect_phones.c.position)
         )
-        for prospect_id, phone in rows:
+        for prospect_id, phone in rows.tuples():
             found[prospect_id].append(phone)
     return found
 
@@ -235,7 +235,7 @@ def prospect_ids_with(
     )
     for field, values, column, id_column in lookups:
         for chunk in chunked(values):
-            for value, prospect_id in session.execute(select(column, id_column).where(column.in_(chunk))):
+            for value, prospect_id in session.execute(select(column, id_column).where(column.in_(chunk))).tuples():
                 key = (field, value)
                 found[key] = min(found.get(key, prospect_id), prospect_id)
     return found

@@ -170,7 +170,7 @@ def find_matching_client(
 ) -> Client | None:
     """The oldest non-archived client with this normalised tax id, or else (when `email_domain` is
     given) with an e-mail at this domain; None when there is none. `for_update` locks its row."""
-    candidates = []
+    candidates: list[ColumnElement[bool]] = []
     if tax_id:
         candidates.append((clients.c.tax_country == tax_country) & (clients.c.tax_id == tax_id))
     if email_domain:
@@ -256,13 +256,13 @@ def client_ids_with(
     (importing.tax_key: "CO:900123456-7") and phones, in a few queries per thousands of values."""
     found: dict[tuple[str, str], str] = {}
 
-    def note(field: str, rows: Iterable[Any]) -> None:
+    def note(field: str, rows: Iterable[tuple[str, str]]) -> None:
         for value, client_id in rows:
             key = (field, value)
             found[key] = min(found.get(key, client_id), client_id)
 
     for chunk in chunked(emails):
-        note("email", session.execute(select(clients.c.email, clients.c.id).where(clients.c.email.in_(chunk))))
+        note("email", session.execute(select(clients.c.email, clients.c.id).where(clients.c.email.in_(chunk))).tuples())
     by_country: dict[str, set[str]] = {}
     for key in tax_ids:
         country, _, value = key.partition(":")
@@ -274,13 +274,13 @@ def client_ids_with(
                     clients.c.tax_country == country, clients.c.tax_id.in_(chunk)
                 )
             )
-            note("tax_id", ((tax_key(country, value), client_id) for value, client_id in rows))
+            note("tax_id", ((tax_key(country, value), client_id) for value, client_id in rows.tuples()))
     for chunk in chunked(phones):
         note(
             "phone",
             session.execute(
                 select(client_phones.c.phone, client_phones.c.client_id).where(client_phones.c.phone.in_(chunk))
-            ),
+            ).tuples(),
         )
     return found
 
@@ -312,7 +312,7 @@ def contact_ids_with(
     )
     for field, values, column, id_column in lookups:
         for chunk in chunked(values):
-            for value, contact_id in session.execute(select(column, id_column).where(column.in_(chunk))):
+            for value, contact_id in session.execute(select(column, id_column).where(column.in_(chunk))).tuples():
                 key = (field, value)
                 found[key] = min(found.get(key, contact_id), contact_id)
     return found

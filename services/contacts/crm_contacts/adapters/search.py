@@ -41,7 +41,20 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import ColumnElement, Row, Select, String, Table, and_, func, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    Table,
+    TextClause,
+    and_,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from crm_contacts.adapters.rows import contains
@@ -102,6 +115,7 @@ def page_rows(
         return list(session.execute(scan))
     if not _postgres(session):
         return _walk_sqlite(session, table, base, needles, limit)
+    ids: list[str] | None
     if len(found) < SPREAD_MIN:
         # Rare, or bunched later in the table: every match through the index, the first ones by id.
         with _pg_settings(session, _PG_INDEX_ONLY):
@@ -168,7 +182,7 @@ def pg_indexed(table: Table) -> ColumnElement[str]:
     return literal_column(f"{table.name}.{SEARCH_KEY}", String)
 
 
-def pg_probe(table: Table, needles: Sequence[str]) -> Select[tuple[str]]:
+def pg_probe(table: Table, needles: Sequence[str]) -> Select[str]:
     """The PostgreSQL probe: ids of rows containing a needle, looked up through the trigram index
     (every needle must have a pg_pattern)."""
     return select(table.c.id).where(or_(*(pg_contains(table, n) for n in needles))).limit(CANDIDATES_MAX + 1)
@@ -206,16 +220,20 @@ def _indexed(session: Session, table: Table, needles: Sequence[str]) -> ColumnEl
         return or_(*(contains(column, n) for n in needles))
     if _postgres(session):
         return or_(*(pg_contains(table, n) for n in needles))
-    hits = select(literal_column("rowid")).select_from(text(fts_table(table.name))).where(_fts_match(table, needles))
+    hits = (
+        select(literal_column("rowid", sa.Integer))
+        .select_from(text(fts_table(table.name)))
+        .where(_fts_match(table, needles))
+    )
     return and_(literal_column(f"{table.name}.rowid").in_(hits), _scanned(session, column, needles))
 
 
-def _fts_match(table: Table, needles: Sequence[str]) -> ColumnElement[bool]:
+def _fts_match(table: Table, needles: Sequence[str]) -> TextClause:
     """The FTS5 MATCH of rows holding a needle's phrases (each in double quotes, a quote doubled)."""
     query = " OR ".join(
         "(" + " AND ".join('"' + p.replace('"', '""') + '"' for p in fts_phrases(n)) + ")" for n in needles
     )
-    return text(f"{fts_table(table.name)} MATCH :fts_query").bindparams(fts_query=query)  # type: ignore[return-value]
+    return text(f"{fts_table(table.name)} MATCH :fts_query").bindparams(fts_query=query)
 
 
 def _walk_sqlite(
@@ -224,7 +242,7 @@ def _walk_sqlite(
     """The first `limit` rows in id order passing `base` and holding a needle: the first ones in
     FTS5 (rowid) order among the rows inserted in id order, merged with the late ones."""
     fts = sa.table(fts_table(table.name), sa.column("rowid"))
-    late = select(literal_column("id")).select_from(text(late_table(table.name)))
+    late = select(literal_column("id", String)).select_from(text(late_table(table.name)))
     wanted = [*base, _scanned(session, table.c.search_text, needles)]
     in_order = (
         select(table)

@@ -44,9 +44,11 @@ def check_length(value: str, field_name: str, limit: int, problems: list[FieldVi
 
 # CLDR's two-letter regions that are not countries (unknown, EU, eurozone, UN, outlying Oceania).
 _NOT_COUNTRIES = frozenset({"ZZ", "EU", "EZ", "UN", "QO"})
-# ISO 3166-1 alpha-2 codes as CLDR (Babel) knows them.
+# ISO 3166-1 alpha-2 codes as CLDR (Babel) knows them (Babel types its data's keys as str | int | None).
 _COUNTRIES = frozenset(
-    code for code in Locale("en").territories if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    code
+    for code in Locale("en").territories
+    if isinstance(code, str) and len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
 )
 
 

@@ -30,7 +30,7 @@ from crm_platform.importing import Columns, RowProblem, normalise_header
 # Data rows a file may hold (the header not counted).
 MAX_ROWS = 200_000
 R = TypeVar("R")
-S = TypeVar("S", Client, Contact, Prospect)
+S = TypeVar("S", bound=Client | Contact | Prospect)
 
 
 class ImportKind(StrEnum):

@@ -210,7 +210,11 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
         job_title=contact.job_title,
         email=contact.email,
         phones=list(contact.phones),
-        decision_role=DECISION_ROLES.to_proto(contact.decision_role) if contact.decision_role else 0,
+        decision_role=(
+            DECISION_ROLES.to_proto(contact.decision_role)
+            if contact.decision_role
+            else contacts_pb2.DECISION_ROLE_UNSPECIFIED
+        ),
         primary=contact.primary,
         owner_id=contact.owner_id,
         archived=contact.archived,

@@ -20,8 +20,10 @@ from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import contact_repository, repository
 from crm_contacts.adapters import prospect_repository as prospect_repo
 from crm_contacts.domain import importing
+from crm_contacts.domain.clients import Client
 from crm_contacts.domain.contacts import Contact
 from crm_contacts.domain.importing import ImportKind, ImportOptions
+from crm_contacts.domain.prospects import Prospect
 from crm_contacts.entrypoints import convert
 from crm_contacts.service_layer.contacts import demote_primary
 from crm_platform import import_files
@@ -34,7 +36,8 @@ from crm_platform.importing import Columns, DuplicateRow, ImportReport, RowProbl
 # Rows per write transaction: big enough for executemany to pay, short enough that an SQLite
 # write lock is held well under a second at a time.
 WRITE_CHUNK = 5000
-T = TypeVar("T")
+# The record an import makes: a client, contact or prospect (as domain.importing.S).
+T = TypeVar("T", bound=Client | Contact | Prospect)
 Key = tuple[str, str]
 # A row read: its number, and its record or the problems that keep it out.
 _Outcome = tuple[int, T | None, list[RowProblem]]
@@ -133,10 +136,10 @@ _FORMAT_FROM_PROTO = {contacts_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV, contacts_p
 def import_from_proto(db: Database, request: contacts_pb2.ImportRecordsRequest) -> contacts_pb2.ImportRecordsResponse:
     """ImportRecords: the request's kind, format and options checked, the file imported, the
     report as the response."""
-    kind = _KIND_FROM_PROTO.get(request.kind)  # type: ignore[call-overload]
+    kind = _KIND_FROM_PROTO.get(request.kind)
     if kind is None:
         raise InvalidArgument.field("kind", "must be clients, contacts or prospects")
-    file_format = _FORMAT_FROM_PROTO.get(request.format)  # type: ignore[call-overload]
+    file_format = _FORMAT_FROM_PROTO.get(request.format)
     if request.format and file_format is None:
         raise InvalidArgument.field("format", f"unknown import format {request.format}")
     options = ImportOptions(
@@ -207,7 +210,7 @@ def _import_chunk(
 ) -> None:
     """Skips the rows whose keys a stored record or an earlier row has, and (unless a dry run)
     stores the rest with their events in one transaction."""
-    keys = [importing.duplicate_keys(record) for _, record in valid]  # type: ignore[arg-type]
+    keys = [importing.duplicate_keys(record) for _, record in valid]
     wanted = importing.keys_by_field([k for row_keys in keys for k in row_keys])
     if dry_run:
         with db.read() as session:
@@ -224,7 +227,7 @@ def _import_chunk(
             ops.add(uow.session, new)
             uow.add_events([*events, *(ops.event(record) for record in new)])
             uow.commit()
-    report.created_ids += [record.id for record in new]  # type: ignore[attr-defined]
+    report.created_ids += [record.id for record in new]
 
 
 def _new_records(
