@@ -93,7 +93,7 @@ def update_contact(session: Session, contact: Contact, read_version: int) -> boo
         .where(contacts.c.id == contact.id, contacts.c.version == read_version)
         .values(**_values(contact))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
         return False
     session.execute(delete(contact_phones).where(contact_phones.c.contact_id == contact.id))
     _add_phones(session, [contact])

@@ -114,7 +114,7 @@ def update_prospect(session: Session, prospect: Prospect, read_version: int) -> 
         .where(prospects.c.id == prospect.id, prospects.c.version == read_version)
         .values(**_values(prospect))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
         return False
     session.execute(delete(prospect_phones).where(prospect_phones.c.prospect_id == prospect.id))
     _add_phones(session, prospect)

@@ -94,7 +94,7 @@ def update_client(session: Session, client: Client, read_version: int) -> bool:
     result = session.execute(
         update(clients).where(clients.c.id == client.id, clients.c.version == read_version).values(**_values(client))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
         return False
     session.execute(delete(client_phones).where(client_phones.c.client_id == client.id))
     _add_phones(session, [client])

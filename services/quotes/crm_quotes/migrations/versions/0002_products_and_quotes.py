@@ -8,6 +8,7 @@ Create Date: 2026-12-10
 """
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _decimal() -> sa.types.TypeEngine:  # type: ignore[type-arg]
+def _decimal() -> sa.types.TypeEngine[Decimal]:
     return sa.Numeric(24, 6).with_variant(sa.String(40), "sqlite")
 
 
