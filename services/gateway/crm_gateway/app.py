@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from flask_cors import CORS
 from flask_swagger_ui import get_swaggerui_blueprint
 from prometheus_client import Counter, Histogram
@@ -119,10 +120,12 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["CRM_READY_SERVICES"] = list(SERVICES) if services is None else services
     app.config["CRM_METRICS_TOKEN"] = settings.metrics_token
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    json_provider = DefaultJSONProvider(app)
+    json_provider.sort_keys = False
+    app.json = json_provider
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
     for resource in BLUEPRINTS:
         app.register_blueprint(resource.blueprint)
     app.register_blueprint(

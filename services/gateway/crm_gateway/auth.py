@@ -287,8 +287,12 @@ class IdentityFeed:
         if last_seq:
             config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=last_seq + 1)
         else:
+            # The RFC 3339 text every nats-py we allow sends as is (2.9 types the field int, recent
+            # releases datetime, converting it to this same text; a datetime fails on 2.9's JSON).
+            since = start.isoformat().replace("+00:00", "Z")
             config = ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=start.isoformat().replace("+00:00", "Z")
+                deliver_policy=DeliverPolicy.BY_START_TIME,
+                opt_start_time=since,  # type: ignore[arg-type]  # see above: a string across nats-py releases
             )
         config.ack_policy = AckPolicy.NONE
         config.inactive_threshold = 30.0

@@ -26,11 +26,11 @@ from crm.campaigns.v1 import campaigns_pb2_grpc
 from crm.common.v1 import types_pb2
 from crm_gateway.access import assignable_owner, authenticator, principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
-from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, from_json, page, to_json
+from crm_gateway.convert import ProtoJson, ProtoPage, enum_member, enum_value, from_json, page, to_json
 from crm_gateway.lists import UUID_PATTERN, Id, PageToken
 from crm_gateway.money import MoneyIn
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX, Collection
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.grpc_client import stub
 
 res = Resource(
@@ -211,7 +211,6 @@ CAMPAIGNS = Collection(
     requests=pb,
 )
 ONE = ProtoJson(pb.Campaign)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 
 
 def _call(rpc: str, req: Any, timeout: float | None = None) -> Any:
@@ -273,7 +272,7 @@ def get_campaign(campaign_id: str) -> Response:
     return CAMPAIGNS.get(campaign_id)
 
 
-@res.route("PATCH", "/api/v1/campaigns/<id:campaign_id>", body=CampaignPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("PATCH", "/api/v1/campaigns/<id:campaign_id>", body=CampaignPatch, response=ONE, **CHANGE)
 def update_campaign(campaign_id: str, body: CampaignPatch) -> Response:
     """Update a campaign (its owner, their manager, or an admin).
     A prospects target must stay within what the owner (after the update) may see."""
@@ -310,7 +309,7 @@ def _action(rpc: str, campaign_id: str, **kw: Any) -> Response:
     body=LaunchIn,
     response=ProtoJson(pb.LaunchCampaignResponse),
     **CHANGE,
-)  # type: ignore[arg-type]
+)
 def launch_campaign(campaign_id: str, body: LaunchIn) -> Response:
     """Launch a draft: its segment becomes its members; it runs (or waits for its start date).
     A call list is spread over rep_ids (the owner when none; each one a user the caller may assign
@@ -320,13 +319,13 @@ def launch_campaign(campaign_id: str, body: LaunchIn) -> Response:
     return _action("LaunchCampaign", campaign_id, rep_ids=reps)
 
 
-@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:complete", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:complete", body=Empty, response=ONE, **CHANGE)
 def complete_campaign(campaign_id: str, body: Empty) -> Response:
     """Complete a launched campaign (its final results go out as campaign_completed)."""
     return _action("CompleteCampaign", campaign_id)
 
 
-@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:cancel", body=CancelIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/campaigns/<id:campaign_id>:cancel", body=CancelIn, response=ONE, **CHANGE)
 def cancel_campaign(campaign_id: str, body: CancelIn) -> Response:
     """Cancel a campaign that is not completed (its queued mail is not sent)."""
     return _action("CancelCampaign", campaign_id, reason=body.reason)
@@ -350,9 +349,9 @@ def list_members(campaign_id: str, query: MemberListQuery) -> Response:
         page_token=query.page_token,
     )
     if query.status:
-        req.status = enum_value(pb.MemberStatus.DESCRIPTOR, query.status)
+        req.status = enum_member(pb.MemberStatus, query.status)
     if query.last_call_outcome:
-        req.last_call_outcome = enum_value(pb.CallOutcome.DESCRIPTOR, query.last_call_outcome)
+        req.last_call_outcome = enum_member(pb.CallOutcome, query.last_call_outcome)
     if query.call_back_before:
         req.call_back_before.FromDatetime(query.call_back_before)
     answer = _call("ListMembers", req)
@@ -497,6 +496,6 @@ def record_call(campaign_id: str, member_id: str, body: CallIn) -> Response:
     become a prospect or get a deal (follow_up)."""
     CAMPAIGNS.fetch(campaign_id, for_change=True)
     req = from_json(pb.RecordCallOutcomeRequest(member_id=member_id), body.model_dump(exclude_none=True))
-    req.campaign_id = campaign_id  # type: ignore[attr-defined]
-    req.request_id = idempotency_key(principal().id)  # type: ignore[attr-defined]
+    req.campaign_id = campaign_id
+    req.request_id = idempotency_key(principal().id)
     return respond(to_json(_call("RecordCallOutcome", req)))

@@ -38,9 +38,9 @@ from crm_gateway.api import (
     if_match,
     respond,
 )
-from crm_gateway.convert import ProtoJson, ProtoPage, enum_value, enum_words, page, to_json
+from crm_gateway.convert import ProtoJson, ProtoPage, enum_member, enum_words, page, to_json
 from crm_gateway.lists import Id, PageToken
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.grpc_client import stub
 
 res = Resource(
@@ -146,7 +146,6 @@ class Empty(_Strict):
 
 ONE = ProtoJson(pb.Canvas)
 NOTE = ProtoJson(pb.Note)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 
 
 def _stub() -> Any:
@@ -168,7 +167,7 @@ def _reader_owner_ids() -> list[str]:
 
 def _fetch(canvas_id: str) -> pb.Canvas:
     req = pb.GetCanvasRequest(id=canvas_id, allowed_owner_ids=_reader_owner_ids())
-    return _call("GetCanvas", req).canvas  # type: ignore[no-any-return]
+    return _call("GetCanvas", req).canvas
 
 
 def _changeable(canvas_id: str) -> pb.Canvas:
@@ -180,16 +179,16 @@ def _changeable(canvas_id: str) -> pb.Canvas:
     return canvas
 
 
-def _block(word: str, field: str) -> int:
+def _block(word: str, field: str) -> pb.CanvasBlock:
     key = word.strip().lower().replace("-", "_")
     if key not in BLOCKS:
         message = f"unknown block '{word}'; the blocks are {', '.join(BLOCKS)}"
         raise ProblemError(400, "unknown_block", f"{field}: {message}", errors=[{"field": field, "message": message}])
-    return enum_value(pb.CanvasBlock.DESCRIPTOR, key)
+    return enum_member(pb.CanvasBlock, key)
 
 
 def _links(links: list[LinkIn]) -> list[pb.NoteLink]:
-    return [pb.NoteLink(kind=enum_value(pb.LinkKind.DESCRIPTOR, k.kind), target_id=k.target_id) for k in links]
+    return [pb.NoteLink(kind=enum_member(pb.LinkKind, k.kind), target_id=k.target_id) for k in links]
 
 
 def _note(body: NoteIn, field: str) -> pb.Note:
@@ -218,7 +217,7 @@ def list_canvases(query: CanvasListQuery) -> Response:
         page_token=query.page_token,
     )
     if query.status:
-        req.status = enum_value(pb.CanvasStatus.DESCRIPTOR, query.status)
+        req.status = enum_member(pb.CanvasStatus, query.status)
     answer = _call("ListCanvases", req)
     return respond(page(list(answer.canvases), answer.next_page_token))
 
@@ -242,7 +241,7 @@ def create_canvas(body: CanvasCreate) -> Response:
         notes=[_note(n, f"notes[{i}].") for i, n in enumerate(body.notes)],
     )
     if body.status:
-        canvas.status = enum_value(pb.CanvasStatus.DESCRIPTOR, body.status)
+        canvas.status = enum_member(pb.CanvasStatus, body.status)
     req = pb.CreateCanvasRequest(canvas=canvas, request_id=idempotency_key(principal().id))
     made = _call("CreateCanvas", req).canvas
     location = url_for("canvases.get_canvas", canvas_id=made.id)
@@ -259,7 +258,7 @@ def get_canvas(canvas_id: str) -> Response:
     return respond(to_json(canvas), headers=etag(canvas.version))
 
 
-@res.route("PATCH", "/api/v1/canvases/<id:canvas_id>", body=CanvasPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("PATCH", "/api/v1/canvases/<id:canvas_id>", body=CanvasPatch, response=ONE, **CHANGE)
 def update_canvas(canvas_id: str, body: CanvasPatch) -> Response:
     """Update a canvas's name, description, owner or status (If-Match: the canvas's ETag)."""
     current = _changeable(canvas_id)
@@ -271,7 +270,7 @@ def update_canvas(canvas_id: str, body: CanvasPatch) -> Response:
     if "owner_id" in given:
         draft.owner_id = assignable_owner(body.owner_id)
     if body.status:
-        draft.status = enum_value(pb.CanvasStatus.DESCRIPTOR, body.status)
+        draft.status = enum_member(pb.CanvasStatus, body.status)
     req = pb.UpdateCanvasRequest(canvas=draft, update_mask=FieldMask(paths=sorted(given)), expected_version=expected)
     after = _call("UpdateCanvas", req).canvas
     return respond(to_json(after), headers=etag(after.version))
@@ -285,7 +284,7 @@ def delete_canvas(canvas_id: str) -> Response:
     return Response(status=204)
 
 
-@res.route("POST", "/api/v1/canvases/<id:canvas_id>:archive", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/canvases/<id:canvas_id>:archive", body=Empty, response=ONE, **CHANGE)
 def archive_canvas(canvas_id: str, body: Empty) -> Response:
     """Archive a canvas (read only until made active again)."""
     current = _changeable(canvas_id)
@@ -353,7 +352,7 @@ def _expected_note_version(body_version: int) -> int:
     "/api/v1/canvases/<id:canvas_id>/notes/<id:note_id>",
     body=NotePatch,
     response=NOTE,
-    **CHANGE,  # type: ignore[arg-type]
+    **CHANGE,
 )
 def update_note(canvas_id: str, note_id: str, body: NotePatch) -> Response:
     """Change a note (If-Match: the note's ETag); a stale version answers 409 with the current note."""
@@ -450,7 +449,7 @@ def get_revision(canvas_id: str, number: str) -> Response:
     "/api/v1/canvases/<id:canvas_id>/revisions/<id:number>:restore",
     body=Empty,
     response=ONE,
-    **CHANGE,  # type: ignore[arg-type]
+    **CHANGE,
 )
 def restore_revision(canvas_id: str, number: str, body: Empty) -> Response:
     """Make a revision's notes current again, as a new revision (If-Match: the canvas's ETag)."""

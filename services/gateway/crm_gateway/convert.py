@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
 from google.protobuf.message import Message
@@ -101,6 +101,18 @@ def enum_value(enum: EnumDescriptor, word: str) -> int:
     return enum.values_by_name[_enum_prefix(enum) + word.upper()].number
 
 
+E = TypeVar("E", bound=int)
+
+
+def enum_member(enum: type[E], word: str) -> E:
+    """The value of generated enum `enum` (pb.CanvasStatus) that API word `word` names ("draft"),
+    typed as that enum for the message fields that hold one. The stubs declare a generated enum as
+    an int subclass; at run time it is an EnumTypeWrapper holding the enum's DESCRIPTOR, and a
+    field holds the plain number."""
+    descriptor: EnumDescriptor = enum.DESCRIPTOR  # type: ignore[attr-defined]  # the wrapper's, unknown to the stub
+    return cast(E, enum_value(descriptor, word))
+
+
 def _enum_name_word(enum: EnumDescriptor, name: str) -> str | None:
     prefix = _enum_prefix(enum)
     if not name or name == prefix + "UNSPECIFIED":
@@ -126,9 +138,9 @@ def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
 
 def to_json(msg: Message) -> Any:
     if msg.DESCRIPTOR.full_name == _TIMESTAMP:
-        return msg.ToDatetime(UTC).isoformat().replace("+00:00", "Z")  # type: ignore[attr-defined]
+        return msg.ToDatetime(UTC).isoformat().replace("+00:00", "Z")
     if msg.DESCRIPTOR.full_name == _DATE:
-        d = (msg.year, msg.month, msg.day)  # type: ignore[attr-defined]
+        d = (msg.year, msg.month, msg.day)
         return None if d == (0, 0, 0) else f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
     out: dict[str, Any] = {}
     for fd in msg.DESCRIPTOR.fields:
@@ -143,7 +155,10 @@ def to_json(msg: Message) -> Any:
     return out
 
 
-def from_json(msg: Message, data: dict[str, Any]) -> Message:
+M = TypeVar("M", bound=Message)
+
+
+def from_json(msg: M, data: dict[str, Any]) -> M:
     """Fills `msg` from already-validated JSON (the pydantic model's dump), in the API's names."""
     fields = {api_name(fd): fd for fd in msg.DESCRIPTOR.fields}
     for key, value in data.items():

@@ -24,7 +24,7 @@ from crm_gateway.convert import ProtoJson, ProtoPage, _looks_like_formula, to_js
 from crm_gateway.lists import UUID_PATTERN, Id
 from crm_gateway.money import MoneyIn
 from crm_gateway.owned import Collection
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.grpc_client import stub
 
 res = Resource("deals", "Deals", "Opportunities to sell (Negocio), moving through a pipeline's stages.")
@@ -151,7 +151,6 @@ DEALS = Collection(
     requests=deals_pb2,
 )
 ONE = ProtoJson(deals_pb2.Deal)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 
 
 @res.route("GET", "/api/v1/deals", query=DealListQuery, response=ProtoPage(deals_pb2.Deal))
@@ -321,7 +320,7 @@ def get_deal(deal_id: str) -> Response:
     return DEALS.get(deal_id)
 
 
-@res.route("PATCH", "/api/v1/deals/<id:deal_id>", body=DealPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("PATCH", "/api/v1/deals/<id:deal_id>", body=DealPatch, response=ONE, **CHANGE)
 def update_deal(deal_id: str, body: DealPatch) -> Response:
     """Update a deal (its owner, their manager, or an admin).
     A source campaign named anew is checked as on create."""
@@ -365,26 +364,26 @@ def _transition(rpc: str, deal_id: str, **kw: Any) -> Response:
     return respond(to_json(deal), headers=etag(deal.version))
 
 
-@res.route("POST", "/api/v1/deals/<id:deal_id>:move", body=MoveIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/deals/<id:deal_id>:move", body=MoveIn, response=ONE, **CHANGE)
 def move_deal(deal_id: str, body: MoveIn) -> Response:
     """Move an open deal to another open stage of its pipeline.
     It takes the stage's probability unless keep_probability."""
     return _transition("MoveDeal", deal_id, stage_id=body.stage_id, keep_probability=body.keep_probability)
 
 
-@res.route("POST", "/api/v1/deals/<id:deal_id>:win", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/deals/<id:deal_id>:win", body=Empty, response=ONE, **CHANGE)
 def win_deal(deal_id: str, body: Empty) -> Response:
     """Win an open deal: it goes to the pipeline's won stage."""
     return _transition("WinDeal", deal_id)
 
 
-@res.route("POST", "/api/v1/deals/<id:deal_id>:lose", body=LoseIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/deals/<id:deal_id>:lose", body=LoseIn, response=ONE, **CHANGE)
 def lose_deal(deal_id: str, body: LoseIn) -> Response:
     """Lose an open deal, saying why (required)."""
     return _transition("LoseDeal", deal_id, reason=body.reason)
 
 
-@res.route("POST", "/api/v1/deals/<id:deal_id>:reopen", body=ReopenIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/deals/<id:deal_id>:reopen", body=ReopenIn, response=ONE, **CHANGE)
 def reopen_deal(deal_id: str, body: ReopenIn) -> Response:
     """Reopen a won or lost deal, at the stage it left or the open stage named."""
     return _transition("ReopenDeal", deal_id, stage_id=body.stage_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, JsonSchemaValue, models_json_schema
 
 from crm_gateway.convert import ProtoJson, ProtoPage, message_schema
 from crm_gateway.problem_codes import operation_codes
@@ -79,15 +79,24 @@ HEADER_DOCS: dict[str, dict[str, Any]] = {
 }
 
 
-def _models(ops: list[Operation]) -> tuple[dict[tuple[Any, str], Any], dict[str, Any]]:
+# The JSON schema of each model an operation reads (validation) or answers (serialization).
+ModelSchemas = dict[tuple[type[BaseModel], JsonSchemaMode], JsonSchemaValue]
+
+
+def _models(ops: list[Operation]) -> tuple[ModelSchemas, dict[str, Any]]:
     """JSON schemas for every body, query and response model, with shared definitions."""
-    wanted: list[tuple[Any, str]] = []
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for op in ops:
-        for model, mode in ((op.body, "validation"), (op.query, "validation"), (op.response, "serialization")):
+        uses: tuple[tuple[Any, JsonSchemaMode], ...] = (
+            (op.body, "validation"),
+            (op.query, "validation"),
+            (op.response, "serialization"),
+        )
+        for model, mode in uses:
             if isinstance(model, type) and issubclass(model, BaseModel) and (model, mode) not in wanted:
                 wanted.append((model, mode))
-    mapping, top = models_json_schema(wanted, ref_template=REF)  # type: ignore[arg-type]
-    return dict(mapping), dict(top.get("$defs", {}))
+    mapping, top = models_json_schema(wanted, ref_template=REF)
+    return {key: mapping[key] for key in wanted}, dict(top.get("$defs", {}))
 
 
 def _counts(op: Operation) -> bool:
@@ -95,7 +104,7 @@ def _counts(op: Operation) -> bool:
     return op.query is not None and "include_total_size" in op.query.model_fields
 
 
-def _schema_of(op: Operation, mapping: dict[tuple[Any, str], Any], defs: dict[str, Any]) -> dict[str, Any]:
+def _schema_of(op: Operation, mapping: ModelSchemas, defs: dict[str, Any]) -> dict[str, Any]:
     response = op.response
     if isinstance(response, ProtoJson):
         return {"$ref": REF.format(model=message_schema(response.message.DESCRIPTOR, defs, REF))}

@@ -5,10 +5,11 @@ ownership check, custom actions and delete on records the caller may change."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from flask import Response, request, stream_with_context
 from google.protobuf.field_mask_pb2 import FieldMask
@@ -39,6 +40,13 @@ EXPORT_MAX_ROWS = 1_000_000
 READ_ONLY = frozenset({"id", "create_time", "update_time", "version", "archived"})
 
 
+@runtime_checkable
+class _MayForceDuplicate(Protocol):
+    """A create body that may ask for a record although a duplicate exists (clients, contacts, prospects)."""
+
+    force_duplicate: bool
+
+
 @dataclass(frozen=True)
 class Collection:
     """How one kind of owned record maps onto its service's RPCs."""
@@ -53,7 +61,7 @@ class Collection:
 
     def _req(self, rpc: str, **kw: Any) -> Message:
         cls = getattr(self.requests, f"{rpc}Request")
-        return cls(**kw)  # type: ignore[no-any-return]
+        return cls(**kw)
 
     def _call(self, rpc: str, **kw: Any) -> Any:
         return call(self.service, getattr(self.stub(), rpc), self._req(rpc, **kw))
@@ -78,14 +86,15 @@ class Collection:
         res = self._call(rpc, owner_ids=owners, **filters)
         return respond(page(list(getattr(res, plural)), res.next_page_token, res.total_size if total else None))
 
-    def export_csv(self, rpc: str, plural: str, requested_owners: list[str], **filters: Any) -> Response:
+    # In the class body below, `list` names the method above: the builtin is builtins.list.
+    def export_csv(self, rpc: str, plural: str, requested_owners: builtins.list[str], **filters: Any) -> Response:
         """Every record the list would show, as CSV, streamed page by page."""
         owners = owner_filter(self.kind, requested_owners)
         filters.pop("page_token", None)
         filters.pop("include_total_size", None)
         filters.pop("page_size", None)
 
-        def pages() -> Iterator[list[Message]]:
+        def pages() -> Iterator[builtins.list[Message]]:
             if owners is None:
                 return
             token, rows = "", 0
@@ -105,7 +114,7 @@ class Collection:
             headers={"Content-Disposition": f'attachment; filename="{self.kind}-{stamp}.csv"'},
         )
 
-    def import_file(self, kind: int, query: Any, **extra: Any) -> Response:
+    def import_file(self, kind: contacts_pb2.ImportKind, query: Any, **extra: Any) -> Response:
         """A CSV or XLSX file (the raw body) imported by the service, with its per-row report."""
         media = request.mimetype
         formats = {"text/csv": contacts_pb2.IMPORT_FORMAT_CSV, XLSX: contacts_pb2.IMPORT_FORMAT_XLSX}
@@ -138,7 +147,7 @@ class Collection:
         data["owner_id"] = assignable_owner(data.get("owner_id"))
         msg = from_json(self.message(), data)
         kwargs = {self.field: msg, "request_id": idempotency_key(p.id), **extra}
-        if "force_duplicate" in type(body).model_fields:
+        if isinstance(body, _MayForceDuplicate):
             kwargs["force_duplicate"] = body.force_duplicate
         record = getattr(self._call(rpc, **kwargs), self.field)
         return respond(to_json(record), 201, {"Location": location(record.id), **etag(record.version)})

@@ -16,7 +16,7 @@ from crm_gateway.api import ProblemError, call, check_version, etag, idempotency
 from crm_gateway.convert import ProtoJson, ProtoPage, page, to_json
 from crm_gateway.deals import OptionalId
 from crm_gateway.lists import Id, PageToken
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.grpc_client import stub
 
 res = Resource("pipelines", "Pipelines", "Sales pipelines and their stages.")
@@ -80,7 +80,6 @@ class Paging(BaseModel):
 
 
 ONE = ProtoJson(deals_pb2.Pipeline)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 
 
 def _stub() -> Any:
@@ -101,8 +100,8 @@ def _expected(pipeline_id: str) -> int:
     return check_version(if_match(), _current(pipeline_id).version, "pipeline")
 
 
-def _answer(pipeline: deals_pb2.Pipeline, status: int = 200, **headers: str) -> Response:
-    return respond(to_json(pipeline), status, {**etag(pipeline.version), **headers})
+def _answer(pipeline: deals_pb2.Pipeline, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return respond(to_json(pipeline), status, {**etag(pipeline.version), **(headers or {})})
 
 
 @res.route("GET", "/api/v1/pipelines", query=Paging, response=ProtoPage(deals_pb2.Pipeline))
@@ -141,7 +140,7 @@ def create_pipeline(body: PipelineCreate) -> Response:
     )
     req = deals_pb2.CreatePipelineRequest(pipeline=msg, request_id=idempotency_key(principal().id))
     made = call("deals", _stub().CreatePipeline, req).pipeline
-    return _answer(made, 201, Location=url_for("pipelines.get_pipeline", pipeline_id=made.id))
+    return _answer(made, 201, {"Location": url_for("pipelines.get_pipeline", pipeline_id=made.id)})
 
 
 @res.route("GET", "/api/v1/pipelines/<id:pipeline_id>", response=ONE, errors=(404,), response_headers=("ETag",))
@@ -150,7 +149,7 @@ def get_pipeline(pipeline_id: str) -> Response:
     return _answer(_current(pipeline_id))
 
 
-@res.route("PATCH", "/api/v1/pipelines/<id:pipeline_id>", body=PipelinePatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("PATCH", "/api/v1/pipelines/<id:pipeline_id>", body=PipelinePatch, response=ONE, **CHANGE)
 def update_pipeline(pipeline_id: str, body: PipelinePatch) -> Response:
     """Rename a pipeline, make it the default, or say whether accepted quotes win its deals."""
     _may_change()
@@ -201,7 +200,7 @@ def add_stage(pipeline_id: str, body: StageAdd) -> Response:
     "/api/v1/pipelines/<id:pipeline_id>/stages/<id:stage_id>",
     body=StagePatch,
     response=ONE,
-    **CHANGE,  # type: ignore[arg-type]
+    **CHANGE,
 )
 def update_stage(pipeline_id: str, stage_id: str, body: StagePatch) -> Response:
     """Rename a stage or change its default probability (deals already in it keep theirs)."""
@@ -218,7 +217,7 @@ def update_stage(pipeline_id: str, stage_id: str, body: StagePatch) -> Response:
     return _answer(call("deals", _stub().UpdateStage, req).pipeline)
 
 
-@res.route("POST", "/api/v1/pipelines/<id:pipeline_id>:reorderStages", body=ReorderIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/pipelines/<id:pipeline_id>:reorderStages", body=ReorderIn, response=ONE, **CHANGE)
 def reorder_stages(pipeline_id: str, body: ReorderIn) -> Response:
     """Put the open stages in a new order (every open stage once; won and lost stay last)."""
     _may_change()
@@ -247,4 +246,4 @@ def delete_stage(pipeline_id: str, stage_id: str, query: StageDeleteQuery) -> Re
         expected_version=_expected(pipeline_id),
     )
     res_ = call("deals", _stub().DeleteStage, req)
-    return _answer(res_.pipeline, **{"X-Moved-Deal-Count": str(res_.moved_deal_count)})
+    return _answer(res_.pipeline, headers={"X-Moved-Deal-Count": str(res_.moved_deal_count)})

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.access import principal
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
-from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
+from crm_gateway.convert import ProtoJson, ProtoPage, enum_member, from_json, page, to_json
 from crm_gateway.lists import PageToken
 from crm_gateway.money import CURRENCY_RULE, MoneyIn, OptionalCurrencyCode, TaxRate
 from crm_gateway.owned import IMPORT_DEADLINE_SECONDS, IMPORT_MAX_BYTES, XLSX
@@ -99,16 +99,16 @@ def require_catalogue_manager() -> None:
         raise ProblemError(403, "catalogue_managers_only", "only admins and managers may change the catalogue")
 
 
-def _kind(word: str | None) -> int:
-    return 0 if word is None else int(quotes_pb2.ProductKind.Value(f"PRODUCT_KIND_{word.upper()}"))
+def _kind(word: str | None) -> quotes_pb2.ProductKind:
+    return quotes_pb2.PRODUCT_KIND_UNSPECIFIED if word is None else enum_member(quotes_pb2.ProductKind, word)
 
 
 def _message(data: dict[str, Any], **kw: Any) -> quotes_pb2.Product:
     kind = data.pop("kind", None)
     msg = from_json(quotes_pb2.Product(**kw), data)
     if kind is not None:
-        msg.kind = _kind(kind)  # type: ignore[attr-defined]
-    return msg  # type: ignore[return-value]
+        msg.kind = _kind(kind)
+    return msg
 
 
 def _get(product_id: str) -> quotes_pb2.Product:
@@ -123,7 +123,7 @@ def list_products(query: ProductListQuery) -> Response:
     """List the catalogue, oldest first (active products unless include_inactive)."""
     req = quotes_pb2.ListProductsRequest(
         query=query.q,
-        kind=_kind(query.kind),  # type: ignore[arg-type]
+        kind=_kind(query.kind),
         include_inactive=query.include_inactive,
         page_size=query.page_size,
         page_token=query.page_token,
@@ -153,7 +153,7 @@ def import_products(query: ProductImportQuery) -> Response:
     if not content:
         raise ProblemError(400, "empty_file", "the body is empty: send the file itself")
     req = quotes_pb2.ImportProductsRequest(
-        format=formats[request.mimetype],  # type: ignore[arg-type]
+        format=formats[request.mimetype],
         content=content,
         file_name=request.headers.get("X-File-Name", "")[:200],
         dry_run=query.dry_run,

@@ -20,7 +20,7 @@ from crm_gateway.convert import RATE_RULE, ProtoJson, ProtoPage, to_json
 from crm_gateway.lists import UUID_PATTERN, Id, PageToken
 from crm_gateway.money import CurrencyCode, DiscountRate, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import Collection
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.grpc_client import stub
 
 res = Resource("quotes", "Quotes", "Proposals built from catalogue products, with totals and a PDF (Cotización).")
@@ -154,7 +154,6 @@ QUOTES = Collection(
     requests=quotes_pb2,
 )
 ONE = ProtoJson(quotes_pb2.Quote)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 # A quote of 200 lines with long descriptions is larger than the gateway's default body limit.
 QUOTE_MAX_BODY = 1024 * 1024
 
@@ -217,7 +216,7 @@ def get_quote(quote_id: str) -> Response:
     body=QuotePatch,
     response=ONE,
     max_body=QUOTE_MAX_BODY,
-    **CHANGE,  # type: ignore[arg-type]
+    **CHANGE,
 )
 def update_quote(quote_id: str, body: QuotePatch) -> Response:
     """Update a draft quote (its owner, their manager, or an admin); a sent quote is frozen (400)."""
@@ -244,20 +243,20 @@ def _answer(quote: quotes_pb2.Quote) -> Response:
     return respond(to_json(quote), headers=etag(quote.version))
 
 
-@res.route("POST", "/api/v1/quotes/<id:quote_id>:send", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/quotes/<id:quote_id>:send", body=Empty, response=ONE, **CHANGE)
 def send_quote(quote_id: str, body: Empty) -> Response:
     """Mark a draft as sent to the client: its content is frozen from now on."""
     return _answer(_transition("SendQuote", quote_id).quote)
 
 
-@res.route("POST", "/api/v1/quotes/<id:quote_id>:accept", body=Empty, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/quotes/<id:quote_id>:accept", body=Empty, response=ONE, **CHANGE)
 def accept_quote(quote_id: str, body: Empty) -> Response:
     """Record the client's acceptance of a sent quote still within its validity.
     The deal takes the quote's total as its amount. An expired quote is a 400 (quote_expired)."""
     return _answer(_transition("AcceptQuote", quote_id).quote)
 
 
-@res.route("POST", "/api/v1/quotes/<id:quote_id>:reject", body=RejectIn, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("POST", "/api/v1/quotes/<id:quote_id>:reject", body=RejectIn, response=ONE, **CHANGE)
 def reject_quote(quote_id: str, body: RejectIn) -> Response:
     """Record the client's rejection of a sent quote, with the reason given."""
     return _answer(_transition("RejectQuote", quote_id, reason=body.reason).quote)

@@ -25,7 +25,7 @@ from crm.reporting.v1 import reporting_pb2_grpc
 from crm_gateway.access import change_scope, principal, read_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, from_json, page, to_json
-from crm_gateway.routing import Resource
+from crm_gateway.routing import CHANGE, Resource
 from crm_platform.config import platform_settings
 from crm_platform.context import ACTOR_HEADER, REQUEST_ID_HEADER, current_actor, current_request_id
 from crm_platform.grpc_client import decode_error, stub
@@ -189,7 +189,7 @@ def _definition_message(data: dict[str, Any]) -> pb.ReportDefinition:
     for g in data.get("groupings") or []:
         if g.get("date_bucket") is None:
             g.pop("date_bucket", None)
-    return from_json(pb.ReportDefinition(), data)  # type: ignore[return-value]
+    return from_json(pb.ReportDefinition(), data)
 
 
 def _definition_fields(body: BaseModel) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def _fetch(report_id: str) -> pb.ReportDefinition:
     scope = change_scope()
     if not found.shared and scope is not None and found.owner_id not in scope:
         raise _not_found(report_id)
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def _not_found(report_id: str) -> ProblemError:
@@ -219,7 +219,7 @@ def _fetch_for_change(report_id: str) -> pb.ReportDefinition:
 
 
 def _module_word(module: int) -> str:
-    return pb.ReportModule.Name(module).removeprefix("REPORT_MODULE_").lower()  # type: ignore[arg-type]
+    return pb.ReportModule.Name(module).removeprefix("REPORT_MODULE_").lower()
 
 
 def _owner_scope(module: str) -> list[str]:
@@ -229,7 +229,6 @@ def _owner_scope(module: str) -> list[str]:
 
 
 ONE = ProtoJson(pb.ReportDefinition)
-CHANGE = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 
 
 @res.route("GET", "/api/v1/reports", query=ListQuery, response=ProtoPage(pb.ReportDefinition))
@@ -303,7 +302,7 @@ def get_report(report_id: str) -> Response:
     return respond(to_json(found), headers=etag(found.version))
 
 
-@res.route("PATCH", "/api/v1/reports/<id:report_id>", body=ReportPatch, response=ONE, **CHANGE)  # type: ignore[arg-type]
+@res.route("PATCH", "/api/v1/reports/<id:report_id>", body=ReportPatch, response=ONE, **CHANGE)
 def update_report(report_id: str, body: ReportPatch) -> Response:
     """Change a saved report (its owner, their manager, or an admin)."""
     changed = body.model_dump(exclude_unset=True)
@@ -453,7 +452,7 @@ def export_saved_report(report_id: str, query: ExportQuery) -> Response:
     return _stream_export(
         pb.ExportReportRequest(
             report_definition_id=report_id,
-            format=FORMATS[query.format],  # type: ignore[arg-type]
+            format=FORMATS[query.format],
             time_zone=query.time_zone,
             date_field=query.date_field,
             owner_ids=_owner_scope(_module_word(found.module)),
@@ -467,7 +466,7 @@ def export_unsaved_report(body: ExportIn) -> Response:
     return _stream_export(
         pb.ExportReportRequest(
             report_definition=_definition_message(_definition_fields(body)),
-            format=FORMATS[body.format],  # type: ignore[arg-type]
+            format=FORMATS[body.format],
             time_zone=body.time_zone,
             date_field=body.date_field,
             owner_ids=_owner_scope(body.module),

@@ -9,15 +9,29 @@ import re
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, request
 from pydantic import BaseModel
 from werkzeug.routing import BaseConverter
+from werkzeug.wrappers import Response  # a view may answer any kind: flask.Response, or a redirect
 
 from crm_gateway.api import ProblemError, check_request_text, parse_body, parse_query
 
 Access = Literal["public", "user"]
+
+
+class RouteOptions(TypedDict, total=False):
+    """Options of `Resource.route` that several routes share (given as **options)."""
+
+    errors: Iterable[int]
+    request_headers: Iterable[str]
+    response_headers: Iterable[str]
+
+
+# The options of a route that changes a versioned record: If-Match in, the new version's ETag
+# out, and 404, 409 and 412 among its errors.
+CHANGE: RouteOptions = {"errors": (404, 409, 412), "request_headers": ("If-Match",), "response_headers": ("ETag",)}
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 # Statuses a route can answer with besides its success, and what each means to a caller.
@@ -180,7 +194,6 @@ class Resource:
                         kwargs["body"] = parse_body(body)
                 return view(**kwargs)
 
-            wrapper.operation = op  # type: ignore[attr-defined]
             self.blueprint.add_url_rule(rule, view.__name__, wrapper, methods=[op.method])
             REGISTRY.operations.append(op)
             REGISTRY.by_endpoint[endpoint] = op

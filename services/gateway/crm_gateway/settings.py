@@ -40,4 +40,4 @@ class GatewaySettings(BaseSettings):
 
 
 def gateway_settings() -> GatewaySettings:
-    return load_settings(GatewaySettings, "the gateway (CRM_GATEWAY_*)")  # type: ignore[no-any-return]
+    return load_settings(GatewaySettings, "the gateway (CRM_GATEWAY_*)")

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from pydantic import BaseModel
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from crm_gateway.api import ProblemError, respond
 from crm_gateway.routing import Resource
@@ -131,7 +132,7 @@ def metrics() -> Response:
     elif not _loopback(request.remote_addr):
         raise ProblemError(404, "not_found", "not found")
     backends = CollectorRegistry()
-    backends.register(_BackendCollector(current_app.config["CRM_READY_SERVICES"]))  # type: ignore[arg-type]
+    backends.register(_BackendCollector(current_app.config["CRM_READY_SERVICES"]))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(registry)
@@ -148,6 +149,6 @@ def openapi_document() -> Response:
 
 
 @res.route("GET", "/api/docs", access="public", upstream=False, errors=(), status=302, response_headers=("Location",))
-def api_docs() -> Response:
+def api_docs() -> WerkzeugResponse:
     """The API's human-readable page (Swagger UI, served by the gateway itself: no internet needed)."""
     return redirect("/api/docs/", code=302)
