@@ -9,11 +9,12 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file, session, url_for
+from flask import Flask, abort, current_app, flash, redirect, render_template, request, send_file, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.wrappers import Response
 
 from crm_platform import tracing
 from crm_web import formatting, labels, metrics
@@ -99,7 +100,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.session_interface = _SessionInterface()
     if settings.trusted_proxies:
         n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]  # Flask's documented way to add WSGI middleware
     node_modules = Path(settings.node_modules) if settings.node_modules else Path(__file__).parents[1] / "node_modules"
     app.config["CRM_NODE_MODULES"] = node_modules
 
@@ -196,10 +197,10 @@ def _redirect(url: str) -> Response:
     """A redirect that also works for an htmx request (which would otherwise swap the target page
     into a fragment)."""
     if request.headers.get("HX-Request"):
-        res = Response(status=204)
+        res = current_app.response_class(status=204)
         res.headers["HX-Redirect"] = url
         return res
-    return redirect(url)  # type: ignore[return-value]
+    return redirect(url)
 
 
 def _to_sign_in() -> Response:

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from crm_web.api import Api
 
 TIME_TO_LIVE = 60.0
 _lock = threading.Lock()
 _cache: dict[str, tuple[float, Any]] = {}
+T = TypeVar("T")
 
 
-def _cached(key: str, load: Any) -> Any:
+def _cached(key: str, load: Callable[[], T]) -> T:
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)
@@ -48,7 +50,7 @@ def _all(api: Api, path: str) -> list[dict[str, Any]]:
 
 def users(api: Api) -> dict[str, dict[str, Any]]:
     """Every active user by id."""
-    return _cached("users", lambda: {u["id"]: u for u in _all(api, "/api/v1/users")})  # type: ignore[no-any-return]
+    return _cached("users", lambda: {u["id"]: u for u in _all(api, "/api/v1/users")})
 
 
 def user_name(api: Api, user_id: str) -> str:
@@ -72,4 +74,4 @@ def stages(api: Api) -> dict[str, dict[str, Any]]:
                 out[s["id"]] = {**s, "pipeline": p.get("name", "")}
         return out
 
-    return _cached("stages", load)  # type: ignore[no-any-return]
+    return _cached("stages", load)

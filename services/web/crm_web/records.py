@@ -13,8 +13,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from babel.numbers import NumberFormatError, parse_decimal
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context
+from flask import abort, current_app, flash, redirect, render_template, request, stream_with_context
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response
 
 from crm_web import session as web_session
 from crm_web.api import ApiError
@@ -58,7 +59,8 @@ def export_csv(
         args[flag] = "true" if args.get(flag) == "1" else ""
     res, chunks = web_session.api().stream(path, **args)
     disposition = res.headers.get("Content-Disposition", f'attachment; filename="{default_name}"')
-    return Response(stream_with_context(chunks), mimetype=CSV, headers={"Content-Disposition": disposition})
+    headers = {"Content-Disposition": disposition}
+    return current_app.response_class(stream_with_context(chunks), mimetype=CSV, headers=headers)
 
 
 @dataclass(frozen=True)

@@ -115,14 +115,14 @@ def _refresh() -> None:
 def api() -> Api:
     """An Api calling as the signed-in user (raises ApiError 401 when there is no session)."""
     if "api" in g:
-        return g.api  # type: ignore[no-any-return]
+        return g.api
     if not signed_in():
         raise ApiError(401, "not_signed_in", "sign in first")
     if session.get("expires", 0) - time.time() < REFRESH_MARGIN_SECONDS:
         _refresh()  # an expired refresh token is a 401, which sends the user to sign in
     cfg = current_app.config
     g.api = Api(cfg["CRM_GATEWAY_URL"], session["access"], timeout=cfg["CRM_API_TIMEOUT"], language=language())
-    return g.api  # type: ignore[no-any-return]
+    return g.api
 
 
 def keep_form_for_later() -> None:
@@ -141,4 +141,4 @@ def restored_form() -> dict[str, list[str]] | None:
     if not kept or kept.get("path") != request.path:
         return None
     session.pop("restore", None)
-    return kept.get("form")  # type: ignore[no-any-return]
+    return kept.get("form")

@@ -48,4 +48,4 @@ class WebSettings(BaseSettings):
 
 
 def web_settings() -> WebSettings:
-    return load_settings(WebSettings, "the web application (CRM_WEB_*)")  # type: ignore[no-any-return]
+    return load_settings(WebSettings, "the web application (CRM_WEB_*)")
