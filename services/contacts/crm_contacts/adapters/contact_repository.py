@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, Result, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_contacts.adapters.search import count_rows, page_rows
@@ -63,12 +63,12 @@ def _add_phones(session: Session, new: Sequence[Contact]) -> None:
 def _phones_of(session: Session, ids: Sequence[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
-        rows = session.execute(
+        rows: Result[str, str] = session.execute(
             select(contact_phones.c.contact_id, contact_phones.c.phone)
             .where(contact_phones.c.contact_id.in_(ids))
             .order_by(contact_phones.c.contact_id, contact_phones.c.position)
         )
-        for contact_id, phone in rows.tuples():
+        for contact_id, phone in rows:
             found[contact_id].append(phone)
     return found
 

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, Result, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_contacts.adapters.search import count_rows, page_rows
@@ -91,12 +91,12 @@ def _add_phones(session: Session, prospect: Prospect) -> None:
 def _phones_of(session: Session, ids: Sequence[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {i: [] for i in ids}
     if ids:
-        rows = session.execute(
+        rows: Result[str, str] = session.execute(
             select(prospect_phones.c.prospect_id, prospect_phones.c.phone)
             .where(prospect_phones.c.prospect_id.in_(ids))
             .order_by(prospect_phones.c.prospect_id, prospect_phones.c.position)
         )
-        for prospect_id, phone in rows.tuples():
+        for prospect_id, phone in rows:
             found[prospect_id].append(phone)
     return found
 
@@ -235,7 +235,8 @@ def prospect_ids_with(
     )
     for field, values, column, id_column in lookups:
         for chunk in chunked(values):
-            for value, prospect_id in session.execute(select(column, id_column).where(column.in_(chunk))).tuples():
+            matches: Result[str, str] = session.execute(select(column, id_column).where(column.in_(chunk)))
+            for value, prospect_id in matches:
                 key = (field, value)
                 found[key] = min(found.get(key, prospect_id), prospect_id)
     return found

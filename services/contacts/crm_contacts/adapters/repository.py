@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy import Column, ColumnElement, Result, Text, bindparam, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_contacts.adapters.search import count_rows, page_rows
@@ -262,25 +262,25 @@ def client_ids_with(
             found[key] = min(found.get(key, client_id), client_id)
 
     for chunk in chunked(emails):
-        note("email", session.execute(select(clients.c.email, clients.c.id).where(clients.c.email.in_(chunk))).tuples())
+        note("email", session.execute(select(clients.c.email, clients.c.id).where(clients.c.email.in_(chunk))))
     by_country: dict[str, set[str]] = {}
     for key in tax_ids:
         country, _, value = key.partition(":")
         by_country.setdefault(country, set()).add(value)
     for country, values in by_country.items():
         for chunk in chunked(values):
-            rows = session.execute(
+            rows: Result[str, str] = session.execute(
                 select(clients.c.tax_id, clients.c.id).where(
                     clients.c.tax_country == country, clients.c.tax_id.in_(chunk)
                 )
             )
-            note("tax_id", ((tax_key(country, value), client_id) for value, client_id in rows.tuples()))
+            note("tax_id", ((tax_key(country, value), client_id) for value, client_id in rows))
     for chunk in chunked(phones):
         note(
             "phone",
             session.execute(
                 select(client_phones.c.phone, client_phones.c.client_id).where(client_phones.c.phone.in_(chunk))
-            ).tuples(),
+            ),
         )
     return found
 
@@ -312,7 +312,8 @@ def contact_ids_with(
     )
     for field, values, column, id_column in lookups:
         for chunk in chunked(values):
-            for value, contact_id in session.execute(select(column, id_column).where(column.in_(chunk))).tuples():
+            matches: Result[str, str] = session.execute(select(column, id_column).where(column.in_(chunk)))
+            for value, contact_id in matches:
                 key = (field, value)
                 found[key] = min(found.get(key, contact_id), contact_id)
     return found

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, String, any_, bindparam, delete, func, insert, select, update
+from sqlalchemy import ARRAY, ColumnElement, Result, String, any_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_deals.adapters.tables import (
@@ -456,7 +456,8 @@ def product_figures(
             .where(deal_line_items.c.product_id.in_(chunk), *owned)
             .group_by(deal_line_items.c.product_id, deals.c.status)
         )
-        for product_id, status, count in session.execute(counts).tuples():
+        counted: Result[str, str, int] = session.execute(counts)  # product id, deal status, deals
+        for product_id, status, count in counted:
             entry = out.setdefault(product_id, ProductFigures())
             entry.deal_count += count
             if status == DealStatus.OPEN.value:
@@ -468,7 +469,8 @@ def product_figures(
             .join(deals, deals.c.id == deal_line_items.c.deal_id)
             .where(deal_line_items.c.product_id.in_(chunk), deals.c.status == DealStatus.WON.value, *owned)
         )
-        for product_id, currency, amount in session.execute(won).tuples():
+        won_amounts: Result[str, str, Decimal] = session.execute(won)  # product id, currency, amount
+        for product_id, currency, amount in won_amounts:
             sums = out[product_id].won_amounts
             sums[currency] = sums.get(currency, Decimal(0)) + amount
     return out

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, Result, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from crm_platform.db import utc
@@ -101,8 +101,8 @@ def ids_by_sku(session: Session, skus: Collection[str]) -> dict[str, str]:
     """{sku: product id} for the (normalised) SKUs that a product has."""
     found: dict[str, str] = {}
     for chunk in chunked(skus):
-        rows = session.execute(select(products.c.sku, products.c.id).where(products.c.sku.in_(chunk)))
-        found.update({sku: product_id for sku, product_id in rows.tuples()})
+        rows: Result[str, str] = session.execute(select(products.c.sku, products.c.id).where(products.c.sku.in_(chunk)))
+        found.update({sku: product_id for sku, product_id in rows})
     return found
 
 
