@@ -28,7 +28,7 @@ class ReportingSettings(BaseSettings):
     time_zone: str = "America/Bogota"
     # Seconds between refreshes of the read-model gauges on /metrics (events applied per stream,
     # data age, last rebuild duration).
-    gauges_seconds: float = Field(5.0, gt=0, le=3600)
+    gauges_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("time_zone")
     @classmethod
@@ -45,4 +45,4 @@ class ReportingSettings(BaseSettings):
 
 
 def reporting_settings() -> ReportingSettings:
-    return load_settings(ReportingSettings, f"the reporting service ({PREFIX}*)")  # type: ignore[no-any-return]
+    return load_settings(ReportingSettings, f"the reporting service ({PREFIX}*)")

@@ -55,7 +55,7 @@ Row = dict[str, Any]
 
 def _dialect_insert(session: Session) -> Callable[[sa.Table], Any]:
     name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert  # type: ignore[return-value]
+    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 _statements: dict[tuple[str, str, frozenset[str], bool], Any] = {}
@@ -132,7 +132,7 @@ def record_applied(session: Session, stream: str, events: Sequence[Message]) -> 
 
 
 def _event_time(event: Message) -> datetime:
-    when = time_from_proto(event.meta, "occurred_at")  # type: ignore[attr-defined]
+    when = time_from_proto(event.meta, "occurred_at")
     assert when is not None, "an event without meta.occurred_at"
     return when
 

@@ -4,7 +4,7 @@ report rather than a database dump."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -39,7 +39,10 @@ def names(session: Session, kind: str, ids: Collection[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for start in range(0, len(wanted), _CHUNK):
         chunk = wanted[start : start + _CHUNK]
-        for record_id, value in session.execute(sa.select(table.c.id, name).where(table.c.id.in_(chunk))):
+        rows: Sequence[tuple[str, str | None]] = session.execute(
+            sa.select(table.c.id, name).where(table.c.id.in_(chunk))
+        ).all()
+        for record_id, value in rows:
             if value:
                 found[record_id] = value
     return found

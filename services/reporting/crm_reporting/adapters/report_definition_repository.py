@@ -33,8 +33,8 @@ def _from_row(row: Any) -> SavedReport:
         spec=ReportSpec.from_json(row.module, row.definition),
         owner_id=row.owner_id,
         shared=bool(row.shared),
-        created_at=utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=utc(row.updated_at),  # type: ignore[arg-type]
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
         version=row.version,
     )
 
@@ -74,7 +74,8 @@ def replace(session: Session, report: SavedReport) -> None:
 
 
 def delete(session: Session, report_id: str) -> int:
-    return session.execute(sa.delete(t).where(t.c.id == report_id)).rowcount
+    result = session.execute(sa.delete(t).where(t.c.id == report_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult (typed Result)
 
 
 def _where(filters: DefinitionFilters) -> list[Any]:

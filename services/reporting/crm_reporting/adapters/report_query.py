@@ -222,7 +222,9 @@ def offset_changes(zone: ZoneInfo, lo: datetime, hi: datetime) -> tuple[int, lis
     from then on). Found by stepping a day at a time and bisecting to the second (bounded)."""
 
     def off(t: datetime) -> int:
-        return int(t.astimezone(zone).utcoffset().total_seconds())  # type: ignore[union-attr]
+        offset = t.astimezone(zone).utcoffset()
+        assert offset is not None, "an aware time has an offset"
+        return int(offset.total_seconds())
 
     lo = lo.astimezone(UTC) - timedelta(days=1)
     hi = min(hi.astimezone(UTC) + timedelta(days=1), lo + timedelta(days=MAX_SPAN_DAYS))
@@ -285,7 +287,7 @@ def bucket_expression(
 
 def _as_date(value: Any) -> date | None:
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, datetime):
         return value.date()
     return date.fromisoformat(str(value)[:10])
@@ -357,10 +359,10 @@ def _listing(report: CheckedReport, owner_ids: Sequence[str]) -> BuiltReport:
         i = len(selected)
         selected.append(table.c[f.column].label(f"c{i}"))
         if f.type == FieldType.MONEY:
-            special.append((j, lambda row, i=i: None if row[i] is None else money_of(row[i], row[1])))  # type: ignore[misc]
+            special.append((j, _money_at(i, 1)))
         elif f.type in (FieldType.TIMESTAMP, FieldType.DATE):
             dec = _decoder(f)
-            special.append((j, lambda row, i=i, dec=dec: dec(row[i])))  # type: ignore[misc]
+            special.append((j, _decoded_at(i, dec)))
     order: list[Any] = []
     for term in report.order:
         f = report.module.fields[term.key]
@@ -401,7 +403,7 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
         selected.append(expr.label(f"g{i}"))
         group_exprs.append(expr)
         by_key[g.key] = expr
-        decoders.append(lambda row, i=i, dec=dec: dec(row[i]))  # type: ignore[misc]
+        decoders.append(_decoded_at(i, dec))
     currency_at: int | None = None
     if report.by_currency:
         currency_at = len(selected)
@@ -409,7 +411,7 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
         group_exprs.append(table.c.currency_code)
         by_key["currency_code"] = table.c.currency_code
         columns.append(OutputColumn("currency_code", "Moneda", FieldType.STRING))
-        decoders.append(lambda row, i=currency_at: row[i])  # type: ignore[misc]
+        decoders.append(_decoded_at(currency_at, _same))
     elif any(g.field.name == "currency_code" and g.bucket == Bucket.NONE for g in report.groupings):
         currency_at = next(i for i, g in enumerate(report.groupings) if g.field.name == "currency_code")
     for a in report.aggregates:
@@ -418,7 +420,7 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
             expr = sa.func.count()
             columns.append(OutputColumn(a.key, a.label, FieldType.INTEGER))
             selected.append(expr.label(f"a{i}"))
-            decoders.append(lambda row, i=i: int(row[i]))  # type: ignore[misc]
+            decoders.append(_decoded_at(i, int))
             by_key[a.key] = expr
             continue
         assert a.field is not None
@@ -431,7 +433,7 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
             columns.append(OutputColumn(a.key, a.label, FieldType.MONEY if money else FieldType.DECIMAL))
             decoders.append(_avg_decoder(i, money, currency_at))
             continue
-        fn = {
+        fn: dict[AggregateFunction, Callable[[sa.ColumnElement[Any]], sa.ColumnElement[Any]]] = {
             AggregateFunction.SUM: sa.func.sum,
             AggregateFunction.MIN: sa.func.min,
             AggregateFunction.MAX: sa.func.max,
@@ -442,11 +444,9 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
         columns.append(OutputColumn(a.key, a.label, FieldType.MONEY if money else FieldType.INTEGER))
         if money:
             assert currency_at is not None
-            decoders.append(
-                lambda row, i=i, c=currency_at: None if row[i] is None else money_of(row[i], row[c])  # type: ignore[misc]
-            )
+            decoders.append(_money_at(i, currency_at))
         else:
-            decoders.append(lambda row, i=i: None if row[i] is None else int(row[i]))  # type: ignore[misc]
+            decoders.append(_decoded_at(i, _int_or_none))
     order: list[Any] = []
     for term in report.order:
         expr = by_key[term.key]
@@ -458,6 +458,24 @@ def _grouped(report: CheckedReport, owner_ids: Sequence[str], dialect: str, span
         return [d(row) for d in decoders]
 
     return BuiltReport(columns, stmt, decode, grouped=True)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _decoded_at(i: int, decode: Callable[[Any], Any]) -> Callable[[Sequence[Any]], Any]:
+    """A row's cell i, decoded."""
+    return lambda row: decode(row[i])
+
+
+def _money_at(i: int, currency_at: int) -> Callable[[Sequence[Any]], Money | None]:
+    """A row's cell i (minor units) as Money in the currency of its cell currency_at."""
+    return lambda row: None if row[i] is None else money_of(row[i], row[currency_at])
 
 
 def _avg_decoder(i: int, money: bool, currency_at: int | None) -> Callable[[Sequence[Any]], Any]:

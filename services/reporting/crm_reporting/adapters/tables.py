@@ -381,7 +381,10 @@ READ_MODELS: tuple[sa.Table, ...] = (
 # indicator query (which says `deleted = false` literally) reads the index alone, never the table
 # (`deleted` is also their last column: SQLite counts an index as covering only when it holds
 # every column the query names).
-_LIVE = {"sqlite_where": rm_deals.c.deleted == sa.false(), "postgresql_where": rm_deals.c.deleted == sa.false()}
+def _live(table: sa.Table) -> sa.ColumnElement[bool]:
+    return table.c.deleted == sa.false()
+
+
 sa.Index(
     "ix_rm_deals_closed_live",
     rm_deals.c.owner_id,
@@ -391,7 +394,8 @@ sa.Index(
     rm_deals.c.amount_minor,
     rm_deals.c.sales_cycle_seconds,
     rm_deals.c.deleted,
-    **_LIVE,
+    sqlite_where=_live(rm_deals),
+    postgresql_where=_live(rm_deals),
 )
 sa.Index(
     "ix_rm_deals_open_live",
@@ -403,14 +407,9 @@ sa.Index(
     rm_deals.c.amount_minor,
     rm_deals.c.probability,
     rm_deals.c.deleted,
-    **_LIVE,
+    sqlite_where=_live(rm_deals),
+    postgresql_where=_live(rm_deals),
 )
-
-
-def _live(table: sa.Table) -> dict[str, object]:
-    return {"sqlite_where": table.c.deleted == sa.false(), "postgresql_where": table.c.deleted == sa.false()}
-
-
 sa.Index(
     "ix_rm_activities_done_live",
     rm_activities.c.owner_id,
@@ -418,7 +417,8 @@ sa.Index(
     rm_activities.c.status,
     rm_activities.c.kind,
     rm_activities.c.deleted,
-    **_live(rm_activities),
+    sqlite_where=_live(rm_activities),
+    postgresql_where=_live(rm_activities),
 )
 sa.Index(
     "ix_rm_prospects_created_live",
@@ -426,7 +426,8 @@ sa.Index(
     rm_prospects.c.created_at,
     rm_prospects.c.status,
     rm_prospects.c.deleted,
-    **_live(rm_prospects),
+    sqlite_where=_live(rm_prospects),
+    postgresql_where=_live(rm_prospects),
 )
 sa.Index(
     "ix_rm_quotes_decided_live",
@@ -434,7 +435,8 @@ sa.Index(
     rm_quotes.c.decided_at,
     rm_quotes.c.status,
     rm_quotes.c.deleted,
-    **_live(rm_quotes),
+    sqlite_where=_live(rm_quotes),
+    postgresql_where=_live(rm_quotes),
 )
 sa.Index("ix_rm_campaigns_owner", rm_campaigns.c.owner_id, rm_campaigns.c.start_date)
 

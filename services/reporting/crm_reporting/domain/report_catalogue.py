@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 
 class FieldType(StrEnum):
@@ -95,8 +96,18 @@ S, INT, D, M, DT, TS, B = (
 )
 
 
-def _f(name: str, label: str, type_: FieldType = S, column: str = "", **kw: object) -> ReportField:
-    return ReportField(name, label, type_, column or name, **kw)  # type: ignore[arg-type]
+class _FieldOptions(TypedDict, total=False):
+    """The optional parts of a ReportField that the catalogue below sets by keyword."""
+
+    currency_column: str
+    choices: tuple[str, ...]
+    is_list: bool
+    filterable: bool
+    groupable: bool
+
+
+def _f(name: str, label: str, type_: FieldType = S, column: str = "", **kw: Unpack[_FieldOptions]) -> ReportField:
+    return ReportField(name, label, type_, column or name, **kw)
 
 
 def _money(name: str, label: str, column: str) -> ReportField:

@@ -167,8 +167,9 @@ class SavedReport:
     spec: ReportSpec
     owner_id: str
     shared: bool
-    created_at: datetime
-    updated_at: datetime
+    # None in a draft read from a request (the store sets both when it adds the definition).
+    created_at: datetime | None
+    updated_at: datetime | None
     version: int
 
 

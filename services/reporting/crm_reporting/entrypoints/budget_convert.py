@@ -11,7 +11,7 @@ from crm_reporting.domain.figures import from_minor
 from crm_reporting.domain.periods import PeriodKind
 from crm_reporting.service_layer.indicators import Indicators, Scope
 
-PERIOD_KINDS: EnumMap[PeriodKind] = EnumMap(
+PERIOD_KINDS = EnumMap(
     "period kind",
     {
         PeriodKind.MONTH: pb.PERIOD_KIND_MONTH,
@@ -19,7 +19,7 @@ PERIOD_KINDS: EnumMap[PeriodKind] = EnumMap(
         PeriodKind.YEAR: pb.PERIOD_KIND_YEAR,
     },
 )
-SCOPES: EnumMap[Scope] = EnumMap(
+SCOPES = EnumMap(
     "indicator scope",
     {
         Scope.USER: pb.INDICATOR_SCOPE_USER,

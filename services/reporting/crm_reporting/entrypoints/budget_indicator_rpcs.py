@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 import grpc
@@ -27,7 +28,8 @@ from crm_reporting.entrypoints.budget_convert import (
 from crm_reporting.service_layer import budgets, indicators
 from crm_reporting.settings import reporting_settings
 
-Ctx = grpc.ServicerContext
+# grpc has no type information: its context is Any, named here for the signatures.
+Ctx: TypeAlias = grpc.ServicerContext
 
 
 class BudgetIndicatorRpcs:

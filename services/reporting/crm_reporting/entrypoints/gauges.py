@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -35,7 +36,11 @@ REBUILD_DURATION = Gauge(
 def refresh(db: Database) -> None:
     now = datetime.now(UTC)
     with db.read() as s:
-        for stream, applied, last in s.execute(sa.select(t.rm_streams)):
+        # stream, events applied, time of the newest one (naive on SQLite)
+        streams: Sequence[tuple[str, int, datetime | None]] = s.execute(
+            sa.select(t.rm_streams.c.stream, t.rm_streams.c.events_applied, t.rm_streams.c.last_event_time)
+        ).all()
+        for stream, applied, last in streams:
             EVENTS_APPLIED.labels(stream).set(applied)
             when = utc(last)
             if when is not None:

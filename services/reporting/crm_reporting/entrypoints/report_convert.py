@@ -28,13 +28,19 @@ from crm_reporting.domain.report_definitions import (
 )
 from crm_reporting.domain.report_labels_en import FIELD_LABELS_EN, MODULE_LABELS_EN
 
-MODULE = EnumMap("report module", {name: pb.ReportModule.Value(f"REPORT_MODULE_{name.upper()}") for name in MODULES})
-OPERATOR = EnumMap("filter operator", {o: pb.FilterOperator.Value(f"FILTER_OPERATOR_{o.name}") for o in Operator})
-BUCKET = EnumMap("date bucket", {b: pb.DateBucket.Value(f"DATE_BUCKET_{b.name}") for b in Bucket})
-FUNCTION = EnumMap(
+MODULE: EnumMap[str, pb.ReportModule] = EnumMap(
+    "report module", {name: pb.ReportModule.Value(f"REPORT_MODULE_{name.upper()}") for name in MODULES}
+)
+OPERATOR: EnumMap[Operator, pb.FilterOperator] = EnumMap(
+    "filter operator", {o: pb.FilterOperator.Value(f"FILTER_OPERATOR_{o.name}") for o in Operator}
+)
+BUCKET: EnumMap[Bucket, pb.DateBucket] = EnumMap(
+    "date bucket", {b: pb.DateBucket.Value(f"DATE_BUCKET_{b.name}") for b in Bucket}
+)
+FUNCTION: EnumMap[AggregateFunction, pb.AggregateFunction] = EnumMap(
     "aggregate function", {f: pb.AggregateFunction.Value(f"AGGREGATE_FUNCTION_{f.name}") for f in AggregateFunction}
 )
-COLUMN_TYPE = {t: pb.ColumnType.Value(f"COLUMN_TYPE_{t.name}") for t in FieldType}
+COLUMN_TYPE: dict[FieldType, pb.ColumnType] = {t: pb.ColumnType.Value(f"COLUMN_TYPE_{t.name}") for t in FieldType}
 
 
 def spec_from_proto(
@@ -49,7 +55,7 @@ def spec_from_proto(
         module = ""
     problems: list[FieldViolation] = []
 
-    def enum(m: EnumMap[Any], number: int, name: str) -> Any:
+    def enum(m: EnumMap[Any, Any], number: int, name: str) -> Any:
         try:
             return m.from_proto(number, name)
         except InvalidArgument as exc:
@@ -88,8 +94,8 @@ def draft_from_proto(msg: pb.ReportDefinition) -> SavedReport:
         spec=spec_from_proto(msg),
         owner_id=msg.owner_id,
         shared=msg.shared,
-        created_at=None,  # type: ignore[arg-type]
-        updated_at=None,  # type: ignore[arg-type]
+        created_at=None,
+        updated_at=None,
         version=0,
     )
 
@@ -97,7 +103,7 @@ def draft_from_proto(msg: pb.ReportDefinition) -> SavedReport:
 def lenient_draft_from_proto(msg: pb.ReportDefinition, paths: frozenset[str]) -> SavedReport:
     """An update's draft: the definition's parts are read only when the mask names them."""
     spec = spec_from_proto(msg, require_module="*" in paths or "module" in paths)
-    return SavedReport(msg.id, msg.name, msg.description, spec, msg.owner_id, msg.shared, None, None, 0)  # type: ignore[arg-type]
+    return SavedReport(msg.id, msg.name, msg.description, spec, msg.owner_id, msg.shared, None, None, 0)
 
 
 def definition_to_proto(report: SavedReport) -> pb.ReportDefinition:
@@ -108,11 +114,21 @@ def definition_to_proto(report: SavedReport) -> pb.ReportDefinition:
         description=report.description,
         module=MODULE.to_proto(s.module),
         filters=[
-            pb.ReportFilter(field=f.field, operator=OPERATOR.to_proto(f.operator), values=list(f.values))  # type: ignore[arg-type]
+            pb.ReportFilter(
+                field=f.field,
+                operator=OPERATOR.to_proto(f.operator) if f.operator is not None else pb.FILTER_OPERATOR_UNSPECIFIED,
+                values=list(f.values),
+            )
             for f in s.filters
         ],
         groupings=[pb.GroupBy(field=g.field, date_bucket=BUCKET.to_proto(g.bucket)) for g in s.groupings],
-        aggregates=[pb.Aggregate(function=FUNCTION.to_proto(a.function), field=a.field) for a in s.aggregates],  # type: ignore[arg-type]
+        aggregates=[
+            pb.Aggregate(
+                function=FUNCTION.to_proto(a.function) if a.function is not None else pb.AGGREGATE_FUNCTION_UNSPECIFIED,
+                field=a.field,
+            )
+            for a in s.aggregates
+        ],
         columns=list(s.columns),
         order_by=s.order_by,
         owner_id=report.owner_id,
@@ -132,11 +148,11 @@ def module_fields_to_proto(module: ReportModule) -> pb.ReportModuleFields:
         fields.append(
             pb.ReportField(
                 key=f.name,
-                type=COLUMN_TYPE[f.type],  # type: ignore[arg-type]
+                type=COLUMN_TYPE[f.type],
                 filterable=f.filterable,
                 groupable=f.groupable,
                 aggregatable=f.aggregatable,
-                date_buckets=[BUCKET.to_proto(b) for b in buckets],  # type: ignore[misc]
+                date_buckets=[BUCKET.to_proto(b) for b in buckets],
                 label_es=f.label,
                 label_en=FIELD_LABELS_EN[f.name],
                 choices=list(f.choices),
@@ -144,7 +160,7 @@ def module_fields_to_proto(module: ReportModule) -> pb.ReportModuleFields:
             )
         )
     return pb.ReportModuleFields(
-        module=MODULE.to_proto(module.name),  # type: ignore[arg-type]
+        module=MODULE.to_proto(module.name),
         label_es=module.label,
         label_en=MODULE_LABELS_EN[module.name],
         fields=fields,
@@ -153,7 +169,7 @@ def module_fields_to_proto(module: ReportModule) -> pb.ReportModuleFields:
 
 
 def column_to_proto(col: OutputColumn) -> pb.Column:
-    return pb.Column(key=col.key, label=col.label, type=COLUMN_TYPE[col.type])  # type: ignore[arg-type]
+    return pb.Column(key=col.key, label=col.label, type=COLUMN_TYPE[col.type])
 
 
 def cell_to_proto(value: Any, type_: FieldType) -> pb.Cell:
@@ -185,7 +201,7 @@ def source_of(request: Message) -> tuple[ReportSpec | None, str]:
     """The unsaved definition or the saved id a run/export request names."""
     which = request.WhichOneof("source")
     if which == "report_definition":
-        return spec_from_proto(request.report_definition), ""  # type: ignore[attr-defined]
+        return spec_from_proto(request.report_definition), ""
     if which == "report_definition_id":
-        return None, request.report_definition_id  # type: ignore[attr-defined]
+        return None, request.report_definition_id
     raise InvalidArgument.field("report_definition", "give a definition or the id of a saved one")

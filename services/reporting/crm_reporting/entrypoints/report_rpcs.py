@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import TypeAlias
 
 import grpc
 from grpc_status import rpc_status
@@ -27,7 +28,8 @@ from crm_reporting.entrypoints import report_convert as convert
 from crm_reporting.service_layer import reports
 from crm_reporting.service_layer.reports import ExportFile
 
-Ctx = grpc.ServicerContext
+# grpc has no type information: its context is Any, named here for the signatures.
+Ctx: TypeAlias = grpc.ServicerContext
 # Chunks of a streamed export.
 CHUNK_BYTES = 1024 * 1024
 # ExportReport answers in one message: files larger than this must use StreamExportReport.
@@ -66,7 +68,7 @@ class ReportRpcs:
         self, request: pb.CreateReportDefinitionRequest, context: Ctx
     ) -> pb.CreateReportDefinitionResponse:
         draft = convert.draft_from_proto(request.report_definition)
-        return reports.create_definition(  # type: ignore[no-any-return]
+        return reports.create_definition(
             self.db,
             draft,
             request_id=request.request_id,
@@ -122,11 +124,21 @@ class ReportRpcs:
     def _export(self, request: pb.ExportReportRequest) -> ExportFile:
         spec, report_id = convert.source_of(request)
         spec, name = reports.resolve_spec(self.db, spec, report_id)
-        common = {"name": name, "time_zone": request.time_zone, "owner_ids": list(request.owner_ids), "now": self.clock}
+        owners = list(request.owner_ids)
         if request.format == pb.EXPORT_FORMAT_XLSX:
-            return reports.export_xlsx(self.db, spec, **common)  # type: ignore[arg-type]
+            return reports.export_xlsx(
+                self.db, spec, name=name, time_zone=request.time_zone, owner_ids=owners, now=self.clock
+            )
         if request.format == pb.EXPORT_FORMAT_ICS:
-            return reports.export_ics(self.db, spec, date_field=request.date_field, **common)  # type: ignore[arg-type]
+            return reports.export_ics(
+                self.db,
+                spec,
+                name=name,
+                time_zone=request.time_zone,
+                owner_ids=owners,
+                date_field=request.date_field,
+                now=self.clock,
+            )
         raise InvalidArgument.field("format", "name a format: EXPORT_FORMAT_XLSX or EXPORT_FORMAT_ICS")
 
     def ExportReport(self, request: pb.ExportReportRequest, context: Ctx) -> pb.ExportReportResponse:

@@ -7,11 +7,12 @@ owners its reader may see (owner_ids), so a rep's canvas never shows the company
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import grpc
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 
 from crm.reporting.v1 import reporting_pb2 as pb
 from crm_platform.db import Database
@@ -25,7 +26,7 @@ MAX_TAGS = 200
 DEFAULT_WINDOW = timedelta(days=365)
 
 
-def _tag_condition(tag: str):  # type: ignore[no-untyped-def]
+def _tag_condition(tag: str) -> ColumnElement[bool]:
     pattern = "% " + tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + " %"
     return rm_clients.c.segment_tags.like(pattern, escape="\\")
 
@@ -51,7 +52,8 @@ class SegmentFigureRpcs:
             for tag in tags:
                 in_segment = and_(live_client, _tag_condition(tag))
                 count = session.scalar(select(func.count()).select_from(rm_clients).where(in_segment)) or 0
-                won = session.execute(
+                # currency, deals won, their amount (minor units; a numeric, Decimal, on PostgreSQL)
+                won: Sequence[tuple[str, int, int | Decimal]] = session.execute(
                     select(rm_deals.c.currency_code, func.count(), func.coalesce(func.sum(rm_deals.c.amount_minor), 0))
                     .select_from(rm_deals.join(rm_clients, rm_clients.c.id == rm_deals.c.client_id))
                     .where(

@@ -39,8 +39,8 @@ def _from_row(row: Any) -> Budget:
         currency_code=row.currency_code,
         target_minor=int(row.target_minor),
         created_by=row.created_by,
-        created_at=utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=utc(row.updated_at),  # type: ignore[arg-type]
+        created_at=utc(row.created_at),  # type: ignore[arg-type]  # NOT NULL column; utc() is typed Optional
+        updated_at=utc(row.updated_at),  # type: ignore[arg-type]  # NOT NULL column; utc() is typed Optional
         version=int(row.version),
     )
 
@@ -211,7 +211,7 @@ def update_budget(
                 updated_at=updated.updated_at,
             )
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
             raise Conflict(
                 f"budget '{budget_id}' changed meanwhile: read it again and retry", reason="version_mismatch"
             )

@@ -26,8 +26,10 @@ Definitions (rounding in domain/figures.py):
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +43,10 @@ from crm_platform.ids import is_valid_id
 from crm_reporting.adapters import tables as t
 from crm_reporting.domain.figures import average_days, divide_minor, ratio, weighted_minor
 from crm_reporting.domain.periods import Period
+
+# A SUM over integer columns as the database returns it: NULL over no rows, and a numeric (Decimal)
+# on PostgreSQL; the callers turn it into an int.
+Sum = int | Decimal | None
 
 
 class Scope(StrEnum):
@@ -163,7 +169,8 @@ def get_indicators(db: Database, scope: Scope, scope_id: str, period: Period, zo
 def _closed_deals(s: Session, owners: list[str] | None, lo: datetime, hi: datetime, out: Indicators) -> dict[str, int]:
     """Win rate, average deal size and sales cycle into `out`; returns the won amount per currency."""
     d = t.rm_deals
-    rows = s.execute(
+    # status, currency, deals, their amount (minor units), their sales cycles (seconds)
+    rows: Sequence[tuple[str, str, int, Sum, Sum]] = s.execute(
         sa.select(
             d.c.status,
             d.c.currency_code,
@@ -199,7 +206,8 @@ def _attainments(
 
     def targets(*where: Any) -> dict[str, int]:
         stmt = sa.select(b.c.currency_code, sa.func.sum(b.c.target_minor)).where(*same_period, *where)
-        return {c: int(v) for c, v in s.execute(stmt.group_by(b.c.currency_code))}
+        sums: Sequence[tuple[str, Sum]] = s.execute(stmt.group_by(b.c.currency_code)).all()
+        return {c: int(v or 0) for c, v in sums}
 
     if scope is Scope.USER:
         target = targets(b.c.user_id == scope_id)
@@ -217,7 +225,8 @@ def _attainments(
 
 def _pipeline(s: Session, owners: list[str] | None) -> list[StageValue]:
     d, st = t.rm_deals, t.rm_stages
-    rows = s.execute(
+    # stage, currency, open deals, their amount (minor units)
+    rows: Sequence[tuple[str, str, int, Sum]] = s.execute(
         sa.select(d.c.stage_id, d.c.currency_code, sa.func.count(), sa.func.sum(d.c.amount_minor))
         .where(*_live(d, owners), d.c.status == "open")
         .group_by(d.c.stage_id, d.c.currency_code)
@@ -251,7 +260,7 @@ def _pipeline(s: Session, owners: list[str] | None) -> list[StageValue]:
 
 def _forecast(s: Session, owners: list[str] | None, period: Period) -> list[tuple[str, int]]:
     d = t.rm_deals
-    rows = s.execute(
+    rows: Sequence[tuple[str, Sum]] = s.execute(
         sa.select(d.c.currency_code, sa.func.sum(d.c.amount_minor * d.c.probability))
         .where(
             *_live(d, owners),
@@ -266,7 +275,8 @@ def _forecast(s: Session, owners: list[str] | None, period: Period) -> list[tupl
 
 def _activities(s: Session, owners: list[str] | None, lo: datetime, hi: datetime) -> list[RepActivity]:
     a = t.rm_activities
-    rows = s.execute(
+    # owner, kind, activities done
+    rows: Sequence[tuple[str, str, int]] = s.execute(
         sa.select(a.c.owner_id, a.c.kind, sa.func.count())
         .where(*_live(a, owners), a.c.done_at >= lo, a.c.done_at < hi, a.c.status == "done")
         .group_by(a.c.owner_id, a.c.kind)
@@ -276,17 +286,18 @@ def _activities(s: Session, owners: list[str] | None, lo: datetime, hi: datetime
 
 def _conversion(s: Session, owners: list[str] | None, lo: datetime, hi: datetime) -> str:
     p = t.rm_prospects
-    created, converted = s.execute(
+    counts: tuple[int, Sum] = s.execute(
         sa.select(sa.func.count(), sa.func.sum(sa.case((p.c.status == "converted", 1), else_=0))).where(
             *_live(p, owners), p.c.created_at >= lo, p.c.created_at < hi
         )
     ).one()
+    created, converted = counts
     return ratio(int(converted or 0), int(created or 0))
 
 
 def _acceptance(s: Session, owners: list[str] | None, lo: datetime, hi: datetime) -> str:
     q = t.rm_quotes
-    counts = dict(
+    counts: dict[str, int] = dict(
         s.execute(
             sa.select(q.c.status, sa.func.count())
             .where(*_live(q, owners), q.c.decided_at >= lo, q.c.decided_at < hi)
@@ -319,13 +330,16 @@ def _campaigns(s: Session, owners: list[str] | None, period: Period) -> list[Cam
         p.c.source_campaign_id.in_(ids), p.c.deleted == sa.false()
     )
     every = sa.union(captured, sourced).subquery()
-    lead_counts = dict(s.execute(sa.select(every.c.campaign_id, sa.func.count()).group_by(every.c.campaign_id)).all())
+    lead_counts: dict[str, int] = dict(
+        s.execute(sa.select(every.c.campaign_id, sa.func.count()).group_by(every.c.campaign_id)).all()
+    )
     won: dict[tuple[str, str], int] = defaultdict(int)
-    for cid, currency, amount in s.execute(
+    won_sums: Sequence[tuple[str, str, Sum]] = s.execute(
         sa.select(d.c.source_campaign_id, d.c.currency_code, sa.func.sum(d.c.amount_minor))
         .where(d.c.source_campaign_id.in_(ids), d.c.status == "won", d.c.deleted == sa.false())
         .group_by(d.c.source_campaign_id, d.c.currency_code)
-    ):
+    ).all()
+    for cid, currency, amount in won_sums:
         won[(cid, currency)] = int(amount or 0)
     out = []
     for row in campaigns:

@@ -115,7 +115,7 @@ def rebuild(
     `credentials`: the reporting service's NATS user (it may read every stream it projects)."""
     started_at, started = datetime.now(UTC), time.monotonic()
     with db.uow() as uow:
-        run_id = uow.session.execute(
+        run_id: int = uow.session.execute(
             sa.insert(t.rm_rebuilds).values(started_at=started_at).returning(t.rm_rebuilds.c.id)
         ).scalar_one()
         uow.commit()

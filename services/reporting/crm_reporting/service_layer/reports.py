@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from google.protobuf.message import Message
@@ -46,6 +46,8 @@ from crm_reporting.domain.report_definitions import (
 from crm_reporting.domain.report_words import REFERENCES, VALUE_WORDS, value_word
 
 Clock = Callable[[], datetime]
+# The response message of a create (stored with its request id and answered again for a retry).
+M = TypeVar("M", bound=Message)
 MAX_NAME = 200
 MAX_DESCRIPTION = 2000
 # Rows read from the database at a time while exporting (a server-side cursor on PostgreSQL).
@@ -89,9 +91,9 @@ def create_definition(
     *,
     request_id: str,
     now: Clock,
-    to_response: Callable[[SavedReport], Message],
-    response_class: type[Message],
-) -> Any:
+    to_response: Callable[[SavedReport], M],
+    response_class: type[M],
+) -> M:
     """Stores a new definition (checked against its module) owned by draft.owner_id (the actor
     when empty); the same request_id answers as the first call did."""
     prefix = "report_definition."
@@ -101,7 +103,7 @@ def create_definition(
     if not owner:
         raise InvalidArgument.field(f"{prefix}owner_id", "name the owner")
 
-    def change(uow: UnitOfWork) -> Message:
+    def change(uow: UnitOfWork) -> M:
         t = now()
         report = replace(draft, id=new_id(), owner_id=owner, created_at=t, updated_at=t, version=1)
         repository.add(uow.session, report)
@@ -267,7 +269,9 @@ class ExportFile:
     rows: int
 
 
-def _description(report: CheckedReport, name: str, generated: datetime, data_time: datetime | None) -> Any:
+def _description(
+    report: CheckedReport, name: str, generated: datetime, data_time: datetime | None
+) -> xlsx_export.Description:
     zone = report.time_zone
     lines = [
         ("Módulo", report.module.label),
@@ -425,7 +429,7 @@ def export_ics(
                 if place.type == FieldType.TIMESTAMP:
                     start = utc(start if isinstance(start, datetime) else datetime.fromisoformat(str(start)))
                     seconds = int(row[4] or 0)
-                    end: Any = start + timedelta(seconds=seconds) if seconds > 0 else None
+                    end: Any = start + timedelta(seconds=seconds) if start is not None and seconds > 0 else None
                 else:
                     start = start if isinstance(start, date) else date.fromisoformat(str(start))
                     end = row[3]
