@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -28,8 +28,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
+    """SQLite hands back naive datetimes; every stored time is UTC (a NOT NULL column's stays a
+    datetime for the type checker too)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 

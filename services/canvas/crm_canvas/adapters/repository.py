@@ -176,7 +176,7 @@ def _revision(row: Any) -> Revision:
         author_id=row.author_id,
         summary=row.summary,
         # NOT NULL, so never None; crm_platform.db.utc is typed Optional in and out.
-        created_at=utc(row.created_at),  # type: ignore[arg-type]
+        created_at=utc(row.created_at),
     )
 
 

@@ -39,8 +39,8 @@ def _from_row(row: Any) -> Budget:
         currency_code=row.currency_code,
         target_minor=int(row.target_minor),
         created_by=row.created_by,
-        created_at=utc(row.created_at),  # type: ignore[arg-type]  # NOT NULL column; utc() is typed Optional
-        updated_at=utc(row.updated_at),  # type: ignore[arg-type]  # NOT NULL column; utc() is typed Optional
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
         version=int(row.version),
     )
 
