@@ -7,7 +7,7 @@ crm check-consistency [--wait S]
                    members with their sources; print the differences (exit 1 if any)
 crm status         list the processes of the platform running on CRM_DATA_DIR: pid, state,
                    restarts, health, address, log file
-crm test [ARGS]    lint (ruff) and run every test (pytest ARGS)
+crm test [ARGS]    lint (ruff), check types (mypy) and run every test (pytest ARGS)
 crm gen-protos     regenerate libs/crm from protos/
 crm migrate [SVC]  apply migrations of one or every service, then exit
 crm create-user --email E --name N --role admin|manager|rep [--team-id T] [--password P]
@@ -35,6 +35,10 @@ def _test(args: list[str]) -> int:
     if lint.returncode != 0:
         print("crm test: ruff found problems (above)", file=sys.stderr)
         return lint.returncode
+    types = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT)  # settings: pyproject [tool.mypy]
+    if types.returncode != 0:
+        print("crm test: mypy found type errors (above)", file=sys.stderr)
+        return types.returncode
     return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=ROOT).returncode
 
 
