@@ -109,7 +109,10 @@ def test_the_listing_workbook_has_dates_times_in_the_zone_and_money(world: Repor
 def test_libreoffice_reads_the_workbook(world: ReportsWorld, tmp_path: Path) -> None:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed on this machine: the headless CSV check is skipped")
+        pytest.skip(
+            "LibreOffice (soffice) is not installed (Debian package libreoffice-calc-nogui; .ci/run installs "
+            "it): the headless CSV check is skipped"
+        )
     content, _ = _stream(world, report_definition=_grouped(), format=pb.EXPORT_FORMAT_XLSX)
     path = tmp_path / "grouped.xlsx"
     path.write_bytes(content)
