@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, Result, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +36,12 @@ def utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored time is UTC (a NOT NULL column's stays a
     datetime for the type checker too)."""
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a CursorResult, which SQLAlchemy
+    types as a plain Result: the one place that says so)."""
+    return int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult at run time
 
 
 # How long a writer waits for SQLite's write lock (another process's, or this one's turn).

@@ -24,7 +24,7 @@ from crm_campaigns.domain.campaigns import (
     Segment,
     TargetKind,
 )
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 from crm_platform.money import round_amount
 
@@ -153,7 +153,7 @@ def save_campaign(session: Session, c: Campaign, read_version: int) -> bool:
     res = session.execute(
         update(campaigns).where(campaigns.c.id == c.id, campaigns.c.version == read_version).values(**_values(c))
     )
-    return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return bool(rows_changed(res))
 
 
 def delete_campaign(session: Session, campaign_id: str) -> None:
@@ -278,7 +278,7 @@ def update_member(session: Session, member_id: str, read_version: int | None = N
     if read_version is not None:
         stmt = stmt.where(members.c.version == read_version)
     res = session.execute(stmt.values(version=members.c.version + 1, **values))
-    return bool(res.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return bool(rows_changed(res))
 
 
 class MemberFilters(TypedDict, total=False):
@@ -344,7 +344,7 @@ def queue_members(session: Session, campaign_id: str) -> int:
         )
         .values(send_state="queued")
     )
-    return int(res.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(res)
 
 
 def claim_members(session: Session, ids: Sequence[str]) -> list[str]:
@@ -393,7 +393,7 @@ def mark_in_doubt(session: Session, campaign_id: str | None = None) -> int:
     if campaign_id:
         stmt = stmt.where(members.c.campaign_id == campaign_id)
     res = session.execute(stmt.values(send_state="in_doubt"))
-    return int(res.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(res)
 
 
 def member_stats(session: Session, campaign_id: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm_canvas.adapters.tables import canvas_notes, canvas_revisions, canvases
 from crm_canvas.domain.canvas import Block, Canvas, CanvasStatus, Link, LinkKind, Note, Revision
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 
 
 def _canvas(row: Any) -> Canvas:
@@ -80,7 +80,7 @@ def update_canvas(session: Session, c: Canvas, read_version: int) -> bool:
     result = session.execute(
         update(canvases).where(canvases.c.id == c.id, canvases.c.version == read_version).values(**_canvas_values(c))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(result) == 1
 
 
 def get_canvas(session: Session, canvas_id: str, *, for_update: bool = False) -> Canvas | None:
@@ -148,7 +148,7 @@ def update_note(session: Session, note: Note, read_version: int) -> bool:
         .where(canvas_notes.c.id == note.id, canvas_notes.c.version == read_version)
         .values(**_note_values(note))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(result) == 1
 
 
 def delete_notes(session: Session, note_ids: Sequence[str]) -> None:

@@ -14,7 +14,7 @@ from crm_contacts.adapters.search import count_rows, page_rows
 from crm_contacts.adapters.tables import contact_phones, contacts, prospects
 from crm_contacts.domain.contacts import Contact, DecisionRole
 from crm_contacts.domain.search import needles
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 
 
@@ -93,7 +93,7 @@ def update_contact(session: Session, contact: Contact, read_version: int) -> boo
         .where(contacts.c.id == contact.id, contacts.c.version == read_version)
         .values(**_values(contact))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     session.execute(delete(contact_phones).where(contact_phones.c.contact_id == contact.id))
     _add_phones(session, [contact])

@@ -15,7 +15,7 @@ from crm_contacts.adapters.tables import prospect_phones, prospects
 from crm_contacts.domain.common import Address
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
 from crm_contacts.domain.search import needles
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 
 
@@ -114,7 +114,7 @@ def update_prospect(session: Session, prospect: Prospect, read_version: int) -> 
         .where(prospects.c.id == prospect.id, prospects.c.version == read_version)
         .values(**_values(prospect))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     session.execute(delete(prospect_phones).where(prospect_phones.c.prospect_id == prospect.id))
     _add_phones(session, prospect)

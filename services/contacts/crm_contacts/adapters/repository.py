@@ -14,7 +14,7 @@ from crm_contacts.adapters.tables import client_phones, clients, contact_phones,
 from crm_contacts.domain.clients import Address, Client, ClientKind
 from crm_contacts.domain.importing import KnownClient, tax_key
 from crm_contacts.domain.search import needles
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 
 # Every column of this service that refers to a client, by what it belongs to: a client that is
@@ -94,7 +94,7 @@ def update_client(session: Session, client: Client, read_version: int) -> bool:
     result = session.execute(
         update(clients).where(clients.c.id == client.id, clients.c.version == read_version).values(**_values(client))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     session.execute(delete(client_phones).where(client_phones.c.client_id == client.id))
     _add_phones(session, [client])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from crm_deals.adapters.tables import activities, deals
 from crm_deals.domain.activities import Activity, ActivityKind, ActivityStatus
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 
 
 def _row_to_activity(row: Any) -> Activity:
@@ -76,7 +76,7 @@ def update_activity(session: Session, activity: Activity, read_version: int) -> 
         .where(activities.c.id == activity.id, activities.c.version == read_version)
         .values(**_values(activity))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(result) == 1
 
 
 def delete_activity(session: Session, activity_id: str) -> None:

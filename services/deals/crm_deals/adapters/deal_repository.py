@@ -4,7 +4,7 @@ and stage history): the translation between table rows and domain objects."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -21,17 +21,9 @@ from crm_deals.adapters.tables import (
 )
 from crm_deals.domain.deals import Deal, DealStatus, LineItem, ProductFigures, StageMove
 from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 from crm_platform.money import round_amount
-
-
-def _required_utc(value: datetime) -> datetime:
-    """A NOT NULL time column's value, in UTC (utc() also passes None through for nullable ones)."""
-    stored = utc(value)
-    assert stored is not None, "a NOT NULL column"
-    return stored
-
 
 # --- Pipelines ---------------------------------------------------------------------------------
 
@@ -153,7 +145,7 @@ def save_pipeline(session: Session, p: Pipeline, read_version: int) -> bool:
         .where(pipelines.c.id == p.id, pipelines.c.version == read_version)
         .values(**_pipeline_values(p))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     kept = [s.id for s in p.stages]
     session.execute(delete(stages).where(stages.c.pipeline_id == p.id, stages.c.id.not_in(kept)))
@@ -269,7 +261,7 @@ def _deal(row: Any, items: list[Any], people: list[Any], history: list[Any]) -> 
         accepted_quote_id=row.accepted_quote_id,
         source_prospect_id=row.source_prospect_id,
         stage_history=tuple(
-            StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, _required_utc(h.moved_at)) for h in history
+            StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, utc(h.moved_at)) for h in history
         ),
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
@@ -358,7 +350,7 @@ def save_deal(session: Session, before: Deal, after: Deal) -> bool:
     history entries after `before`'s are appended."""
     params = {f"v_{k}": v for k, v in _deal_values(after).items()}
     result = session.execute(_UPDATE_DEAL, {"w_id": after.id, "w_read_version": before.version, **params})
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     items_changed = after.line_items != before.line_items
     contacts_changed = after.contact_ids != before.contact_ids

@@ -25,6 +25,7 @@ from crm_identity.domain.api_tokens import ApiToken
 from crm_identity.domain.sessions import Session
 from crm_identity.domain.teams import Team
 from crm_identity.domain.users import Role, User
+from crm_platform.db import rows_changed
 
 
 def _utc(value: Any) -> Any:
@@ -128,7 +129,7 @@ def save_user(session: DbSession, user: User, previous_version: int) -> bool:
     result = session.execute(
         update(users).where(users.c.id == user.id, users.c.version == previous_version).values(**_user_values(user))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return bool(rows_changed(result))
 
 
 def set_password_hash(session: DbSession, user_id: str, password_hash: str) -> None:
@@ -253,7 +254,7 @@ def save_team(session: DbSession, team: Team, previous_version: int) -> bool:
     result = session.execute(
         update(teams).where(teams.c.id == team.id, teams.c.version == previous_version).values(**_team_values(team))
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return bool(rows_changed(result))
 
 
 def delete_team(session: DbSession, team_id: str) -> None:
@@ -335,7 +336,7 @@ def revoke_user_sessions(session: DbSession, user_id: str, now: datetime, reason
         .where(sessions.c.user_id == user_id, sessions.c.revoked_at.is_(None))
         .values(revoked_at=now, revoke_reason=reason)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(result)
 
 
 def add_refresh_token(session: DbSession, digest: str, session_id: str, now: datetime) -> None:

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Result, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 from crm_quotes.adapters.rows import text_query
 from crm_quotes.adapters.tables import price_changes, products, quote_lines
 from crm_quotes.domain.products import PriceChange, Product, ProductKind
-
-
-def _required_utc(value: datetime) -> datetime:
-    """A NOT NULL time column's value, in UTC (utc() also passes None through for nullable ones)."""
-    stored = utc(value)
-    assert stored is not None, "a NOT NULL column"
-    return stored
 
 
 def _row_to_product(row: Any) -> Product:
@@ -71,7 +63,7 @@ def update_product(session: Session, product: Product, read_version: int) -> boo
         .where(products.c.id == product.id, products.c.version == read_version)
         .values(**_values(product))
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    return rows_changed(result) == 1
 
 
 def delete_product(session: Session, product_id: str) -> None:
@@ -164,7 +156,7 @@ def list_price_changes(
                 currency=r.currency_code,
                 tax_rate=r.tax_rate,
                 changed_by=r.changed_by,
-                changed_at=_required_utc(r.changed_at),
+                changed_at=utc(r.changed_at),
                 product_version=r.product_version,
                 previous_unit_price=r.previous_unit_price,
                 previous_currency=r.previous_currency_code,

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_platform.listing import chunked
 from crm_quotes.adapters.rows import text_query
 from crm_quotes.adapters.tables import quote_counters, quote_lines, quotes
@@ -114,7 +114,7 @@ def update_quote(session: Session, quote: Quote, read_version: int, *, lines_cha
     `read_version`; False when another change came first (nothing written)."""
     params = {f"v_{k}": v for k, v in _quote_values(quote).items()}
     result = session.execute(_UPDATE_QUOTE, {"w_id": quote.id, "w_read_version": read_version, **params})
-    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+    if rows_changed(result) != 1:
         return False
     if lines_changed:
         session.execute(delete(quote_lines).where(quote_lines.c.quote_id == quote.id))

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crm_platform.db import utc
+from crm_platform.db import rows_changed, utc
 from crm_reporting.adapters.tables import report_definitions as t
 from crm_reporting.adapters.tables import rm_streams, rm_users
 from crm_reporting.domain.report_definitions import ReportSpec, SavedReport
@@ -75,7 +75,7 @@ def replace(session: Session, report: SavedReport) -> None:
 
 def delete(session: Session, report_id: str) -> int:
     result = session.execute(sa.delete(t).where(t.c.id == report_id))
-    return int(result.rowcount)  # type: ignore[attr-defined]  # a DELETE's result is a CursorResult (typed Result)
+    return rows_changed(result)
 
 
 def _where(filters: DefinitionFilters) -> list[Any]:

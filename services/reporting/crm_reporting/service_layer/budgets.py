@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crm.reporting.v1 import events_pb2
 from crm.reporting.v1 import reporting_pb2 as pb
-from crm_platform.db import Database, utc
+from crm_platform.db import Database, rows_changed, utc
 from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
 from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
@@ -211,7 +211,7 @@ def update_budget(
                 updated_at=updated.updated_at,
             )
         )
-        if not result.rowcount:  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult (typed Result)
+        if not rows_changed(result):
             raise Conflict(
                 f"budget '{budget_id}' changed meanwhile: read it again and retry", reason="version_mismatch"
             )
