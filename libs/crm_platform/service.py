@@ -83,6 +83,7 @@ class ServiceRuntime:
         self.metrics_port = 0
         self._stopped = False
         self._stop_watching = threading.Event()
+        self.watcher: threading.Thread | None = None  # the dependency watcher, once ready
         self._events: Any = None  # the future of _events_main on the event loop
         self._ping: asyncio.Future[None] | None = None  # a NATS round trip not answered yet
         self._ping_reconnects = 0
@@ -150,7 +151,10 @@ class ServiceRuntime:
             tasks.append(asyncio.create_task(task.run(self.bus, self._stop_async), name=task.name))
         self.server.set_serving(True)
         self.ready.set()
-        threading.Thread(target=self._watch_dependencies, name=f"{self.config.name}-health", daemon=True).start()
+        self.watcher = threading.Thread(
+            target=self._watch_dependencies, name=f"{self.config.name}-health", daemon=True
+        )
+        self.watcher.start()
         log.info("%s ready (gRPC :%d, metrics :%d)", self.config.name, self.grpc_port, self.metrics_port)
         await asyncio.gather(*tasks, return_exceptions=True)
 

@@ -40,7 +40,12 @@ def test_health_follows_nats_and_shutdown(
         assert rt.ready.wait(20)
         assert _health(rt.grpc_port) == health_pb2.HealthCheckResponse.SERVING
         assert _health(rt.grpc_port, "crm.contacts.v1.ContactsService") == health_pb2.HealthCheckResponse.SERVING
-        rt.server.set_serving(False)  # what stop() does first  # type: ignore[union-attr]
+        # What stop() does first: the dependency watcher ends, then health says NOT_SERVING (with the
+        # watcher still running, its next check would say SERVING again while the database answers).
+        rt._stop_watching.set()
+        assert rt.watcher is not None
+        rt.watcher.join(10)
+        rt.server.set_serving(False)  # type: ignore[union-attr]
         assert _health(rt.grpc_port) == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         server.stop()

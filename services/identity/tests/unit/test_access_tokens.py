@@ -13,12 +13,16 @@ import pytest
 from crm_identity.adapters.token_signing import generate_signing_key, sign_access_token, verify_access_token
 from crm_platform.ids import is_valid_id
 
-NOW = datetime.now(UTC)
+
+def _now() -> datetime:
+    """The real clock, read when a test runs (verification checks expiry against it; a time taken
+    at import could be minutes old by then in a long run)."""
+    return datetime.now(UTC)
 
 
 def test_claims_round_trip() -> None:
-    key = generate_signing_key(NOW)
-    access = sign_access_token(key, user_id="u-1", session_id="s-1", now=NOW, ttl=timedelta(minutes=15))
+    key = generate_signing_key(_now())
+    access = sign_access_token(key, user_id="u-1", session_id="s-1", now=_now(), ttl=timedelta(minutes=15))
     claims = verify_access_token(access.token, key.public_key_pem)
     assert set(claims) == {"iss", "aud", "sub", "sid", "iat", "exp", "jti"}
     assert claims["iss"] == "crm-identity" and claims["aud"] == "crm-api"
@@ -27,12 +31,12 @@ def test_claims_round_trip() -> None:
     assert int(access.expire_at.timestamp()) == claims["exp"]
     header = jwt.get_unverified_header(access.token)
     assert header["alg"] == "EdDSA" and header["kid"] == key.key_id
-    other = sign_access_token(key, user_id="u-1", session_id="s-1", now=NOW, ttl=timedelta(minutes=15))
+    other = sign_access_token(key, user_id="u-1", session_id="s-1", now=_now(), ttl=timedelta(minutes=15))
     assert jwt.decode(other.token, options={"verify_signature": False})["jti"] != claims["jti"]
 
 
 def test_wrong_audience_fails() -> None:
-    key = generate_signing_key(NOW)
+    key = generate_signing_key(_now())
     token = jwt.encode(
         {"iss": "crm-identity", "aud": "someone-else", "sub": "u", "sid": "s", "iat": 1, "exp": 2**40, "jti": "j"},
         key.private_key_pem,
@@ -43,17 +47,17 @@ def test_wrong_audience_fails() -> None:
 
 
 def test_expired_token_fails() -> None:
-    key = generate_signing_key(NOW)
+    key = generate_signing_key(_now())
     access = sign_access_token(
-        key, user_id="u", session_id="s", now=NOW - timedelta(hours=1), ttl=timedelta(minutes=15)
+        key, user_id="u", session_id="s", now=_now() - timedelta(hours=1), ttl=timedelta(minutes=15)
     )
     with pytest.raises(jwt.ExpiredSignatureError):
         verify_access_token(access.token, key.public_key_pem)
 
 
 def test_tampered_token_and_other_key_fail() -> None:
-    key = generate_signing_key(NOW)
-    access = sign_access_token(key, user_id="u-1", session_id="s-1", now=NOW, ttl=timedelta(minutes=15))
+    key = generate_signing_key(_now())
+    access = sign_access_token(key, user_id="u-1", session_id="s-1", now=_now(), ttl=timedelta(minutes=15))
     header, payload, signature = access.token.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     claims["sub"] = "u-admin"
@@ -61,4 +65,4 @@ def test_tampered_token_and_other_key_fail() -> None:
     with pytest.raises(jwt.InvalidSignatureError):
         verify_access_token(f"{header}.{forged}.{signature}", key.public_key_pem)
     with pytest.raises(jwt.InvalidSignatureError):
-        verify_access_token(access.token, generate_signing_key(NOW).public_key_pem)
+        verify_access_token(access.token, generate_signing_key(_now()).public_key_pem)
