@@ -52,3 +52,12 @@ def test_formula_like_text_is_stored_as_text_and_other_values_keep_their_types()
     assert rows[0][5][0].date() == date(2026, 3, 1)
     assert ws["A1"].font.b is True
     assert rows[1][:3] == [("=SUM(A1:A9)", "s"), ("-", "s"), ("@user", "s")]
+
+
+def test_control_characters_a_workbook_cannot_hold_are_written_as_the_replacement_character() -> None:
+    wb = TextWorkbook()
+    sheet = wb.add_sheet("Informe")
+    sheet.append(["Ya\x0bB\x13c", sheet.cell("x\x1fy"), "tab\tand\nlines", "=A1\x01"])
+    book = openpyxl.load_workbook(io.BytesIO(_saved(wb)))
+    values = [c.value for c in next(book.worksheets[0].iter_rows())]
+    assert values == ["Ya\ufffdB\ufffdc", "x\ufffdy", "tab\tand\nlines", "=A1\ufffd"]

@@ -568,3 +568,19 @@ def test_a_product_links_deal_figures_count_only_the_deals_the_reader_may_see(st
         assert link["state"] == "active" and link["label"] == "Licencia anual"
         assert _won(link) == figures, who
         assert link["figures"]["deal_count"] == figures[0], who
+
+
+def test_a_client_name_with_control_characters_exports_with_replacement_characters(stack: Stack) -> None:
+    """A control character a workbook cannot hold (the fuzzer's client names had them) failed the
+    whole export with a 500; it is written as U+FFFD and the rest of the row stays as given."""
+    tag = uuid.uuid4().hex[:8]
+    body = {"name": f"Ya\x0bB\x13c {tag}", "industry": "x\x1fy", "force_duplicate": True}
+    client = _post(stack, "admin", "/api/v1/clients", body)
+    _wait_projected(stack, [client["id"]])
+    res = stack.http.post(
+        "/api/v1/reports:export", json={"format": "xlsx", "module": "clients"}, headers=stack.auth("admin")
+    )
+    assert res.status_code == 200, res.get_data()[:300]
+    sheet = openpyxl.load_workbook(io.BytesIO(res.get_data())).worksheets[0]
+    texts = {c.value for row in sheet.iter_rows() for c in row if isinstance(c.value, str)}
+    assert f"Ya\ufffdB\ufffdc {tag}" in texts and "x\ufffdy" in texts
