@@ -66,6 +66,9 @@ def http() -> requests.Session:
             s.mount("http://", adapter)
             s.mount("https://", adapter)
             s.headers["User-Agent"] = "crm-web"
+            # The gateway's address is configured (CRM_WEB_GATEWAY_URL): no proxy or ~/.netrc look-up
+            # from the environment, which requests would otherwise repeat on every call.
+            s.trust_env = False
             _session = s
         return _session
 
