@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for every CRM process: the seven gRPC services, the HTTP gateway and the `crm` tool.
+# One image for every CRM process: the seven gRPC services, the HTTP gateway, the web application
+# (`python -m crm_web`, with its browser packages) and the `crm` tool.
 # The process is chosen by the command, e.g. `python -m crm_contacts`; the default is the gateway.
 # The root filesystem can be mounted read-only: nothing writes outside /tmp at run time.
 #
@@ -29,6 +30,13 @@ COPY services ./services
 RUN --mount=type=cache,target=/root/.cache/pip \
     /opt/crm/bin/pip install .
 
+# ---- web-assets: the web application's browser packages (htmx, SortableJS, Chart.js) from its
+# lockfile; the test-only ones (axe-core) are left out ---------------------------------------------
+FROM node:20-bookworm-slim AS web-assets
+WORKDIR /web
+COPY services/web/package.json services/web/package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
 # ---- runtime: the same Python, the virtual environment, an unprivileged user -------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
@@ -43,6 +51,7 @@ RUN groupadd --system --gid 10001 crm \
 # Same base image in both stages, so the venv's interpreter links resolve unchanged. Its
 # bytecode was compiled at install time, so nothing needs to write .pyc files later.
 COPY --from=build /opt/crm /opt/crm
+COPY --from=web-assets /web/node_modules /opt/crm/web/node_modules
 
 # PYTHONSAFEPATH: `python -m` must not import from the working directory.
 # HOME/TMPDIR/CRM_DATA_DIR: the only writable place is /tmp (tmpfs or emptyDir in production).
@@ -52,15 +61,16 @@ ENV PATH=/opt/crm/bin:$PATH \
     PYTHONSAFEPATH=1 \
     HOME=/tmp \
     TMPDIR=/tmp \
-    CRM_DATA_DIR=/tmp/crm-data
+    CRM_DATA_DIR=/tmp/crm-data \
+    CRM_WEB_NODE_MODULES=/opt/crm/web/node_modules
 
 # An empty, root-owned, read-only working directory.
 WORKDIR /app
 
 USER 10001:10001
 
-# gateway HTTP; services' gRPC; services' metrics.
-EXPOSE 8080 50051-50057 9101-9107
+# gateway HTTP; web application HTTP; services' gRPC; services' metrics.
+EXPOSE 8080 8090 50051-50057 9101-9107
 
 # No shell and no wrapper: the process is PID 1 and receives SIGTERM itself (the services
 # report NOT_SERVING and drain; gunicorn stops its workers).
