@@ -5,9 +5,10 @@ with reps Ana and Beto, and Carla, a rep outside the team."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from crm_platform.config import PlatformSettings, ServiceConfig
 from crm_platform.grpc_client import close_channels
 from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime, ServiceSpec
-from crm_platform.testing import nats_credentials
+from crm_platform.testing import nats_credentials, scratch_postgres
 from crm_quotes.bootstrap import SPEC as QUOTES
 from crm_reporting.bootstrap import SPEC as REPORTING
 
@@ -87,6 +88,31 @@ def stack(nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory) -> 
     tmp = tmp_path_factory.mktemp("gateway-stack")
     with running_stack(nats_server.url, lambda name: f"sqlite:///{tmp / name}.db") as s:
         yield s
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def stack_on_both_databases(
+    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """The stack with its services on SQLite files, then on fresh PostgreSQL databases (skipped,
+    saying so, when CRM_TEST_POSTGRES_URL is not set). A module takes it as its stack with
+    `stack = stack_on_both_databases`."""
+    with ExitStack() as databases:
+        if request.param == "sqlite":
+            tmp = tmp_path_factory.mktemp("gateway-stack")
+
+            def database_url(name: str) -> str:
+                return f"sqlite:///{tmp / name}.db"
+        else:
+            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
+            if not server:
+                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
+
+            def database_url(name: str) -> str:
+                return databases.enter_context(scratch_postgres(server, f"crm_gw_{name}"))
+
+        with running_stack(nats_server.url, database_url) as s:
+            yield s
 
 
 @contextmanager

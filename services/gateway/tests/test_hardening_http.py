@@ -8,9 +8,6 @@ PostgreSQL (when CRM_TEST_POSTGRES_URL is set), where a NUL used to be a psycopg
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import grpc
@@ -20,36 +17,14 @@ from crm.common.v1 import types_pb2
 from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
 from crm_gateway.api import MAX_JSON_DEPTH, json_depth
 from crm_platform.grpc_client import stub
-from crm_platform.nats_server import NatsServer
-from crm_platform.testing import scratch_postgres
 
-from .conftest import Stack, running_stack
+from .conftest import Stack, stack_on_both_databases
 
 UNKNOWN = "0192d6e0-0000-7000-8000-000000000000"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """The gateway's stack, its services on SQLite files or on fresh PostgreSQL databases (as in
-    test_visibility_refs_http)."""
-    with ExitStack() as databases:
-        if request.param == "sqlite":
-            tmp = tmp_path_factory.mktemp("hardening")
-
-            def database_url(name: str) -> str:
-                return f"sqlite:///{tmp / name}.db"
-        else:
-            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
-            if not server:
-                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-
-            def database_url(name: str) -> str:
-                return databases.enter_context(scratch_postgres(server, f"crm_test_{name}"))
-
-        with running_stack(nats_server.url, database_url) as s:
-            yield s
+# The stack on SQLite, then on PostgreSQL (conftest).
+stack = stack_on_both_databases
 
 
 def _post(stack: Stack, who: str, url: str, body: dict[str, Any], **headers: str) -> Any:

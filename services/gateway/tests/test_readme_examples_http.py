@@ -6,48 +6,20 @@ field is the one the API names."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from crm_platform.nats_server import NatsServer
-from crm_platform.testing import scratch_postgres
-
-from .conftest import PASSWORD, Stack, running_stack
+from .conftest import PASSWORD, Stack, stack_on_both_databases
 
 README = Path(__file__).resolve().parents[3] / "README.md"
 NEW_PASSWORD = "otra clave larga 456"
 HOST = "http://127.0.0.1:8080"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def stack(
-    request: pytest.FixtureRequest, nats_server: NatsServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    """A stack of its own (the examples change the admin's password), on SQLite files or on fresh
-    PostgreSQL databases (when CRM_TEST_POSTGRES_URL is set)."""
-    with ExitStack() as databases:
-        if request.param == "sqlite":
-            tmp = tmp_path_factory.mktemp("readme")
-
-            def database_url(name: str) -> str:
-                return f"sqlite:///{tmp / name}.db"
-        else:
-            server = os.environ.get("CRM_TEST_POSTGRES_URL", "")
-            if not server:
-                pytest.skip("CRM_TEST_POSTGRES_URL is not set (CI sets it): PostgreSQL variant skipped")
-
-            def database_url(name: str) -> str:
-                return databases.enter_context(scratch_postgres(server, f"crm_test_{name}"))
-
-        with running_stack(nats_server.url, database_url) as s:
-            yield s
+# The stack on SQLite, then on PostgreSQL (conftest).
+stack = stack_on_both_databases
 
 
 def _commands() -> list[str]:
