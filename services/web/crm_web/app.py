@@ -42,6 +42,7 @@ NAV: list[tuple[str, Any, str]] = [
     ("campaigns.list_campaigns", lazy_gettext("Campañas"), ""),
     ("reports.list_reports", lazy_gettext("Informes"), ""),
     ("indicators.dashboard", lazy_gettext("Indicadores"), ""),
+    ("budgets.grid", lazy_gettext("Presupuestos"), ""),
     ("canvas.list_canvases", lazy_gettext("Canvas"), ""),
     ("admin.list_users", lazy_gettext("Administración"), "admin"),
 ]
