@@ -389,7 +389,7 @@ class GetCampaignResponse(_message.Message):
     def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
 
 class ListCampaignsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token", "query", "type", "status", "owner_ids", "active_on")
+    __slots__ = ("page_size", "page_token", "query", "type", "status", "owner_ids", "active_on", "member_rep_id")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
@@ -397,6 +397,7 @@ class ListCampaignsRequest(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_ON_FIELD_NUMBER: _ClassVar[int]
+    MEMBER_REP_ID_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
     query: str
@@ -404,7 +405,8 @@ class ListCampaignsRequest(_message.Message):
     status: CampaignStatus
     owner_ids: _containers.RepeatedScalarFieldContainer[str]
     active_on: _types_pb2.Date
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., owner_ids: _Optional[_Iterable[str]] = ..., active_on: _Optional[_Union[_types_pb2.Date, _Mapping]] = ...) -> None: ...
+    member_rep_id: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ..., type: _Optional[_Union[CampaignType, str]] = ..., status: _Optional[_Union[CampaignStatus, str]] = ..., owner_ids: _Optional[_Iterable[str]] = ..., active_on: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., member_rep_id: _Optional[str] = ...) -> None: ...
 
 class ListCampaignsResponse(_message.Message):
     __slots__ = ("campaigns", "next_page_token")
@@ -552,6 +554,26 @@ class ListMembersResponse(_message.Message):
     next_page_token: str
     def __init__(self, members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class PreviewSegmentRequest(_message.Message):
+    __slots__ = ("campaign_id", "allowed_owner_ids", "sample_size")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_OWNER_IDS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    allowed_owner_ids: _containers.RepeatedScalarFieldContainer[str]
+    sample_size: int
+    def __init__(self, campaign_id: _Optional[str] = ..., allowed_owner_ids: _Optional[_Iterable[str]] = ..., sample_size: _Optional[int] = ...) -> None: ...
+
+class PreviewSegmentResponse(_message.Message):
+    __slots__ = ("member_count", "skipped_count", "sample")
+    MEMBER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_FIELD_NUMBER: _ClassVar[int]
+    member_count: int
+    skipped_count: int
+    sample: _containers.RepeatedCompositeFieldContainer[Member]
+    def __init__(self, member_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., sample: _Optional[_Iterable[_Union[Member, _Mapping]]] = ...) -> None: ...
+
 class SendTestMailRequest(_message.Message):
     __slots__ = ("campaign_id", "emails")
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
@@ -605,7 +627,7 @@ class RecordMailEventResponse(_message.Message):
     def __init__(self, member: _Optional[_Union[Member, _Mapping]] = ...) -> None: ...
 
 class RecordCallOutcomeRequest(_message.Message):
-    __slots__ = ("member_id", "outcome", "call_back_time", "notes", "follow_up", "deal_title", "deal_amount", "expected_version", "request_id", "campaign_id")
+    __slots__ = ("member_id", "outcome", "call_back_time", "notes", "follow_up", "deal_title", "deal_amount", "expected_version", "request_id", "campaign_id", "assigned_rep_id")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
     CALL_BACK_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -616,6 +638,7 @@ class RecordCallOutcomeRequest(_message.Message):
     EXPECTED_VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_REP_ID_FIELD_NUMBER: _ClassVar[int]
     member_id: str
     outcome: CallOutcome
     call_back_time: _timestamp_pb2.Timestamp
@@ -626,7 +649,8 @@ class RecordCallOutcomeRequest(_message.Message):
     expected_version: int
     request_id: str
     campaign_id: str
-    def __init__(self, member_id: _Optional[str] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notes: _Optional[str] = ..., follow_up: _Optional[_Union[CallFollowUp, str]] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., campaign_id: _Optional[str] = ...) -> None: ...
+    assigned_rep_id: str
+    def __init__(self, member_id: _Optional[str] = ..., outcome: _Optional[_Union[CallOutcome, str]] = ..., call_back_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., notes: _Optional[str] = ..., follow_up: _Optional[_Union[CallFollowUp, str]] = ..., deal_title: _Optional[str] = ..., deal_amount: _Optional[_Union[_types_pb2.Money, _Mapping]] = ..., expected_version: _Optional[int] = ..., request_id: _Optional[str] = ..., campaign_id: _Optional[str] = ..., assigned_rep_id: _Optional[str] = ...) -> None: ...
 
 class RecordCallOutcomeResponse(_message.Message):
     __slots__ = ("member", "activity_id", "prospect_id", "deal_id")

@@ -84,6 +84,11 @@ class CampaignsServiceStub:
                 request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersRequest.SerializeToString,
                 response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersResponse.FromString,
                 _registered_method=True)
+        self.PreviewSegment = channel.unary_unary(
+                '/crm.campaigns.v1.CampaignsService/PreviewSegment',
+                request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentRequest.SerializeToString,
+                response_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentResponse.FromString,
+                _registered_method=True)
         self.SendTestMail = channel.unary_unary(
                 '/crm.campaigns.v1.CampaignsService/SendTestMail',
                 request_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.SendTestMailRequest.SerializeToString,
@@ -203,6 +208,14 @@ class CampaignsServiceServicer:
 
     def ListMembers(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewSegment(self, request, context):
+        """Who a draft's target segment reaches now (the launch would snapshot the same records): how
+        many, how many the campaign's channel cannot reach, and the first few, without changing anything.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -338,6 +351,11 @@ def add_CampaignsServiceServicer_to_server(servicer, server):
                     servicer.ListMembers,
                     request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersRequest.FromString,
                     response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersResponse.SerializeToString,
+            ),
+            'PreviewSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewSegment,
+                    request_deserializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentRequest.FromString,
+                    response_serializer=crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentResponse.SerializeToString,
             ),
             'SendTestMail': grpc.unary_unary_rpc_method_handler(
                     servicer.SendTestMail,
@@ -665,6 +683,33 @@ class CampaignsService:
             '/crm.campaigns.v1.CampaignsService/ListMembers',
             crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersRequest.SerializeToString,
             crm_dot_campaigns_dot_v1_dot_campaigns__pb2.ListMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.campaigns.v1.CampaignsService/PreviewSegment',
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentRequest.SerializeToString,
+            crm_dot_campaigns_dot_v1_dot_campaigns__pb2.PreviewSegmentResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -169,8 +169,14 @@ def _campaign_conditions(
     type: str = "",
     status: str = "",
     active_on: date | None = None,
+    member_rep_id: str = "",
 ) -> list[Any]:
     cond: list[Any] = []
+    if member_rep_id:
+        assigned = select(members.c.id).where(
+            members.c.campaign_id == campaigns.c.id, members.c.assigned_rep_id == member_rep_id
+        )
+        cond.append(assigned.exists())
     if query:
         like = f"%{query.strip().lower()}%"
         cond.append(or_(func.lower(campaigns.c.name).like(like), func.lower(campaigns.c.description).like(like)))

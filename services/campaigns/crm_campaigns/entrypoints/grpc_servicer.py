@@ -41,6 +41,7 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
             "type": ctype.value if ctype else "",
             "status": status.value if status else "",
             "active_on": date_from_proto(request, "active_on"),
+            "member_rep_id": request.member_rep_id,
         }
         items, token = uc.list_campaigns(self.w, filters, request.page_size, request.page_token)
         return pb.ListCampaignsResponse(campaigns=items, next_page_token=token)
@@ -89,6 +90,9 @@ class CampaignsServicer(campaigns_pb2_grpc.CampaignsServiceServicer):
     def ListMembers(self, request: pb.ListMembersRequest, context: Ctx) -> pb.ListMembersResponse:
         items, token = uc.list_members(self.w, request)
         return pb.ListMembersResponse(members=items, next_page_token=token)
+
+    def PreviewSegment(self, request: pb.PreviewSegmentRequest, context: Ctx) -> pb.PreviewSegmentResponse:
+        return uc.preview_segment(self.w, request.campaign_id, tuple(request.allowed_owner_ids), request.sample_size)
 
     def SendTestMail(self, request: pb.SendTestMailRequest, context: Ctx) -> pb.SendTestMailResponse:
         sent = mailing.send_test_mail(self.w, self.providers, request.campaign_id, list(request.emails))

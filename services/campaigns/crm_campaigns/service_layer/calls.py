@@ -57,7 +57,11 @@ def record_call(w: Campaigns, request: pb.RecordCallOutcomeRequest) -> pb.Record
         raise InvalidArgument.field("follow_up", "only an interested member (or a meeting set) gets a follow-up")
     with w.db.read() as session:
         member = repo.get_member(session, request.member_id) if is_valid_id(request.member_id) else None
-        if member is None or (request.campaign_id and member.campaign_id != request.campaign_id):
+        if (
+            member is None
+            or (request.campaign_id and member.campaign_id != request.campaign_id)
+            or (request.assigned_rep_id and member.assigned_rep_id != request.assigned_rep_id)
+        ):
             raise NotFound(f"member '{request.member_id}' not found", reason="member_not_found")
         c = read_campaign(session, member.campaign_id)
     if c.type is not CampaignType.TELEMARKETING:

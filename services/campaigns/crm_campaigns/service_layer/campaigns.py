@@ -238,6 +238,40 @@ def _launch_rows(
     return rows, skipped
 
 
+def preview_segment(
+    w: Campaigns, campaign_id: str, allowed_owner_ids: Sequence[str] = (), sample_size: int = 0
+) -> pb.PreviewSegmentResponse:
+    """Who a launch would make members of now: the target segment narrowed as the launch narrows
+    it, split into reachable and skipped the same way (`_launch_rows`), and the first few. Nothing
+    is written; a campaign already launched answers with its members' counts and no sample."""
+    if sample_size < 0:
+        raise InvalidArgument.field("sample_size", "must not be negative")
+    size = min(sample_size or 20, 100)
+    with w.db.read() as session:
+        c = read_campaign(session, campaign_id)
+        if c.status is not CampaignStatus.DRAFT:
+            launched = _launched_answer(w, session, c)
+            return pb.PreviewSegmentResponse(member_count=launched.member_count, skipped_count=launched.skipped_count)
+    segment = rules.scoped_segment(c.target, allowed_owner_ids) if c.target.kind else None
+    targets = list({t.record_key: t for t in w.directory.segment(segment)}.values()) if segment else []
+    with w.db.read() as session:
+        rows, skipped = _launch_rows(session, c, targets, [c.owner_id], w.clock())
+    sample = [
+        pb.Member(
+            campaign_id=c.id,
+            client_id=r["client_id"],
+            contact_id=r["contact_id"],
+            prospect_id=r["prospect_id"],
+            email=r["email"],
+            phone=r["phone"],
+            display_name=r["display_name"],
+            status=convert.MEMBER_STATUSES.to_proto(MemberStatus(r["status"])),
+        )
+        for r in rows[:size]
+    ]
+    return pb.PreviewSegmentResponse(member_count=len(rows), skipped_count=skipped, sample=sample)
+
+
 def launch_campaign(
     w: Campaigns,
     campaign_id: str,

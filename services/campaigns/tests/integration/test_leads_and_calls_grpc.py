@@ -246,3 +246,34 @@ def test_an_unreachable_contacts_service_launches_nothing(world: World) -> None:
     assert info.code == grpc.StatusCode.UNAVAILABLE and info.reason == "contacts_unavailable"
     got = world.stub.GetCampaign(pb.GetCampaignRequest(id=c.id), timeout=5).campaign
     assert got.status == pb.CAMPAIGN_STATUS_DRAFT and got.version == 1 and _member_rows(world) == 0
+
+
+def test_segment_preview_call_lists_by_rep_and_calls_of_another_rep(world: World) -> None:
+    """The preview counts what a launch then snapshots (reachable and skipped alike) and writes
+    nothing; a rep's call lists are found by member_rep_id; a call naming assigned_rep_id is
+    refused for a member assigned to someone else."""
+    client = world.client("Panadería Preview", segment_tags=["vista-previa"])
+    world.contact(client.id, "Carla", phones=["+573001110000"])
+    world.contact(client.id, "Dario")  # no phone: skipped on a call list
+    c = world.campaign(
+        "Llamadas vista previa",
+        type=pb.CAMPAIGN_TYPE_TELEMARKETING,
+        target={"kind": pb.TARGET_KIND_CONTACTS, "segment_tags": ["vista-previa"]},
+    )
+    before = _member_rows(world)
+    preview = world.stub.PreviewSegment(pb.PreviewSegmentRequest(campaign_id=c.id, sample_size=1), timeout=5)
+    assert (preview.member_count, preview.skipped_count, len(preview.sample)) == (2, 1, 1)
+    assert _member_rows(world) == before
+    launched = world.stub.LaunchCampaign(pb.LaunchCampaignRequest(campaign_id=c.id, rep_ids=[REP_A]), timeout=5)
+    assert (launched.member_count, launched.skipped_count) == (preview.member_count, preview.skipped_count)
+
+    mine = world.stub.ListCampaigns(pb.ListCampaignsRequest(member_rep_id=REP_A, page_size=500), timeout=5)
+    assert c.id in {x.id for x in mine.campaigns}
+    other = world.stub.ListCampaigns(pb.ListCampaignsRequest(member_rep_id=OWNER, page_size=500), timeout=5)
+    assert c.id not in {x.id for x in other.campaigns}
+
+    member = next(m for m in world.members(c.id) if m.assigned_rep_id == REP_A)
+    wrong = pb.RecordCallOutcomeRequest(member_id=member.id, outcome=pb.CALL_OUTCOME_NO_ANSWER, assigned_rep_id=OWNER)
+    assert _error(lambda: world.stub.RecordCallOutcome(wrong, timeout=5)).code == grpc.StatusCode.NOT_FOUND
+    right = pb.RecordCallOutcomeRequest(member_id=member.id, outcome=pb.CALL_OUTCOME_NO_ANSWER, assigned_rep_id=REP_A)
+    assert world.stub.RecordCallOutcome(right, timeout=10).member.call_count == 1
