@@ -122,10 +122,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         CRM_GATEWAY_URL=settings.gateway_url,
         CRM_API_TIMEOUT=settings.api_timeout_seconds,
         BABEL_DEFAULT_LOCALE="es",
-        # Two catalogues in one folder: the foundation's pages ("messages") and the contacts,
-        # prospects, products and administration pages ("records").
+        # Every catalogue in one folder: Flask-Babel pairs the i-th domain with the i-th
+        # directory, so the folder is named once per domain (a domain without one is not loaded).
         BABEL_DOMAIN=";".join(CATALOGUES),
-        BABEL_TRANSLATION_DIRECTORIES=";".join([str(compile_catalogues(settings.cache_dir))] * 2),
+        BABEL_TRANSLATION_DIRECTORIES=";".join([str(compile_catalogues(settings.cache_dir))] * len(CATALOGUES)),
     )
     app.session_interface = _SessionInterface()
     if settings.trusted_proxies:
