@@ -1,7 +1,8 @@
 """/api/v1/quotes: proposals built from catalogue products, with totals and a PDF (Cotización).
 Quotes are owned records: a rep sees and works their own, a manager their team's, an admin all.
 Sending, accepting, rejecting and revising are custom actions (`:send`, `:accept`, `:reject`,
-`:revise`) that, like a PATCH, take If-Match; `GET /api/v1/quotes/<id>/pdf` is the printable
+`:revise`) that, like a PATCH, take If-Match; `POST /api/v1/quotes:preview` computes a quote's
+figures without storing it; `GET /api/v1/quotes/<id>/pdf` is the printable
 proposal (Spanish unless `locale=en`)."""
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
 from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
-from crm_gateway.access import ensure_visible, read_scope
+from crm_gateway.access import assignable_owner, ensure_visible, read_scope
 from crm_gateway.api import ProblemError, UpstreamError, call, check_version, etag, if_match, respond
-from crm_gateway.convert import RATE_RULE, ProtoJson, ProtoPage, to_json
+from crm_gateway.convert import RATE_RULE, ProtoJson, ProtoPage, from_json, to_json
 from crm_gateway.lists import UUID_PATTERN, Id, PageToken
 from crm_gateway.money import CurrencyCode, DiscountRate, MoneyIn, OptionalCurrencyCode
 from crm_gateway.owned import Collection
@@ -202,6 +203,21 @@ def create_quote(body: QuoteCreate) -> Response:
     or price is a 400 naming the field; 503 when the deals service cannot answer (nothing is written)."""
     _check_deal_visible(body.deal_id)
     return QUOTES.create("CreateQuote", body, lambda i: url_for("quotes.get_quote", quote_id=i))
+
+
+@res.route("POST", "/api/v1/quotes:preview", body=QuoteCreate, response=ONE, max_body=QUOTE_MAX_BODY)
+def preview_quote(body: QuoteCreate) -> Response:
+    """Compute the quote that the same body would create, without storing anything.
+    The lines with their amounts, the subtotal, discounts, taxes per rate and the total, by the
+    same rules as create (per-line half-up rounding to the currency's minor unit) and with the
+    same validation (a bad line is a 400 naming its field); no id, number or version. For the
+    live totals of a quote editor."""
+    _check_deal_visible(body.deal_id)
+    data = body.model_dump(exclude_unset=True)
+    data["owner_id"] = assignable_owner(data.get("owner_id"))
+    msg = from_json(quotes_pb2.Quote(), data)
+    preview = call("quotes", QUOTES.stub().PreviewQuote, quotes_pb2.PreviewQuoteRequest(quote=msg))
+    return respond(to_json(preview.quote))
 
 
 @res.route("GET", "/api/v1/quotes/<id:quote_id>", response=ONE, errors=(404,), response_headers=("ETag",))

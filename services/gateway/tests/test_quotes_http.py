@@ -203,3 +203,52 @@ def test_the_pdf_holds_the_number_the_client_every_line_and_the_total(stack: Sta
     assert "Total USD 1,859.67" in " ".join(PdfReader(io.BytesIO(english.data)).pages[0].extract_text().split())
     assert stack.http.get(f"/api/v1/quotes/{quote['id']}/pdf", headers=stack.auth("carla")).status_code == 404
     assert stack.http.get(f"/api/v1/quotes/{quote['id']}/pdf?locale=fr", headers=stack.auth("ana")).status_code == 400
+
+
+def test_a_preview_answers_the_totals_create_stores_and_writes_nothing(stack: Stack) -> None:
+    deal = _deal(stack, "ana")
+    a, b, c = _product(stack, "GQ-P1", "1250.50"), _product(stack, "GQ-P2", "99.99"), _product(stack, "GQ-P3", "0.35")
+    body = {
+        "deal_id": deal["id"],
+        "lines": [
+            {"product_id": a["id"], "quantity": "2"},
+            {"product_id": b["id"], "quantity": "3", "discount_rate": "0.1"},
+            {"product_id": c["id"], "quantity": "7", "tax_rate": "0.05"},
+        ],
+        "global_discount_rate": "0.05",
+    }
+    res = _post(stack, "ana", "/api/v1/quotes:preview", body)
+    assert res.status_code == 200, res.get_json()
+    preview = res.get_json()
+    assert not preview.get("id") and not preview.get("number") and "ETag" not in res.headers
+    assert _quotes_of(stack, deal["id"]) == []
+    created = _post(stack, "ana", "/api/v1/quotes", body).get_json()
+    for key in ("subtotal", "discount_total", "tax_total", "total", "tax_totals", "currency_code", "contact_id"):
+        assert preview[key] == created[key], key
+    amounts = ("subtotal", "discount", "tax", "total")
+    assert [[ln[k] for k in amounts] for ln in preview["lines"]] == [
+        [ln[k] for k in amounts] for ln in created["lines"]
+    ]
+    # 2501.00 - 125.05 + 451.43; 299.97 - 43.50 + 48.73; 2.45 - 0.12 + 0.12 (each line rounded half-up).
+    assert [ln["total"]["amount"] for ln in preview["lines"]] == ["2827.38", "305.20", "2.45"]
+    assert preview["total"] == {"currency_code": "USD", "amount": "3135.03"}
+    assert len(_quotes_of(stack, deal["id"])) == 1
+
+
+def test_a_bad_preview_is_a_400_naming_the_field_and_another_reps_deal_is_unknown(stack: Stack) -> None:
+    deal = _deal(stack, "ana")
+    ok = _product(stack, "GQ-PB")
+    cases = [
+        ({"product_id": ok["id"], "quantity": "-1"}, "lines[0].quantity"),
+        ({"product_id": UNKNOWN, "quantity": "1"}, "lines[0].product_id"),
+    ]
+    for line, field in cases:
+        res = _post(stack, "ana", "/api/v1/quotes:preview", {"deal_id": deal["id"], "lines": [line]})
+        problem = res.get_json()
+        assert res.status_code == 400, problem
+        assert field in {e["field"] for e in problem.get("errors", [])} | {problem.get("field")}, problem
+    body = {"deal_id": deal["id"], "lines": [{"product_id": ok["id"], "quantity": "1"}]}
+    other = _post(stack, "carla", "/api/v1/quotes:preview", body)
+    assert other.status_code == 400 and other.get_json()["code"] == "deal_not_found", other.get_json()
+    assert _post(stack, "marta", "/api/v1/quotes:preview", body).status_code == 200
+    assert _quotes_of(stack, deal["id"]) == []

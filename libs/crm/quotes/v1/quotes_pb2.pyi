@@ -417,6 +417,18 @@ class CreateQuoteResponse(_message.Message):
     quote: Quote
     def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
 
+class PreviewQuoteRequest(_message.Message):
+    __slots__ = ("quote",)
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    quote: Quote
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
+
+class PreviewQuoteResponse(_message.Message):
+    __slots__ = ("quote",)
+    QUOTE_FIELD_NUMBER: _ClassVar[int]
+    quote: Quote
+    def __init__(self, quote: _Optional[_Union[Quote, _Mapping]] = ...) -> None: ...
+
 class UpdateQuoteRequest(_message.Message):
     __slots__ = ("quote", "update_mask", "expected_version")
     QUOTE_FIELD_NUMBER: _ClassVar[int]

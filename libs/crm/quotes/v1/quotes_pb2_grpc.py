@@ -89,6 +89,11 @@ class QuotesServiceStub:
                 request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteRequest.SerializeToString,
                 response_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteResponse.FromString,
                 _registered_method=True)
+        self.PreviewQuote = channel.unary_unary(
+                '/crm.quotes.v1.QuotesService/PreviewQuote',
+                request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteRequest.SerializeToString,
+                response_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteResponse.FromString,
+                _registered_method=True)
         self.UpdateQuote = channel.unary_unary(
                 '/crm.quotes.v1.QuotesService/UpdateQuote',
                 request_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.UpdateQuoteRequest.SerializeToString,
@@ -200,6 +205,14 @@ class QuotesServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PreviewQuote(self, request, context):
+        """The quote CreateQuote would make of the same request (lines priced, totals computed, the
+        same validation), without storing anything: no number, id or version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def UpdateQuote(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -300,6 +313,11 @@ def add_QuotesServiceServicer_to_server(servicer, server):
                     servicer.CreateQuote,
                     request_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteRequest.FromString,
                     response_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteResponse.SerializeToString,
+            ),
+            'PreviewQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewQuote,
+                    request_deserializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteRequest.FromString,
+                    response_serializer=crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteResponse.SerializeToString,
             ),
             'UpdateQuote': grpc.unary_unary_rpc_method_handler(
                     servicer.UpdateQuote,
@@ -634,6 +652,33 @@ class QuotesService:
             '/crm.quotes.v1.QuotesService/CreateQuote',
             crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteRequest.SerializeToString,
             crm_dot_quotes_dot_v1_dot_quotes__pb2.CreateQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.quotes.v1.QuotesService/PreviewQuote',
+            crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteRequest.SerializeToString,
+            crm_dot_quotes_dot_v1_dot_quotes__pb2.PreviewQuoteResponse.FromString,
             options,
             channel_credentials,
             insecure,

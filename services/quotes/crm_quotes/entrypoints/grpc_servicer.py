@@ -97,6 +97,13 @@ class QuotesServicer(quotes_pb2_grpc.QuotesServiceServicer):
         draft, lines = quote_from_proto(request.quote)
         return quotes.create_quote(self.db, self.quoting, draft, lines, request_id=request.request_id)
 
+    def PreviewQuote(
+        self, request: quotes_pb2.PreviewQuoteRequest, context: grpc.ServicerContext
+    ) -> quotes_pb2.PreviewQuoteResponse:
+        draft, lines = quote_from_proto(request.quote)
+        quote = quotes.preview_quote(self.db, self.quoting, draft, lines)
+        return quotes_pb2.PreviewQuoteResponse(quote=quote_to_proto(quote))
+
     def GetQuote(
         self, request: quotes_pb2.GetQuoteRequest, context: grpc.ServicerContext
     ) -> quotes_pb2.GetQuoteResponse:

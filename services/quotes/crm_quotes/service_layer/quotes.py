@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from google.protobuf.message import Message
+from sqlalchemy.orm import Session
 
 from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform.db import Database, UnitOfWork
@@ -80,31 +81,27 @@ def _check_contact(deal: DealRef, contact_id: str, problems: list[FieldViolation
 
 
 def _priced(
-    uow: UnitOfWork, drafts: Sequence[LineDraft], quote: Quote, kept: frozenset[str] = frozenset()
+    session: Session,
+    drafts: Sequence[LineDraft],
+    quote: Quote,
+    kept: frozenset[str] = frozenset(),
+    new_line_id: Callable[[], str] = new_id,
 ) -> tuple[QuoteLine, ...]:
-    products = product_repository.get_products(uow.session, {d.product_id for d in drafts if is_valid_id(d.product_id)})
+    products = product_repository.get_products(session, {d.product_id for d in drafts if is_valid_id(d.product_id)})
     return rules.priced_lines(
         drafts,
         {p.id: p for p in products},
         quote.currency,
         quote.global_discount_percent,
-        new_id,
+        new_line_id,
         kept_product_ids=kept,
     )
 
 
-def create_quote(
-    db: Database, quoting: Quoting, draft: Quote, lines: Sequence[LineDraft], *, request_id: str = ""
-) -> quotes_pb2.CreateQuoteResponse:
-    """A new draft quote for a deal (its client; a contact of the deal, the first one unless
-    named; the deal's currency and owner unless named), its lines priced from the catalogue, its
-    number taken from the year's counter in the same transaction; stages quote_created. A
-    repeated request_id returns the first answer."""
-    if request_id:
-        with db.read() as session:
-            earlier = remembered(session, CREATE_SCOPE, request_id, quotes_pb2.CreateQuoteResponse)
-        if earlier is not None:
-            return earlier
+def _new_header(quoting: Quoting, draft: Quote, today: date) -> Quote:
+    """The header of a new quote as CreateQuote and PreviewQuote take it: the deal's client; a
+    contact of the deal, the first one unless named; the deal's currency and owner unless named;
+    valid for the default number of days unless dated. INVALID_ARGUMENT naming every bad field."""
     deal = _deal(quoting, draft.deal_id)
     problems: list[FieldViolation] = []
     if draft.client_id and draft.client_id != deal.client_id:
@@ -113,8 +110,6 @@ def create_quote(
     currency = draft.currency.strip().upper() or deal.currency
     if deal.currency and currency != deal.currency:
         problems.append(FieldViolation("currency_code", f"must be the deal's currency {deal.currency}, not {currency}"))
-    now = quoting.clock()
-    today = quoting.calendar.today(now)
     header = replace(
         draft,
         client_id=deal.client_id,
@@ -126,9 +121,33 @@ def create_quote(
     header = rules.check_header(header, problems, today)
     if problems:
         raise InvalidArgument(problems)
+    return header
+
+
+def _computed(
+    session: Session, header: Quote, lines: Sequence[LineDraft], new_line_id: Callable[[], str] = new_id
+) -> Quote:
+    """`header` with its lines priced from the catalogue and its totals: the figures of a new quote."""
+    return rules.with_totals(replace(header, lines=_priced(session, lines, header, new_line_id=new_line_id)))
+
+
+def create_quote(
+    db: Database, quoting: Quoting, draft: Quote, lines: Sequence[LineDraft], *, request_id: str = ""
+) -> quotes_pb2.CreateQuoteResponse:
+    """A new draft quote for a deal (the header by _new_header), its lines priced from the
+    catalogue, its number taken from the year's counter in the same transaction; stages
+    quote_created. A repeated request_id returns the first answer."""
+    if request_id:
+        with db.read() as session:
+            earlier = remembered(session, CREATE_SCOPE, request_id, quotes_pb2.CreateQuoteResponse)
+        if earlier is not None:
+            return earlier
+    now = quoting.clock()
+    today = quoting.calendar.today(now)
+    header = _new_header(quoting, draft, today)
 
     def create(uow: UnitOfWork) -> quotes_pb2.CreateQuoteResponse:
-        quote = rules.with_totals(replace(header, lines=_priced(uow, lines, header)))
+        quote = _computed(uow.session, header, lines)
         number = rules.quote_number(today.year, quote_repository.next_number(uow.session, today.year))
         quote = replace(
             quote,
@@ -149,6 +168,16 @@ def create_quote(
         return quotes_pb2.CreateQuoteResponse(quote=message)
 
     return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateQuoteResponse, create)
+
+
+def preview_quote(db: Database, quoting: Quoting, draft: Quote, lines: Sequence[LineDraft]) -> Quote:
+    """The quote create_quote would make of the same request — the same header, lines and
+    totals by the same functions, the same errors — read in a read-only session that stores
+    nothing, takes no number and stages no event. Its id, number and lines' ids are empty."""
+    today = quoting.calendar.today(quoting.clock())
+    header = _new_header(quoting, draft, today)
+    with db.read() as session:
+        return replace(_computed(session, header, lines, new_line_id=str), id="", number="", version=0)
 
 
 def _same_lines(a: Sequence[QuoteLine], b: Sequence[QuoteLine]) -> bool:
@@ -189,7 +218,7 @@ def update_quote(
         if problems:
             raise InvalidArgument(problems)
         if "lines" in paths:
-            priced = _priced(uow, lines, after, kept=frozenset(ln.product_id for ln in current.lines))
+            priced = _priced(uow.session, lines, after, kept=frozenset(ln.product_id for ln in current.lines))
             after = replace(after, lines=current.lines if _same_lines(priced, current.lines) else priced)
         else:
             after = replace(after, lines=rules.repriced(current.lines, after.global_discount_percent, after.currency))
