@@ -11,7 +11,12 @@ The gateway sends the owner's scope with create, update and launch, and the camp
 enforces it: a prospects target naming an owner outside it is a 400 naming
 campaign.target.owner_ids[i]; a launch narrows the segment to it. It is the owner's scope, not the
 caller's: a manager launching a rep's campaign gets the rep's prospects only, because the rep will
-read the members."""
+read the members.
+
+A rep given members of someone else's call list works them without seeing the rest: the campaign
+reads for them (without its webhook secret, which only those who may change the campaign see),
+its members list shows only their own members, and they log calls to those members only
+(`?call_lists=true` lists such campaigns)."""
 
 from __future__ import annotations
 
@@ -24,7 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from crm.campaigns.v1 import campaigns_pb2 as pb
 from crm.campaigns.v1 import campaigns_pb2_grpc
 from crm.common.v1 import types_pb2
-from crm_gateway.access import assignable_owner, authenticator, principal
+from crm_gateway.access import (
+    assignable_owner,
+    authenticator,
+    change_scope,
+    not_found,
+    owner_filter,
+    principal,
+    read_scope,
+)
 from crm_gateway.api import ProblemError, call, check_version, etag, idempotency_key, if_match, respond
 from crm_gateway.convert import ProtoJson, ProtoPage, enum_member, enum_value, from_json, page, to_json
 from crm_gateway.lists import UUID_PATTERN, Id, PageToken
@@ -122,6 +135,10 @@ class CampaignListQuery(BaseModel):
     type: CampaignType | None = None
     status: CampaignStatus | None = None
     active_on: date | None = Field(None, description="Campaigns running on this day (YYYY-MM-DD).")
+    call_lists: bool = Field(
+        False,
+        description="Only the campaigns whose call lists give the caller members (even when another user owns them).",
+    )
     page_size: Annotated[int, Field(ge=0, le=10_000, description="0 = the default (50); above 500 = 500.")] = 0
     page_token: PageToken = ""
 
@@ -190,6 +207,12 @@ class CallIn(_Strict):
     deal_amount: MoneyIn | None = None
 
 
+class PreviewQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sample_size: Annotated[int, Field(ge=0, le=100, description="How many records to show (0 = 20).")] = 0
+
+
 class ImportQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -242,7 +265,49 @@ def list_campaigns(query: CampaignListQuery) -> Response:
     if query.active_on:
         d = query.active_on
         filters["active_on"] = types_pb2.Date(year=d.year, month=d.month, day=d.day)
-    return CAMPAIGNS.list("ListCampaigns", "campaigns", query.owner_id, **filters)
+    if query.call_lists:
+        # Visible through the caller's own members, whoever owns the campaign.
+        filters["member_rep_id"] = principal().id
+        owners: list[str] | None = list(query.owner_id)
+    else:
+        owners = owner_filter("campaigns", query.owner_id)
+        if owners is None:
+            return respond(page([], ""))
+    answer = _call("ListCampaigns", pb.ListCampaignsRequest(owner_ids=owners, **filters))
+    items = list(answer.campaigns)
+    body = page(items, answer.next_page_token)
+    body["items"] = [_shown(b, c) for b, c in zip(body["items"], items, strict=True)]
+    return respond(body)
+
+
+def _may_change(owner_id: str) -> bool:
+    scope = change_scope()
+    return scope is None or owner_id in scope
+
+
+def _shown(body: dict[str, Any], campaign: Any) -> dict[str, Any]:
+    """A campaign as the caller may read it: the webhook secret only for those who may change it."""
+    if not _may_change(campaign.owner_id):
+        body["webhook_secret"] = ""
+    return body
+
+
+def _works_call_list(campaign_id: str) -> bool:
+    """Whether the caller has members of the campaign's call list assigned to them."""
+    req = pb.ListMembersRequest(campaign_id=campaign_id, assigned_rep_id=principal().id, page_size=1)
+    return bool(_call("ListMembers", req).members)
+
+
+def _read(campaign_id: str) -> tuple[Any, bool]:
+    """The campaign, and whether the caller reads it only as a rep working its call list (else
+    through its owner); neither is a 404, as for a campaign that does not exist."""
+    campaign = _call("GetCampaign", pb.GetCampaignRequest(id=campaign_id)).campaign
+    scope = read_scope("campaigns")
+    if scope is None or campaign.owner_id in scope:
+        return campaign, False
+    if _works_call_list(campaign_id):
+        return campaign, True
+    raise not_found("campaigns", campaign_id)
 
 
 @res.route(
@@ -268,8 +333,10 @@ def create_campaign(body: CampaignCreate) -> Response:
 
 @res.route("GET", "/api/v1/campaigns/<id:campaign_id>", response=ONE, errors=(404,), response_headers=("ETag",))
 def get_campaign(campaign_id: str) -> Response:
-    """Get a campaign."""
-    return CAMPAIGNS.get(campaign_id)
+    """Get a campaign (a rep working its call list reads it too; the webhook secret only for
+    those who may change it)."""
+    campaign, _by_call_list = _read(campaign_id)
+    return respond(_shown(to_json(campaign), campaign), headers=etag(campaign.version))
 
 
 @res.route("PATCH", "/api/v1/campaigns/<id:campaign_id>", body=CampaignPatch, response=ONE, **CHANGE)
@@ -339,12 +406,13 @@ def cancel_campaign(campaign_id: str, body: CancelIn) -> Response:
     errors=(404,),
 )
 def list_members(campaign_id: str, query: MemberListQuery) -> Response:
-    """List a campaign's members (the segment as launched, and captured leads)."""
-    CAMPAIGNS.fetch(campaign_id)
+    """List a campaign's members (the segment as launched, and captured leads). A rep working the
+    call list of a campaign they may not otherwise read sees only the members assigned to them."""
+    _campaign, by_call_list = _read(campaign_id)
     req = pb.ListMembersRequest(
         campaign_id=campaign_id,
         query=query.q,
-        assigned_rep_id=query.assigned_rep_id,
+        assigned_rep_id=principal().id if by_call_list else query.assigned_rep_id,
         page_size=query.page_size,
         page_token=query.page_token,
     )
@@ -356,6 +424,24 @@ def list_members(campaign_id: str, query: MemberListQuery) -> Response:
         req.call_back_before.FromDatetime(query.call_back_before)
     answer = _call("ListMembers", req)
     return respond(page(list(answer.members), answer.next_page_token))
+
+
+@res.route(
+    "GET",
+    "/api/v1/campaigns/<id:campaign_id>/segment-preview",
+    query=PreviewQuery,
+    response=ProtoJson(pb.PreviewSegmentResponse),
+    errors=(404,),
+)
+def preview_segment(campaign_id: str, query: PreviewQuery) -> Response:
+    """Who the draft's target segment reaches now, as a launch would snapshot it: how many, how
+    many the channel cannot reach (skipped), and the first few; nothing changes. A launched
+    campaign answers its members' counts and no sample."""
+    campaign = CAMPAIGNS.fetch(campaign_id)
+    req = pb.PreviewSegmentRequest(
+        campaign_id=campaign_id, allowed_owner_ids=owner_scope(campaign.owner_id), sample_size=query.sample_size
+    )
+    return respond(to_json(_call("PreviewSegment", req)))
 
 
 @res.route("GET", "/api/v1/campaigns/<id:campaign_id>/results", response=ProtoJson(pb.CampaignResults), errors=(404,))
@@ -493,9 +579,12 @@ def record_spend(campaign_id: str, body: SpendIn) -> Response:
 )
 def record_call(campaign_id: str, member_id: str, body: CallIn) -> Response:
     """Log a call to a member: a done call activity of the campaign; an interested member may
-    become a prospect or get a deal (follow_up)."""
-    CAMPAIGNS.fetch(campaign_id, for_change=True)
+    become a prospect or get a deal (follow_up). Those who may change the campaign log calls to
+    any member; a rep working its call list, to the members assigned to them (another is 404)."""
+    _campaign, by_call_list = _read(campaign_id)
     req = from_json(pb.RecordCallOutcomeRequest(member_id=member_id), body.model_dump(exclude_none=True))
     req.campaign_id = campaign_id
+    if by_call_list:
+        req.assigned_rep_id = principal().id
     req.request_id = idempotency_key(principal().id)
     return respond(to_json(_call("RecordCallOutcome", req)))

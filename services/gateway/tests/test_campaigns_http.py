@@ -204,3 +204,42 @@ def test_call_list_through_the_gateway(stack: Stack) -> None:
         **{"Idempotency-Key": "call-1"},
     )
     assert again.get_json()["deal_id"] == body["deal_id"]
+
+
+def test_segment_preview_and_a_reps_call_list_of_a_managers_campaign(stack: Stack) -> None:
+    """The preview counts what the launch then snapshots; a rep given part of a manager's call
+    list reads the campaign without its webhook secret, lists only their own members, logs calls
+    to them only, and finds the campaign with ?call_lists=true."""
+    client = _post(stack, "marta", "/api/v1/clients", {"name": "Lista Compartida", "segment_tags": ["lista-norte"]})
+    assert client.status_code == 201, client.get_json()
+    for i, first in enumerate(("Uno", "Dos", "Tres", "Cuatro")):
+        body = {"client_id": client.get_json()["id"], "first_name": first, "phones": [f"+57300123004{i}"]}
+        assert _post(stack, "marta", "/api/v1/contacts", body).status_code == 201
+    c = _campaign(
+        stack,
+        "marta",
+        name="Llamadas del equipo",
+        type="telemarketing",
+        target={"kind": "contacts", "segment_tags": ["lista-norte"]},
+    )
+    url = f"/api/v1/campaigns/{c['id']}"
+    preview = stack.http.get(f"{url}/segment-preview?sample_size=2", headers=stack.auth("marta")).get_json()
+    assert (preview["member_count"], preview["skipped_count"], len(preview["sample"])) == (4, 0, 2)
+    assert stack.http.get(f"{url}/segment-preview", headers=stack.auth("ana")).status_code == 404
+    reps = {"rep_ids": [stack.id("ana"), stack.id("beto")]}
+    launched = _post(stack, "marta", f"{url}:launch", reps, **{"If-Match": '"1"'}).get_json()
+    assert launched["member_count"] == preview["member_count"]
+
+    got = stack.http.get(url, headers=stack.auth("ana"))
+    assert got.status_code == 200 and got.get_json()["webhook_secret"] == ""
+    assert stack.http.get(url, headers=stack.auth("marta")).get_json()["webhook_secret"] != ""
+    listed = stack.http.get("/api/v1/campaigns?call_lists=true", headers=stack.auth("ana")).get_json()["items"]
+    assert [x["id"] for x in listed] == [c["id"]] and listed[0]["webhook_secret"] == ""
+    mine = stack.http.get(f"{url}/members", headers=stack.auth("ana")).get_json()["items"]
+    assert len(mine) == 2 and {m["assigned_rep_id"] for m in mine} == {stack.id("ana")}
+    betos = stack.http.get(f"{url}/members", headers=stack.auth("beto")).get_json()["items"]
+    assert len(betos) == 2 and not {m["id"] for m in betos} & {m["id"] for m in mine}
+    assert _post(stack, "beto", f"{url}/members/{mine[0]['id']}:call", {"outcome": "no_answer"}).status_code == 404
+    called = _post(stack, "ana", f"{url}/members/{mine[0]['id']}:call", {"outcome": "no_answer"})
+    assert called.status_code == 200 and called.get_json()["member"]["call_count"] == 1
+    assert stack.http.get(url, headers=stack.auth("carla")).status_code == 404
