@@ -1,0 +1,136 @@
+"""Indicadores and Presupuestos in a browser (the session platform of conftest.py): a manager sets
+Ana's budget for this month in the grid, Ana wins a deal through the API, and the dashboard's
+attainment bar and the figure beside it change to the exact value the API computes (won amount /
+target); a rep sees only their own figures; axe-core and screenshots of both pages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from crm_web.formatting import percent
+
+pytestmark = pytest.mark.slow
+
+TARGET = Decimal("12000000")
+WON = Decimal("3000000")
+
+
+def _this_month() -> str:
+    # The company's time zone (the reporting service's default), where periods are counted.
+    return datetime.now(UTC).astimezone(ZoneInfo("America/Bogota")).date().replace(day=1).isoformat()
+
+
+def _ana_attainment(site: Any, month: str) -> dict[str, Any]:
+    figures = site.call("marta", "GET", "/api/v1/indicators", scope="user", id=site.ids["ana"], start=month)
+    cop = [a for a in figures["budget_attainments"] if a["target"]["currency_code"] == "COP"]
+    return cop[0] if cop else {}
+
+
+def _wait_for(check: Any, seconds: float = 20.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_a_budget_set_in_the_grid_and_a_won_deal_move_the_attainment_bar_to_the_exact_value(web_site: Any) -> None:
+    site, month = web_site, _this_month()
+    page = site.page("marta")
+    page.goto("/budgets/?currency=COP")
+    cell = page.locator(f'tr[data-row="Ana Rep"] td[data-period="{month}"]')
+    # A bad figure is refused by the API, and the error shows beside the cell; nothing is saved.
+    cell.locator("input[name=amount]").fill("12.000.000,5")
+    cell.locator("button[type=submit]").click()
+    cell = page.locator(f'tr[data-row="Ana Rep"] td[data-period="{month}"]')
+    cell.locator(".error-message").wait_for()
+    assert not site.call("marta", "GET", "/api/v1/budgets", user_id=site.ids["ana"], period_start_from=month)["items"]
+    cell.locator("input[name=amount]").fill(str(TARGET))
+    cell.locator("button[type=submit]").click()
+    page.locator(f'tr[data-row="Ana Rep"] td[data-period="{month}"] .bud-saved').wait_for()
+    saved = site.call("marta", "GET", "/api/v1/budgets", user_id=site.ids["ana"], period_start_from=month)["items"]
+    assert [(b["period_kind"], b["period_start"], Decimal(b["target"]["amount"])) for b in saved] == [
+        ("month", month, TARGET)
+    ]
+    # The cell shows the attainment beside the target, as the API computes it.
+    before = _wait_for(lambda: _ana_attainment(site, month))
+    shown = page.locator(f'tr[data-row="Ana Rep"] td[data-period="{month}"] .bud-attainment')
+    assert shown.get_attribute("data-attainment") == before["attainment"]
+
+    page.goto(f"/indicators/?who=team:{site.ids['team']}&period=month&start={month}")
+    row = page.locator('#attainment tr[data-person="Ana Rep"]')
+    assert row.locator(".ind-figure").inner_text() == percent(before["attainment"], "es-CO")
+    assert Decimal(row.locator("meter").get_attribute("value") or "") == Decimal(before["attainment"])
+    page.locator("canvas[data-chart='attainment-COP']").wait_for()
+
+    # Ana wins a deal through the API.
+    deal = site.call(
+        "ana",
+        "POST",
+        "/api/v1/deals",
+        {
+            "title": f"Negocio indicadores {uuid.uuid4().hex[:6]}",
+            "client_id": site.ids["client"],
+            "amount": {"amount": str(WON), "currency_code": "COP"},
+        },
+    )
+    site.call("ana", "POST", f"/api/v1/deals/{deal['id']}:win", {})
+    achieved_before = Decimal(before["achieved"]["amount"])
+    after = _wait_for(
+        lambda: (a := _ana_attainment(site, month)) and Decimal(a["achieved"]["amount"]) != achieved_before and a
+    )
+    assert Decimal(after["achieved"]["amount"]) == achieved_before + WON
+    expected = (achieved_before + WON) / TARGET
+    assert Decimal(after["attainment"]) == expected.quantize(Decimal("0.0001"))
+
+    page.reload()
+    row = page.locator('#attainment tr[data-person="Ana Rep"]')
+    assert row.locator(".ind-figure").inner_text() == percent(after["attainment"], "es-CO")
+    assert Decimal(row.locator("meter").get_attribute("value") or "") == expected.quantize(Decimal("0.0001"))
+    assert row.locator("meter").get_attribute("value") != before["attainment"]
+    page.context.close()
+
+
+def test_a_rep_sees_only_their_own_figures(web_site: Any) -> None:
+    site = web_site
+    page = site.page("beto")
+    page.goto("/indicators/")
+    assert page.locator("h1").inner_text() == "Indicadores"
+    text = page.locator("main").inner_text()
+    assert "Beto Rep" in text
+    for other in ("Ana Rep", "Marta Gerente", "Norte"):
+        assert other not in text, other
+    assert page.locator("#ind-who").count() == 0  # nobody else to choose
+    # Another person's figures are not found, as the API answers.
+    res = page.goto(f"/indicators/?who=user:{site.ids['ana']}")
+    assert res is not None and res.status == 404
+    page.goto("/budgets/")
+    text = page.locator("main").inner_text()
+    assert "Beto Rep" in text and "Ana Rep" not in text
+    assert page.locator("#budgets-grid input[name=amount]").count() == 0  # reps set no targets
+    page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+def test_dashboard_and_budgets_pass_axe_and_are_photographed(web_site: Any, lang: str) -> None:
+    site = web_site
+    page = site.page("marta", lang=lang, axe=True)
+    page.goto(f"/indicators/?who=team:{site.ids['team']}")
+    page.locator("canvas[data-chart]").first.wait_for()
+    site.check_and_photograph(page, "indicators-team")
+    page.goto("/budgets/")
+    site.check_and_photograph(page, "budgets-grid")
+    page.context.close()
+    admin = site.page("admin", lang=lang, axe=True)
+    admin.goto("/indicators/")
+    assert admin.locator("#ind-who option:checked").inner_text() in ("Toda la empresa", "The whole company")
+    site.check_and_photograph(admin, "indicators-company")
+    admin.context.close()
