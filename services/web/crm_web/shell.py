@@ -4,6 +4,8 @@ which has a locale field; before sign-in, in the session)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
@@ -11,7 +13,7 @@ from flask_babel import lazy_gettext
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
-from crm_web import pool
+from crm_web import lookups, pool
 from crm_web import session as web_session
 from crm_web.api import Api, ApiError
 from crm_web.auth import safe_next
@@ -29,6 +31,8 @@ SEARCH_KINDS: list[tuple[str, str, str, str, Any]] = [
     ("products", "/api/v1/products", "products.show_product", "product_id", lazy_gettext("Productos")),
 ]
 SEARCH_LIMIT = 5
+# Rows per part of Inicio; a longer list links to its page.
+HOME_ROWS = 20
 
 
 def title_of(kind: str, item: dict[str, Any]) -> str:
@@ -53,13 +57,65 @@ def _search_one(api: Api, path: str, q: str) -> tuple[list[dict[str, Any]], ApiE
         return [], exc
 
 
+def _optional(future: Future[Any]) -> Any:
+    """A part of Inicio that may fail alone: None (shown as "not available now"), unless the
+    session ended."""
+    try:
+        return future.result()
+    except ApiError as exc:
+        if exc.status == 401:
+            raise
+        return None
+
+
 @bp.get("/")
 def home() -> str:
+    """Inicio: the user's day. Overdue and today's activities (complete and reschedule in place),
+    their open deals expected to close this month, their quotes waiting for an answer, and their
+    budget attainment this month; a manager also gets the way to the team's indicators. Every
+    part is one API call, all made at once."""
+    from crm_web import activities
+
     api = web_session.api()
     me = web_session.user()
-    mine = pool.submit(api.list, "/api/v1/clients", owner_id=me.get("id"), page_size=8, include_total_size=True)
-    recent = pool.submit(api.list, "/api/v1/clients", page_size=8, include_total_size=True)
-    return render_template("home.html", mine=mine.result(), everyone=recent.result())
+    mine = [me.get("id")]
+    today = activities.now_local().date()
+    month_start = today.replace(day=1)
+    month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    tomorrow = activities.rfc3339(activities.day_start(today + timedelta(days=1)))
+    overdue = pool.submit(api.list, "/api/v1/activities", owner_id=mine, due="overdue", page_size=HOME_ROWS)
+    due_today = pool.submit(
+        api.list, "/api/v1/activities", owner_id=mine, due="upcoming", due_before=tomorrow, page_size=HOME_ROWS
+    )
+    deals = pool.submit(
+        api.list,
+        "/api/v1/deals",
+        owner_id=mine,
+        status="open",
+        expected_close_from=month_start.isoformat(),
+        expected_close_to=month_end.isoformat(),
+        page_size=HOME_ROWS,
+    )
+    quotes = pool.submit(api.list, "/api/v1/quotes", owner_id=mine, status="sent", page_size=HOME_ROWS)
+    indicators = pool.submit(api.get, "/api/v1/indicators", scope="user", period="month", start=month_start.isoformat())
+    stages = pool.submit(lookups.stages, api)
+    groups = {"overdue": _optional(overdue), "today": _optional(due_today)}
+    shown = {k: (v.items if v is not None else []) for k, v in groups.items()}
+    report = _optional(indicators)
+    return render_template(
+        "home.html",
+        groups=groups,
+        more={k: bool(v and v.next_page_token) for k, v in groups.items()},
+        records=activities.with_records(api, shown),
+        outcomes=activities.OUTCOMES,
+        now=activities.rfc3339(datetime.now(UTC)),
+        deals=_optional(deals),
+        quotes=_optional(quotes),
+        attainments=(report or {}).get("budget_attainments") if report is not None else None,
+        stages=_optional(stages) or {},
+        month_start=month_start,
+        users={},
+    )
 
 
 @bp.get("/search")
