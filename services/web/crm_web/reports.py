@@ -240,11 +240,8 @@ class Draft:
         for g in self.groups:
             if g.field:
                 groupings.append({"field": g.field, "date_bucket": g.bucket or "none"})
-        aggregates = [
-            {"function": a.function, "field": "" if a.function == "count" else a.field}
-            for a in self.aggs
-            if a.function == "count" or a.field
-        ]
+        # Every calculation row is sent (one without its field is the API's 400, shown beside it).
+        aggregates = [{"function": a.function, "field": "" if a.function == "count" else a.field} for a in self.aggs]
         order = f"{self.order_field} desc" if self.order_field and self.order_desc else self.order_field
         return {
             "module": self.module,
@@ -556,7 +553,7 @@ def _row_errors(exc: ApiError, draft: Draft) -> tuple[dict[str, str], list[str]]
     sent = {
         "filters": [i for i, f in enumerate(draft.filters) if f.field],
         "groupings": [i for i, g in enumerate(draft.groups) if g.field],
-        "aggregates": [i for i, a in enumerate(draft.aggs) if a.function == "count" or a.field],
+        "aggregates": list(range(len(draft.aggs))),
     }
     prefix = {"filters": "filter", "groupings": "group", "aggregates": "agg"}
     rows: dict[str, str] = {}

@@ -1,0 +1,259 @@
+"""Browser journeys of the Informes pages (crm_web/reports.py) against the session platform
+(`web_site`): a manager builds a report on deals grouped by owner and month with the sum of the
+amount — row by row with htmx, from the API's catalogue — runs it and reads the exact sums the
+API computes, saves it shared, opens it from the list, runs it and downloads its workbook, which
+openpyxl opens with the owners' names and sums; the builder works as a plain form without
+JavaScript; a rep does not see another rep's private report (not in the list, a not-found page by
+its address). axe-core and screenshots (es, en; desktop, phone) for the list, the builder with a
+result and a saved report."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import openpyxl
+import pytest
+
+from crm_web.formatting import money
+
+from .conftest import PASSWORD, WebSite
+
+# Ana: two COP deals and one USD deal; Beto: one COP deal (sums per owner and currency).
+DEALS = (
+    ("ana", "1500000", "COP"),
+    ("ana", "250000", "COP"),
+    ("ana", "1200.50", "USD"),
+    ("beto", "99000", "COP"),
+)
+
+
+@pytest.fixture(scope="module")
+def token(web_site: WebSite) -> str:
+    """A word in the titles of this module's deals only (other modules share the platform)."""
+    tag = f"RPT{uuid.uuid4().hex[:8]}"
+    for i, (who, amount, currency) in enumerate(DEALS):
+        web_site.call(
+            who,
+            "POST",
+            "/api/v1/deals",
+            {
+                "title": f"{tag} negocio {i}",
+                "client_id": web_site.ids["client"],
+                "amount": {"amount": amount, "currency_code": currency},
+            },
+        )
+    return tag
+
+
+def _definition(tag: str) -> dict[str, Any]:
+    return {
+        "module": "deals",
+        "filters": [{"field": "title", "operator": "contains", "values": [tag]}],
+        "groupings": [{"field": "owner_id"}, {"field": "create_time", "date_bucket": "month"}],
+        "aggregates": [{"function": "sum", "field": "amount"}],
+    }
+
+
+def _expected(web_site: WebSite) -> dict[tuple[str, str], Decimal]:
+    sums: dict[tuple[str, str], Decimal] = {}
+    for who, amount, currency in DEALS:
+        key = (web_site.ids[who], currency)
+        sums[key] = sums.get(key, Decimal(0)) + Decimal(amount)
+    return sums
+
+
+def _api_sums(web_site: WebSite, tag: str) -> dict[tuple[str, str], Decimal]:
+    """The API's run as Marta, once the reporting read model holds every deal (bounded wait)."""
+    expected = _expected(web_site)
+    found: dict[tuple[str, str], Decimal] = {}
+    for _ in range(60):
+        body = web_site.call("marta", "POST", "/api/v1/reports:run", _definition(tag))
+        keys = [c["key"] for c in body["columns"]]
+        assert keys == ["owner_id", "month(create_time)", "currency_code", "sum(amount)"]
+        found = {(r[0], r[2]): Decimal(r[3]["amount"]) for r in body["rows"]}
+        if found == expected:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"the reporting read model never held the test's deals: {found} != {expected}")
+
+
+def _row_texts(page: Any) -> list[list[str]]:
+    rows = page.locator(".report-table tbody tr")
+    return [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
+
+
+def _expected_rows(web_site: WebSite, sums: dict[tuple[str, str], Decimal]) -> set[tuple[str, str, str]]:
+    names = {web_site.ids["ana"]: "Ana Rep", web_site.ids["beto"]: "Beto Rep"}
+    return {(names[owner], currency, money(str(total), "es-CO", currency)) for (owner, currency), total in sums.items()}
+
+
+def _changed(page: Any, action: Any) -> None:
+    """Do something that makes htmx redraw the builder, and wait until it has."""
+    with page.expect_response(lambda r: "/reports/" in r.url and r.request.method == "POST"):
+        action()
+    page.wait_for_load_state()
+    page.wait_for_timeout(100)  # the swap settles after the response
+
+
+def test_a_manager_builds_runs_saves_shares_and_downloads_a_report(web_site: WebSite, token: str) -> None:
+    sums = _api_sums(web_site, token)
+    page = web_site.page("marta", axe=True)
+    page.goto("/reports/new")
+    # The module's fields come from the catalogue, labelled in Spanish.
+    assert page.locator("#rpt-module-select option[value=deals]").inner_text() == "Negocios"
+
+    _changed(page, lambda: page.click("button[value=add-filter]"))
+    _changed(page, lambda: page.select_option("#flt-field-0", "title"))
+    _changed(page, lambda: page.select_option("#flt-op-0", "contains"))
+    page.fill("#flt-value-0", token)
+    _changed(page, lambda: page.click("button[value=add-group]"))
+    _changed(page, lambda: page.select_option("#grp-field-0", "owner_id"))
+    _changed(page, lambda: page.click("button[value=add-group]"))
+    _changed(page, lambda: page.select_option("#grp-field-1", "create_time"))
+    page.select_option("#grp-bucket-1", "month")
+    _changed(page, lambda: page.click("button[value=add-agg]"))
+    page.select_option("#agg-fn-0", "sum")
+    page.select_option("#agg-field-0", "amount")
+    assert page.input_value("#flt-value-0") == token  # kept through every redraw
+    page.click("button[value=run]")
+    page.wait_for_load_state()
+
+    headings = [t.strip() for t in page.locator(".report-table thead th").all_text_contents()]
+    assert headings == ["Responsable", "Creado (mes)", "Moneda", "Suma de monto"]
+    rows = _row_texts(page)
+    assert {(r[0], r[2], r[3]) for r in rows} == _expected_rows(web_site, sums)
+    month = {r[1] for r in rows}
+    assert len(month) == 1 and month.pop().endswith(time.strftime("%Y"))
+    assert page.get_by_text("3 filas").count() == 1
+    # The chart is drawn by Chart.js from the page's JSON block: one series per owner and currency.
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('report-chart'))")
+    series = page.evaluate("() => Chart.getChart(document.getElementById('report-chart')).data.datasets.length")
+    assert series == 3
+    web_site.check_and_photograph(page, "reports-builder")
+
+    name = f"Ventas por responsable {token}"
+    page.fill("#rpt-name", name)
+    page.check("#rpt-shared")
+    page.click("button[value=save]")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == name
+    assert page.locator(".flash").first.inner_text().strip().endswith(f"«{name}» guardado.")
+
+    # The list: Marta's own, with the shared badge; then it opens and runs again.
+    page.goto("/reports/")
+    mine = page.locator("section[aria-labelledby=mine-title]")
+    assert mine.get_by_role("link", name=name).count() == 1
+    web_site.check_and_photograph(page, "reports-list")
+    mine.get_by_role("link", name=name).click()
+    page.wait_for_load_state()
+    assert {(r[0], r[2], r[3]) for r in _row_texts(page)} == _expected_rows(web_site, sums)
+    web_site.check_and_photograph(page, "reports-saved")
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Descargar Excel (.xlsx)").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    with open(download.path(), "rb") as f:
+        book = openpyxl.load_workbook(io.BytesIO(f.read()))
+    sheet = book.worksheets[0]
+    cells = [row for row in sheet.iter_rows(values_only=True)]
+    assert cells[0] == ("Responsable", "Creado (mes)", "Moneda", "Suma de monto")
+    names = {web_site.ids["ana"]: "Ana Rep", web_site.ids["beto"]: "Beto Rep"}
+    in_book = {(r[0], r[2], Decimal(str(r[3]))) for r in cells[1:] if r[0] in ("Ana Rep", "Beto Rep")}
+    assert in_book == {(names[o], c, total) for (o, c), total in sums.items()}
+    page.context.close()
+
+    # A rep of the team sees the shared report under the others', with its owner's name, and runs
+    # it over the deals they may see: only their own.
+    ana = web_site.page("ana")
+    ana.goto("/reports/")
+    others = ana.locator("section[aria-labelledby=others-title]")
+    row = others.locator("tr", has=ana.get_by_role("link", name=name))
+    assert "Marta Gerente" in row.inner_text()
+    assert "Compartido" in row.inner_text()
+    row.get_by_role("link", name=name).click()
+    ana.wait_for_load_state()
+    assert {r[0] for r in _row_texts(ana)} == {"Ana Rep"}
+    ana.context.close()
+
+
+def test_pages_in_english_show_the_catalogue_labels_and_money_per_currency(web_site: WebSite, token: str) -> None:
+    sums = _api_sums(web_site, token)
+    name = f"Report EN {token}"
+    web_site.call("marta", "POST", "/api/v1/reports", {**_definition(token), "name": name, "shared": True})
+    # The language switch keeps English in Marta's profile: put Spanish back whatever happens.
+    try:
+        page = web_site.page("marta", lang="en", axe=True)
+        link = (
+            f"/reports/new?module=deals&f.title={token}&op.title=contains"
+            "&group=owner_id&group=create_time&bucket=month&agg=sum:amount"
+        )
+        page.goto(link)  # a prefilled link (as the dashboard's) opens the builder already run
+        headings = [t.strip() for t in page.locator(".report-table thead th").all_text_contents()]
+        assert headings == ["Owner", "Created (month)", "Currency", "Sum of amount"]
+        rows = {(r[0], r[2], r[3]) for r in _row_texts(page)}
+        names = {web_site.ids["ana"]: "Ana Rep", web_site.ids["beto"]: "Beto Rep"}
+        assert rows == {(names[o], c, money(str(t), "en-US", c)) for (o, c), t in sums.items()}
+        web_site.check_and_photograph(page, "reports-builder")
+        page.goto("/reports/")
+        assert page.locator("h1").inner_text() == "Reports"
+        web_site.check_and_photograph(page, "reports-list")
+        page.locator("section[aria-labelledby=mine-title]").get_by_role("link", name=name).click()
+        page.wait_for_load_state()
+        assert page.get_by_role("link", name="Download Excel (.xlsx)").count() == 1
+        assert "Sum of amount" in page.locator(".report-definition").inner_text()
+        web_site.check_and_photograph(page, "reports-saved")
+        page.context.close()
+    finally:
+        web_site.call("admin", "PATCH", f"/api/v1/users/{web_site.ids['marta']}", {"locale": "es-CO"})
+
+
+def test_the_builder_works_as_a_plain_form_without_javascript(web_site: WebSite, token: str) -> None:
+    sums = _api_sums(web_site, token)
+    context = web_site.browser.new_context(base_url=web_site.web, java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto("/signin")
+    page.fill("#f-email", web_site.emails["marta"])
+    page.fill("#f-password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto("/reports/new")
+    page.click("button[value=add-filter]")  # each button posts the form; the page comes back with the row
+    page.select_option("#flt-field-0", "title")
+    page.select_option("#flt-op-0", "contains")
+    page.fill("#flt-value-0", token)
+    page.click("button[value=add-group]")
+    assert page.input_value("#flt-value-0") == token
+    page.select_option("#grp-field-0", "owner_id")
+    page.click("button[value=add-agg]")
+    page.select_option("#agg-fn-0", "sum")
+    page.select_option("#agg-field-0", "amount")
+    page.click("button[value=run]")
+    rows = {(r[0], r[1], r[2]) for r in _row_texts(page)}
+    assert rows == _expected_rows(web_site, sums)
+    context.close()
+
+
+def test_a_rep_does_not_see_another_reps_private_report(web_site: WebSite, token: str) -> None:
+    private = web_site.call(
+        "ana",
+        "POST",
+        "/api/v1/reports",
+        {**_definition(token), "name": f"Privado de Ana {token}", "shared": False},
+    )
+    beto = web_site.page("beto")
+    beto.goto("/reports/")
+    assert beto.get_by_text(f"Privado de Ana {token}").count() == 0
+    res = beto.goto(f"/reports/{private['id']}")
+    assert res is not None and res.status == 404
+    beto.context.close()
+    ana = web_site.page("ana")
+    ana.goto("/reports/")
+    mine = ana.locator("section[aria-labelledby=mine-title]")
+    assert mine.get_by_role("link", name=f"Privado de Ana {token}").count() == 1
+    assert "Privado" in mine.locator("tr", has_text=f"Privado de Ana {token}").inner_text()
+    ana.context.close()
