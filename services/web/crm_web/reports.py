@@ -463,8 +463,9 @@ Choices = list[tuple[str, str]]
 def _chart(
     draft: Draft, module: dict[str, Any], columns: list[dict[str, Any]], raw: list[list[Any]], text: list[list[str]]
 ) -> tuple[dict[str, Any] | None, Choices, Choices]:
-    """One chart of a grouped run: the chosen grouping along the axis, the chosen aggregate as the
-    bars, one series per value of the other groupings and per currency (never summed together)."""
+    """The chart of a grouped run: the chosen grouping along the axis, the chosen aggregate as the
+    bars, one series per value of the other groupings; money is drawn in one panel per currency
+    (amounts of different currencies never share an axis)."""
     keys = [c["key"] for c in columns]
     group_keys = [
         g["field"] if g["date_bucket"] == "none" else f"{g['date_bucket']}({g['field']})"
@@ -485,7 +486,6 @@ def _chart(
     )
     ai, vi = keys.index(axis), keys.index(value)
     others = [keys.index(k) for k in group_keys if k != axis]
-    currency_i = keys.index("currency_code") if "currency_code" in keys else None
     axis_values: list[Any] = []
     for row in raw:
         if row[ai] not in axis_values:
@@ -493,25 +493,25 @@ def _chart(
     if _BUCKET_KEY.match(axis) or columns[ai]["type"] in ("date", "timestamp"):
         axis_values.sort(key=lambda v: (v is None, str(v)))
     axis_text = {v: next(text[r][ai] for r, row in enumerate(raw) if row[ai] == v) or "—" for v in axis_values}
-    series: dict[tuple[str, str], list[float | None]] = {}
+    value_label = column_label(module, value, "")
+    panels: dict[str, dict[str, list[float | None]]] = {}
     for r, row in enumerate(raw):
         cell = row[vi]
-        currency = cell.get("currency_code", "") if isinstance(cell, dict) else ""
+        currency = str(cell.get("currency_code") or "") if isinstance(cell, dict) else ""
         amount = cell.get("amount") if isinstance(cell, dict) else cell
-        name = " · ".join([text[r][i] or "—" for i in others] + ([currency] if currency and currency_i is None else []))
-        if currency_i is not None and currency:
-            name = f"{name} · {currency}" if name else currency
-        points = series.setdefault((name, currency), [None] * len(axis_values))
+        name = " · ".join(text[r][i] or "—" for i in others) or value_label
+        points = panels.setdefault(currency, {}).setdefault(name, [None] * len(axis_values))
         try:
             points[axis_values.index(row[ai])] = float(amount) if amount is not None else None
         except (TypeError, ValueError):
             continue
     chart = {
         "labels": [axis_text[v] for v in axis_values],
-        "series": [
-            {"name": n or column_label(module, value, ""), "currency": c, "data": p} for (n, c), p in series.items()
+        "panels": [
+            {"currency": currency, "series": [{"name": n, "data": p} for n, p in series.items()]}
+            for currency, series in sorted(panels.items())
         ],
-        "value_label": column_label(module, value, ""),
+        "value_label": value_label,
         "axis_label": column_label(module, axis, ""),
         "axis_key": axis,
         "value_key": value,
@@ -732,19 +732,28 @@ def show_report(report_id: UUID) -> str:
         abort(404)
     token = request.args.get("page_token", "")
     result = run(api, draft, module, report_id=str(report_id), page_token=token)
-    me = web_session.user()
-    may_change = report.get("owner_id") == me.get("id") or web_session.is_manager()
+    people = users.result()
     return render_template(
         "reports/show.html",
         report=report,
         draft=draft,
         module=module,
         result=result,
-        users=users.result(),
+        users=people,
         summary=_summary(draft, module),
-        may_change=may_change,
+        may_change=_may_change(report, people),
         page_token=token,
     )
+
+
+def _may_change(report: dict[str, Any], people: dict[str, dict[str, Any]]) -> bool:
+    """Whether to offer edit and delete: the owner, an admin, or the owner's team manager (the API
+    decides again when the change is sent)."""
+    me = web_session.user()
+    if report.get("owner_id") == me.get("id") or web_session.is_admin():
+        return True
+    owner = people.get(report.get("owner_id") or "") or {}
+    return bool(me.get("role") == "manager" and me.get("team_id") and owner.get("team_id") == me.get("team_id"))
 
 
 def _summary(draft: Draft, module: dict[str, Any]) -> dict[str, list[str]]:

@@ -129,10 +129,14 @@ def test_a_manager_builds_runs_saves_shares_and_downloads_a_report(web_site: Web
     month = {r[1] for r in rows}
     assert len(month) == 1 and month.pop().endswith(time.strftime("%Y"))
     assert page.get_by_text("3 filas").count() == 1
-    # The chart is drawn by Chart.js from the page's JSON block: one series per owner and currency.
-    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('report-chart'))")
-    series = page.evaluate("() => Chart.getChart(document.getElementById('report-chart')).data.datasets.length")
-    assert series == 3
+    # Chart.js draws from the page's JSON block, one panel per currency (COP: Ana and Beto; USD: Ana).
+    page.wait_for_function("() => window.Chart && Chart.getChart(document.getElementById('report-chart-1'))")
+    drawn = page.evaluate(
+        """() => [0, 1].map(i => Chart.getChart(document.getElementById('report-chart-' + i)).data.datasets
+                 .map(d => d.label + '=' + d.data.join('|')))"""
+    )
+    assert drawn == [["Ana Rep=1750000", "Beto Rep=99000"], ["Ana Rep=1200.5"]]
+    assert page.locator(".report-chart-currency").all_inner_texts() == ["En COP", "En USD"]
     web_site.check_and_photograph(page, "reports-builder")
 
     name = f"Ventas por responsable {token}"
@@ -178,6 +182,9 @@ def test_a_manager_builds_runs_saves_shares_and_downloads_a_report(web_site: Web
     row.get_by_role("link", name=name).click()
     ana.wait_for_load_state()
     assert {r[0] for r in _row_texts(ana)} == {"Ana Rep"}
+    # Not hers to change: no edit or delete offered (the API would refuse them too).
+    assert ana.get_by_role("link", name="Editar").count() == 0
+    assert ana.get_by_role("link", name="Eliminar").count() == 0
     ana.context.close()
 
 
@@ -256,4 +263,20 @@ def test_a_rep_does_not_see_another_reps_private_report(web_site: WebSite, token
     mine = ana.locator("section[aria-labelledby=mine-title]")
     assert mine.get_by_role("link", name=f"Privado de Ana {token}").count() == 1
     assert "Privado" in mine.locator("tr", has_text=f"Privado de Ana {token}").inner_text()
+
+    # Ana renames it in the builder (saved with the version she read), then deletes it.
+    mine.get_by_role("link", name=f"Privado de Ana {token}").click()
+    ana.get_by_role("link", name="Editar").click()
+    assert ana.input_value("#rpt-name") == f"Privado de Ana {token}"
+    assert ana.input_value("#flt-value-0") == token
+    ana.fill("#rpt-name", f"Mis ventas {token}")
+    ana.click("button[value=save]")
+    ana.wait_for_load_state()
+    assert ana.locator("h1").inner_text() == f"Mis ventas {token}"
+    assert web_site.call("ana", "GET", f"/api/v1/reports/{private['id']}")["version"] == private["version"] + 1
+    ana.get_by_role("link", name="Eliminar").click()
+    ana.click("main button[type=submit].button-danger")
+    ana.wait_for_load_state()
+    assert ana.locator(".flash").first.inner_text().strip().endswith(f"«Mis ventas {token}» eliminado.")
+    web_site.call("ana", "GET", f"/api/v1/reports/{private['id']}", expect=404)
     ana.context.close()

@@ -22,10 +22,12 @@
     if (!source || typeof Chart === "undefined") { return; }
     var data;
     try { data = JSON.parse(source.textContent || "{}"); } catch (e) { return; }
-    if (!data.labels || !data.series) { return; }
-    var datasets = data.series.map(function (s, i) {
+    var panel = data.panels && data.panels[Number(canvas.getAttribute("data-chart-panel") || 0)];
+    if (!data.labels || !panel) { return; }
+    var currency = panel.currency || "";
+    var datasets = panel.series.map(function (s, i) {
       var colour = PALETTE[i % PALETTE.length];
-      return { label: s.name, data: s.data, backgroundColor: colour, borderColor: colour, currency: s.currency };
+      return { label: s.name, data: s.data, backgroundColor: colour, borderColor: colour };
     });
     charts.push(new Chart(canvas, {
       type: "bar",
@@ -40,7 +42,7 @@
             callbacks: {
               label: function (ctx) {
                 var value = ctx.parsed.y;
-                return ctx.dataset.label + ": " + formatter(data, ctx.dataset.currency).format(value);
+                return ctx.dataset.label + ": " + formatter(data, currency).format(value);
               }
             }
           }
@@ -48,7 +50,7 @@
         scales: {
           x: { title: { display: true, text: data.axis_label } },
           y: { beginAtZero: true, title: { display: true, text: data.value_label },
-               ticks: { callback: function (v) { return formatter(data, "").format(v); } } }
+               ticks: { callback: function (v) { return formatter(data, currency).format(v); } } }
         }
       }
     }));
