@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from babel.dates import format_timedelta
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
@@ -125,9 +125,13 @@ def _people(api: Api) -> list[tuple[str, str]]:
     me = web_session.user()
     if not web_session.is_manager():
         return []
-    people = lookups.users(api).values()
+    people = list(lookups.users(api).values())
     if not web_session.is_admin():
-        people = [u for u in people if u["id"] == me.get("id") or (me.get("team_id") and u.get("team_id") == me.get("team_id"))]
+        people = [
+            u
+            for u in people
+            if u["id"] == me.get("id") or (me.get("team_id") and u.get("team_id") == me.get("team_id"))
+        ]
     return sorted(((u["id"], u.get("display_name") or u.get("email") or u["id"]) for u in people), key=lambda x: x[1])
 
 
@@ -152,7 +156,9 @@ def _sums(deals: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _board_filters() -> dict[str, str]:
-    return {k: request.args.get(k, "").strip() for k in ("pipeline_id", "owner_id", "q") if request.args.get(k, "").strip()}
+    return {
+        k: request.args.get(k, "").strip() for k in ("pipeline_id", "owner_id", "q") if request.args.get(k, "").strip()
+    }
 
 
 def _open_deals(api: Api, pipeline_id: str, owner_id: str, q: str) -> tuple[list[dict[str, Any]], bool]:
@@ -240,9 +246,7 @@ def board() -> str:
 def board_totals() -> Response:
     """The columns' counts and sums as the server reads them now (the board asks after a move)."""
     ctx = _board_context(web_session.api())
-    out = {
-        c["stage"]["id"]: render_template("deals/_column_totals.html", column=c).strip() for c in ctx["columns"]
-    }
+    out = {c["stage"]["id"]: render_template("deals/_column_totals.html", column=c).strip() for c in ctx["columns"]}
     return jsonify(out)
 
 
@@ -411,7 +415,9 @@ def new_deal() -> str | Response:
     api = web_session.api()
     me = web_session.user()
     client_id = request.values.get("client_id", "")
-    form = Form.from_record({"client_id": client_id, "owner_id": me.get("id"), "amount": {"currency_code": "COP"}}, NEW_FIELDS)
+    form = Form.from_record(
+        {"client_id": client_id, "owner_id": me.get("id"), "amount": {"currency_code": "COP"}}, NEW_FIELDS
+    )
     if request.method == "POST":
         form = Form.posted()
         body: dict[str, Any] = {"title": form.get("title"), "client_id": form.get("client_id")}
@@ -483,9 +489,7 @@ def _deal_page_context(api: Api, did: str) -> dict[str, Any]:
     client = pool.submit(api.get, f"/api/v1/clients/{deal['client_id']}")
     contacts = pool.submit(api.list, "/api/v1/contacts", client_id=deal["client_id"], page_size=200)
     pipeline = pool.submit(api.get, f"/api/v1/pipelines/{deal['pipeline_id']}")
-    related = records.related(
-        {"activities": activities, "quotes": quotes, "products": products, "contacts": contacts}
-    )
+    related = records.related({"activities": activities, "quotes": quotes, "products": products, "contacts": contacts})
     try:
         client_record = client.result()
     except ApiError as exc:
@@ -562,7 +566,7 @@ def edit_field(deal_id: UUID, name: str) -> str | Response:
     JavaScript, the whole page with that row open), POST saves it with PATCH and If-Match and
     shows the row again, or the form with the API's error beside the field."""
     if name not in INLINE_FIELDS:
-        return render_template("error.html", error=None, status=404), 404  # type: ignore[return-value]
+        abort(404)
     api = web_session.api()
     did = str(deal_id)
     fragment = bool(request.headers.get("HX-Request"))
@@ -580,7 +584,10 @@ def edit_field(deal_id: UUID, name: str) -> str | Response:
                 raise
             if exc.status == 412:
                 form.general.append(
-                    _("Alguien cambió este negocio mientras lo editabas. Se muestra el valor actual; no se guardó nada.")
+                    _(
+                        "Alguien cambió este negocio mientras lo editabas. "
+                        "Se muestra el valor actual; no se guardó nada."
+                    )
                 )
                 deal = api.get(f"/api/v1/deals/{did}")
                 form.values.update({k: v for k, v in _field_values(deal).items() if k in INLINE_FIELDS[name]})
@@ -617,7 +624,10 @@ def _patch_and_back(did: str, body: dict[str, Any], done: str) -> Response:
         api.patch(f"/api/v1/deals/{did}", body, headers=records.if_match(request.form.get("version", "")))
     except ApiError as exc:
         if exc.status == 412:
-            flash(_("Alguien cambió este negocio mientras lo veías. No se guardó nada; revisa la versión actual."), "error")
+            flash(
+                _("Alguien cambió este negocio mientras lo veías. No se guardó nada; revisa la versión actual."),
+                "error",
+            )
         elif exc.status in (400, 409):
             flash(_("No se guardó: %(detail)s", detail="; ".join(exc.field_errors.values()) or exc.detail), "error")
         else:
@@ -633,7 +643,9 @@ def change_lines(deal_id: UUID) -> Response:
     api = web_session.api()
     did = str(deal_id)
     deal = api.get(f"/api/v1/deals/{did}")
-    lines = [{"product_id": li["product_id"], "quantity": li.get("quantity") or "1"} for li in deal.get("line_items") or []]
+    lines = [
+        {"product_id": li["product_id"], "quantity": li.get("quantity") or "1"} for li in deal.get("line_items") or []
+    ]
     remove = request.form.get("remove", "")
     if remove.isdigit():
         index = int(remove)
@@ -728,7 +740,9 @@ def complete_activity(deal_id: UUID, activity_id: UUID) -> Response:
     body = {"outcome": request.form.get("outcome", "").strip()}
     try:
         api.post(
-            f"/api/v1/activities/{activity_id}:complete", body, headers=records.if_match(request.form.get("version", ""))
+            f"/api/v1/activities/{activity_id}:complete",
+            body,
+            headers=records.if_match(request.form.get("version", "")),
         )
     except ApiError as exc:
         if exc.status == 412:
@@ -744,7 +758,8 @@ def complete_activity(deal_id: UUID, activity_id: UUID) -> Response:
 
 def overdue_now(activity: dict[str, Any]) -> bool:
     due = activity.get("due_time") or ""
-    return activity.get("status") == "scheduled" and bool(due) and due < datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return activity.get("status") == "scheduled" and bool(due) and due < now
 
 
 @bp.app_template_global("deal_initials")

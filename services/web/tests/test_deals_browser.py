@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 
-
-
 playwright = pytest.importorskip("playwright.sync_api")
 expect = playwright.expect
 
@@ -205,7 +203,10 @@ def test_the_amount_is_edited_in_place_on_the_deal_page(web_site: Any) -> None:
         field.fill("mucho")
         page.locator("#row-amount button[type=submit]").click()
         expect(page.locator("#row-amount .error-message")).to_be_visible()
-        assert web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")["amount"]["amount"] in ("1000000", "1000000.00")
+        assert web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")["amount"]["amount"] in (
+            "1000000",
+            "1000000.00",
+        )
         page.locator("#f-amount-amount").fill("3.450.000")
         page.locator("#row-amount button[type=submit]").click()
         expect(page.locator("#row-amount .field-value")).to_contain_text("3.450.000")
@@ -218,6 +219,12 @@ def test_the_amount_is_edited_in_place_on_the_deal_page(web_site: Any) -> None:
         expect(page.locator("#row-probability .field-value")).to_contain_text("60")
         page.locator("summary", has_text="Programar o registrar").click()
         page.fill("#act-subject", "Llamar para cerrar")
+        page.locator("button[value=schedule]").click()
+        # No due time: the API's error is said, nothing is scheduled.
+        expect(page.locator(".flash-error")).to_contain_text("due_time")
+        page.locator("summary", has_text="Programar o registrar").click()
+        page.fill("#act-subject", "Llamar para cerrar")
+        page.fill("#act-due", "2026-12-21T10:30")
         page.locator("button[value=schedule]").click()
         expect(page.locator(".flash-success")).to_contain_text("programada")
         expect(page.locator("#h-activities + ul")).to_contain_text("Llamar para cerrar")
@@ -247,7 +254,15 @@ def test_an_overdue_activity_shows_on_its_card(web_site: Any) -> None:
 @pytest.mark.parametrize("lang", ["es", "en"])
 def test_board_list_and_deal_page_pass_axe_and_are_photographed(web_site: Any, lang: str) -> None:
     deal = _deal(web_site, "ana", "Negociación", title=f"Renovación licencias {lang}")
-    web_site.call("ana", "PATCH", f"/api/v1/deals/{deal['id']}", {"line_items": [{"product_id": web_site.ids["product"], "quantity": "3"}], "contact_ids": [web_site.ids["contact"]]})
+    web_site.call(
+        "ana",
+        "PATCH",
+        f"/api/v1/deals/{deal['id']}",
+        {
+            "line_items": [{"product_id": web_site.ids["product"], "quantity": "3"}],
+            "contact_ids": [web_site.ids["contact"]],
+        },
+    )
     page = web_site.page("ana", lang=lang, axe=True)
     try:
         page.goto("/deals/board")
