@@ -117,6 +117,51 @@ VALUE_LABELS = {
     ("quotes", "status"): "quote_status",
     ("clients", "kind"): "client_kind",
 }
+# Coded values labels.py has no words for, in the report's own words.
+VALUE_WORDS: dict[tuple[str, str], dict[str, Any]] = {
+    ("products", "kind"): {"product": lazy_gettext("Producto"), "service": lazy_gettext("Servicio")},
+    ("prospects", "status"): {
+        "new": lazy_gettext("Nuevo"),
+        "contacted": lazy_gettext("Contactado"),
+        "qualified": lazy_gettext("Calificado"),
+        "converted": lazy_gettext("Convertido"),
+        "disqualified": lazy_gettext("Descartado"),
+    },
+    ("prospects", "source"): {
+        "web": lazy_gettext("Sitio web"),
+        "referral": lazy_gettext("Referido"),
+        "campaign": lazy_gettext("Campaña"),
+        "trade_fair": lazy_gettext("Feria"),
+        "ads": lazy_gettext("Anuncios"),
+        "rd_station": "RD Station",
+        "other": lazy_gettext("Otro"),
+    },
+    ("campaigns", "type"): {
+        "mailing": lazy_gettext("Correo masivo"),
+        "telemarketing": lazy_gettext("Telemercadeo"),
+        "social_ads": lazy_gettext("Anuncios en redes"),
+        "trade_fair": lazy_gettext("Feria"),
+    },
+    ("campaigns", "status"): {
+        "draft": lazy_gettext("Borrador"),
+        "scheduled": lazy_gettext("Programada"),
+        "running": lazy_gettext("En curso"),
+        "completed": lazy_gettext("Completada"),
+        "cancelled": lazy_gettext("Cancelada"),
+    },
+    ("quotes", "status"): {"superseded": lazy_gettext("Reemplazada")},
+}
+
+
+def value_word(module: str, name: str, value: Any) -> str:
+    """A coded value ("won", "service") in the user's words; the value itself when it has none."""
+    words = VALUE_WORDS.get((module, name), {})
+    if value in words:
+        return str(words[value])
+    group = VALUE_LABELS.get((module, name))
+    return labels.label(group, value) if group else str(value)
+
+
 # Fields holding another record's id, shown by that record's name.
 USER_FIELDS = ("owner_id", "manager_id")
 RECORD_FIELDS = {
@@ -449,9 +494,8 @@ def cell_text(module_name: str, col: dict[str, Any], value: Any, names: dict[str
         return moment(value, loc, tz)
     if key in names or value in names:
         return names.get(value, value)
-    group = VALUE_LABELS.get((module_name, key))
-    if group:
-        return labels.label(group, value)
+    if (module_name, key) in VALUE_LABELS or (module_name, key) in VALUE_WORDS:
+        return value_word(module_name, key, value)
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
@@ -705,7 +749,7 @@ def _options(module: dict[str, Any]) -> dict[str, Any]:
         "buckets": BUCKETS,
         "functions": FUNCTIONS,
         "value_labels": {
-            f["key"]: [(c, labels.label(VALUE_LABELS.get((module["module"], f["key"]), ""), c)) for c in f["choices"]]
+            f["key"]: [(c, value_word(module["module"], f["key"], c)) for c in f["choices"]]
             for f in fields
             if f["choices"]
         },
@@ -740,7 +784,7 @@ def show_report(report_id: UUID) -> str:
         module=module,
         result=result,
         users=people,
-        summary=_summary(draft, module),
+        summary=_summary(draft, module, people),
         may_change=_may_change(report, people),
         page_token=token,
     )
@@ -756,11 +800,22 @@ def _may_change(report: dict[str, Any], people: dict[str, dict[str, Any]]) -> bo
     return bool(me.get("role") == "manager" and me.get("team_id") and owner.get("team_id") == me.get("team_id"))
 
 
-def _summary(draft: Draft, module: dict[str, Any]) -> dict[str, list[str]]:
-    """The definition in words, for a saved report's page."""
+def _summary(draft: Draft, module: dict[str, Any], people: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The definition in words, for a saved report's page (people and coded values by name)."""
+
+    def word(name: str, value: str) -> str:
+        if name in USER_FIELDS and value in people:
+            return str(people[value].get("display_name") or value)
+        return value_word(draft.module, name, value)
+
     filters = []
     for f in draft.filters:
-        values = f"{f.value} .. {f.value2}" if f.operator == "between" else f.value
+        if f.operator == "between":
+            values = f"{f.value} .. {f.value2}"
+        elif f.operator == "in":
+            values = ", ".join(word(f.field, v.strip()) for v in f.value.split(","))
+        else:
+            values = word(f.field, f.value)
         filters.append(f"{field_label(module, f.field)} {OPERATORS.get(f.operator, f.operator)} {values}")
     groups = [
         field_label(module, g.field) + ("" if g.bucket == "none" else f" ({BUCKET_WORDS.get(g.bucket, g.bucket)})")

@@ -8,8 +8,9 @@
   var PALETTE = ["#1f5fd1", "#137333", "#b06000", "#8e24aa", "#c5221f", "#00796b", "#5b6475", "#ad1457"];
   var charts = [];
 
-  function formatter(data, currency) {
+  function formatter(data, currency, whole) {
     var options = data.money && currency ? { style: "currency", currency: currency } : { maximumFractionDigits: 2 };
+    if (whole) { options.minimumFractionDigits = 0; options.maximumFractionDigits = 0; }
     try {
       return new Intl.NumberFormat(data.locale || "es-CO", options);
     } catch (e) {
@@ -50,7 +51,7 @@
         scales: {
           x: { title: { display: true, text: data.axis_label } },
           y: { beginAtZero: true, title: { display: true, text: data.value_label },
-               ticks: { callback: function (v) { return formatter(data, currency).format(v); } } }
+               ticks: { callback: function (v) { return formatter(data, currency, true).format(v); } } }
         }
       }
     }));
