@@ -16,6 +16,7 @@ import grpc
 from flask import Response, g, json, request
 from pydantic import BaseModel, ValidationError
 
+from crm_gateway.problems import field_error
 from crm_platform.errors import ErrorInfo
 from crm_platform.grpc_client import decode_error
 from crm_platform.idempotency import with_fingerprint
@@ -56,14 +57,69 @@ def pattern_saying(pattern: str, message: str) -> str:
     return pattern
 
 
-def validation_errors(exc: ValidationError) -> list[dict[str, str]]:
+# pydantic's error types -> the stable field error codes (crm_gateway.problems.FIELD_ERROR_CODES),
+# with the members of its context kept as params (renamed where the code's documentation says).
+_PYDANTIC_CODES: dict[str, str] = {
+    "missing": "required",
+    "string_too_short": "too_short",
+    "string_too_long": "too_long",
+    "too_short": "too_few_items",
+    "too_long": "too_many_items",
+    "greater_than": "too_small",
+    "greater_than_equal": "too_small",
+    "less_than": "too_large",
+    "less_than_equal": "too_large",
+    "literal_error": "invalid_choice",
+    "enum": "invalid_choice",
+    "string_pattern_mismatch": "invalid_format",
+    "extra_forbidden": "unknown_field",
+    "uuid_parsing": "invalid_format",
+    "date_parsing": "invalid_format",
+    "date_from_datetime_parsing": "invalid_format",
+    "datetime_parsing": "invalid_format",
+    "datetime_from_date_parsing": "invalid_format",
+    "decimal_parsing": "invalid_format",
+}
+_TYPE_ERRORS: dict[str, str] = {
+    "string_type": "string",
+    "int_type": "integer",
+    "int_parsing": "integer",
+    "float_type": "number",
+    "float_parsing": "number",
+    "decimal_type": "number",
+    "bool_type": "boolean",
+    "bool_parsing": "boolean",
+    "list_type": "array",
+    "dict_type": "object",
+    "model_type": "object",
+    "model_attributes_type": "object",
+}
+_PARAM_NAMES = {"ge": "min", "gt": "greater_than", "le": "max", "lt": "less_than"}
+
+
+def _error_code(e: Any) -> tuple[str, dict[str, Any]]:
+    kind = str(e["type"])
+    ctx = e.get("ctx") or {}
+    if kind in _TYPE_ERRORS:
+        return "invalid_type", {"expected": _TYPE_ERRORS[kind]}
+    code = _PYDANTIC_CODES.get(kind, "invalid")
+    if code == "too_short" and ctx.get("min_length") == 1:
+        return "required", {}  # an empty text where one is needed
+    keep = ("min_length", "max_length", "expected", "ge", "gt", "le", "lt")
+    params = {_PARAM_NAMES.get(k, k): ctx[k] for k in keep if k in ctx}
+    if code == "invalid_choice" and "expected" in params:
+        params["expected"] = re.findall(r"'([^']*)'", str(params["expected"])) or str(params["expected"])
+    return code, {k: v if isinstance(v, (int, float, str, list)) else str(v) for k, v in params.items()}
+
+
+def validation_errors(exc: ValidationError) -> list[dict[str, Any]]:
     errors = []
     for e in exc.errors(include_url=False):
         # A validator's own message ("'cop' must be written in upper case") without pydantic's prefix.
         message = "unknown field" if e["type"] == "extra_forbidden" else e["msg"].removeprefix("Value error, ")
         if e["type"] == "string_pattern_mismatch":
             message = PATTERN_MESSAGES.get(str(e.get("ctx", {}).get("pattern")), message)
-        errors.append({"field": _field(tuple(e["loc"])), "message": message})
+        errors.append(field_error(_field(tuple(e["loc"])), message, *_error_code(e)))
     return errors
 
 
@@ -113,7 +169,7 @@ def _nul_field(data: Any, at: str = "") -> str | None:
 def _refuse_nul(field: str, code: str) -> ProblemError:
     field = field.replace("\x00", "\\u0000")  # a NUL in a name is shown, not sent back raw
     message = "must not contain a NUL character (\\u0000)"
-    return ProblemError(400, code, f"{field}: {message}", errors=[{"field": field, "message": message}])
+    return ProblemError(400, code, f"{field}: {message}", errors=[field_error(field, message, "nul_character")])
 
 
 def check_request_text(path: dict[str, Any], form: Iterable[tuple[str, str]] = ()) -> None:

@@ -11,6 +11,7 @@ from pydantic.json_schema import JsonSchemaMode, JsonSchemaValue, models_json_sc
 
 from crm_gateway.convert import ProtoJson, ProtoPage, message_schema
 from crm_gateway.problem_codes import operation_codes
+from crm_gateway.problems import FIELD_ERROR_CODES
 from crm_gateway.routing import ERROR_DESCRIPTIONS, REGISTRY, Operation, openapi_path
 
 REF = "#/components/schemas/{model}"
@@ -36,11 +37,30 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "errors": {
             "type": "array",
             "description": "One entry per invalid field (400): `field` is its path in the request as the body or "
-            "query names it, with array indexes in brackets (`lines[2].quantity`, `amount.currency_code`).",
+            "query names it, with array indexes in brackets (`lines[2].quantity`, `amount.currency_code`); `code` "
+            "is the kind of mistake, stable, for a client to word in its own language (`message` is English, for "
+            "a person reading the API's answer), with its `params`.",
             "items": {
                 "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message", "code"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "code": {
+                        "type": "string",
+                        "pattern": "^[a-z][a-z0-9_]*$",
+                        "description": "One of (more may be added; show `message` for a code you do not know): "
+                        + "; ".join(f"`{c}`: {meaning}" for c, meaning in FIELD_ERROR_CODES.items())
+                        + ".",
+                        "examples": ["required", "too_long", "invalid_email"],
+                    },
+                    "params": {
+                        "type": "object",
+                        "description": "The limits the code names (`min_length`, `max_length`, `min`, `max`, "
+                        "`greater_than`, `less_than`, `expected`); absent when it names none.",
+                        "additionalProperties": True,
+                    },
+                },
             },
         },
         "existing_id": {
