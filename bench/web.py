@@ -110,6 +110,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200, help="sequential requests per measure (and per user)")
     parser.add_argument("--users", type=int, default=8, help="concurrent sessions")
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit of each concurrent run")
+    parser.add_argument("--only", choices=("list", "detail"), help="measure one page only")
     args = parser.parse_args()
 
     from _http import ADMIN_EMAIL, PASSWORD
@@ -150,6 +151,8 @@ def main() -> int:
             ("list", page("/clients/"), lambda: api_get(LIST_API), "/clients/"),
             ("detail", page(f"/clients/{client_id}"), detail_api, f"/clients/{client_id}"),
         ):
+            if args.only and name != args.only:
+                continue
             _timed(page_fn, 20)  # warm: name lookups cached, connections open
             _timed(api_fn, 20)
             pages, calls = [], []

@@ -83,6 +83,9 @@ class ApiError(Exception):
     detail: str
     # Field path (as the API names it, e.g. "tax_id.value") -> message.
     field_errors: dict[str, str] = field(default_factory=dict)
+    # Field path -> the error's stable code and its params ("too_long", {"max_length": 200}), for
+    # the page to say in its own language (crm_web.forms.FIELD_MESSAGES).
+    field_codes: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -99,15 +102,21 @@ class ApiError(Exception):
         if not isinstance(body, dict):
             return cls(res.status_code, f"http_{res.status_code}", res.reason or "error")
         errors: dict[str, str] = {}
+        codes: dict[str, tuple[str, dict[str, Any]]] = {}
         for e in body.get("errors") or []:
             if isinstance(e, dict) and e.get("field"):
                 errors.setdefault(str(e["field"]), str(e.get("message", "")))
+                params = e.get("params")
+                codes.setdefault(
+                    str(e["field"]), (str(e.get("code") or ""), params if isinstance(params, dict) else {})
+                )
         reserved = {"type", "title", "status", "code", "detail", "request_id", "errors"}
         return cls(
             status=int(body.get("status") or res.status_code),
             code=str(body.get("code") or f"http_{res.status_code}"),
             detail=str(body.get("detail") or body.get("title") or ""),
             field_errors=errors,
+            field_codes=codes,
             extra={k: v for k, v in body.items() if k not in reserved},
         )
 

@@ -60,6 +60,26 @@ FIELDS = [
     "owner_id",
 ]
 LIST_FIELDS = ("segment_tags", "phones")
+# The form's labels (as clients/form.html shows them), naming the fields in the error summary.
+LABELS = {
+    "name": lazy_gettext("Nombre comercial"),
+    "kind": lazy_gettext("Tipo"),
+    "legal_name": lazy_gettext("Razón social"),
+    "tax_id.country_code": lazy_gettext("País del documento tributario"),
+    "tax_id.value": lazy_gettext("NIT / RFC / RUT"),
+    "industry": lazy_gettext("Sector"),
+    "segment_tags": lazy_gettext("Segmentos"),
+    "email": lazy_gettext("Correo electrónico"),
+    "phones": lazy_gettext("Teléfonos"),
+    "website": lazy_gettext("Sitio web"),
+    "address.street": lazy_gettext("Dirección"),
+    "address.city": lazy_gettext("Ciudad"),
+    "address.region": lazy_gettext("Departamento / estado"),
+    "address.postal_code": lazy_gettext("Código postal"),
+    "address.country_code": lazy_gettext("País"),
+    "source": lazy_gettext("Origen"),
+    "owner_id": lazy_gettext("Responsable"),
+}
 PAGE_SIZE = 50
 CSV = "text/csv"
 
@@ -87,13 +107,15 @@ def list_clients() -> str:
     token = request.args.get("page_token", "")
     query: dict[str, Any] = dict(args)
     query["include_archived"] = args.get("include_archived") == "1"
-    users = pool.submit(lookups.users, api)
-    page = api.list("/api/v1/clients", page_size=PAGE_SIZE, page_token=token, include_total_size=True, **query)
+    # Asked first and read last: the layout and the filters are rendered while the API answers.
+    page = pool.later(
+        api.list, "/api/v1/clients", page_size=PAGE_SIZE, page_token=token, include_total_size=True, **query
+    )
     ctx = {
         "page": page,
         "args": {**args, **({"page_token": token} if token else {})},
         "filters": args,
-        "users": users.result(),
+        "owner_names": lookups.user_names(api),
         "user_options": lookups.user_options(api),
         "kinds": KINDS,
         "countries": COUNTRIES,
@@ -138,7 +160,7 @@ def new_client() -> str | Response:
         except ApiError as exc:
             if exc.status not in (400, 409):
                 raise
-            form.take(exc, FIELDS)
+            form.take(exc, FIELDS, LABELS)
             if exc.status == 409:
                 form.general = []  # explained by the duplicate panel instead
         else:
@@ -163,7 +185,7 @@ def edit_client(client_id: UUID) -> str | Response:
         except ApiError as exc:
             if exc.status not in (400, 409, 412):
                 raise
-            form.take(exc, FIELDS)
+            form.take(exc, FIELDS, LABELS)
             if exc.status in (409, 412):
                 form.general = []
         else:

@@ -53,14 +53,25 @@ def users(api: Api) -> dict[str, dict[str, Any]]:
     return _cached("users", lambda: {u["id"]: u for u in _all(api, "/api/v1/users")})
 
 
+def user_names(api: Api) -> dict[str, str]:
+    """Every active user's name (display name, else e-mail) by id: what a table's owner column
+    shows, one dictionary read per row (kept as users() is)."""
+    return _cached(
+        "user_names", lambda: {i: u.get("display_name") or u.get("email") or "" for i, u in users(api).items()}
+    )
+
+
 def user_name(api: Api, user_id: str) -> str:
-    u = users(api).get(user_id)
-    return (u.get("display_name") or u.get("email") or "") if u else ""
+    return user_names(api).get(user_id, "")
 
 
 def user_options(api: Api) -> list[tuple[str, str]]:
-    return sorted(
-        ((i, u.get("display_name") or u.get("email") or i) for i, u in users(api).items()), key=lambda x: x[1]
+    """(id, name) of every active user, by name, for a select (kept, not sorted on every page)."""
+    return _cached(
+        "user_options",
+        lambda: sorted(
+            ((i, u.get("display_name") or u.get("email") or i) for i, u in users(api).items()), key=lambda x: x[1]
+        ),
     )
 
 

@@ -202,6 +202,48 @@ def test_a_field_error_from_the_api_is_shown_beside_its_field(page: Page, web: W
     _check_and_photograph(page, "client-form-errors", "es")
 
 
+def test_the_error_summary_names_each_field_by_its_label_in_the_pages_language(page: Page, web: Web) -> None:
+    # The API answers with codes (required, invalid_email ...): the page words them in Spanish, and
+    # the summary says which field is wrong by its label, linking to it. The gateway's own check
+    # (the name) answers first; the contacts service's (the e-mail) once the name is there.
+    page.goto(web.base + "/clients/new")
+    _f(page, "Correo electrónico").fill("esto-no-es-un-correo")
+    page.get_by_role("button", name="Crear cliente").click()
+    summary = page.locator(".error-summary")
+    expect(summary.locator("a[href='#f-name']")).to_have_text("Nombre comercial: Este campo es obligatorio.")
+    expect(page.locator(".field-error", has=_f(page, "Nombre comercial"))).to_contain_text("Este campo es obligatorio.")
+    expect(summary).not_to_contain_text("String should")
+    _f(page, "Nombre comercial").fill("Resumen de Errores Ltda.")
+    page.get_by_role("button", name="Crear cliente").click()
+    email_link = summary.locator("a[href='#f-email']")
+    expect(email_link).to_have_text(
+        "Correo electrónico: Escribe una dirección de correo válida, como nombre@empresa.com."
+    )
+    beside = page.locator(".field-error", has=_f(page, "Correo electrónico")).locator(".error-message")
+    expect(beside).to_contain_text("Escribe una dirección de correo válida")
+    expect(summary).not_to_contain_text("is not a valid e-mail address")
+    email_link.click()
+    expect(_f(page, "Correo electrónico")).to_be_focused()
+    _check_and_photograph(page, "client-form-error-summary", "es")
+
+    page.get_by_role("button", name="EN").first.click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    page.goto(web.base + "/clients/new")
+    page.get_by_role("button", name="Create client").click()
+    expect(summary.locator("a[href='#f-name']")).to_have_text("Trade name: This field is required.")
+    _f(page, "Trade name").fill("Error Summary Ltd.")
+    _f(page, "E-mail").fill("not-an-email")
+    page.get_by_role("button", name="Create client").click()
+    expect(summary.locator("a[href='#f-email']")).to_have_text(
+        "E-mail: Enter a valid e-mail address, such as name@company.com."
+    )
+    beside = page.locator(".field-error", has=_f(page, "E-mail")).locator(".error-message")
+    expect(beside).to_contain_text("Enter a valid e-mail address")
+    _check_and_photograph(page, "client-form-error-summary", "en")
+    page.get_by_role("button", name="ES").first.click()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
 def test_a_csv_with_a_bad_row_is_reported_row_by_row_before_importing(page: Page, web: Web, tmp_path: Path) -> None:
     csv = tmp_path / "clientes.csv"
     csv.write_text(
