@@ -170,6 +170,23 @@ def new_canvas() -> str | Response:
 # --- The board ----------------------------------------------------------------------------------
 
 
+def _board_words() -> dict[str, Any]:
+    """The words every note repeats, translated once per page (a board holds hundreds of notes;
+    translating each word per note was most of the page's time)."""
+    return {
+        "edit": _("Editar"),
+        "link": _("Vincular"),
+        "move_to": _("Mover a…"),
+        "move": _("Mover"),
+        "block": _("Bloque"),
+        "delete": _("Eliminar"),
+        "drag": _("Arrastrar para mover"),
+        "blocks": [(key, str(title)) for key, title, _hint in BLOCKS],
+        "kinds": {key: str(text) for key, text in LINK_KINDS},
+        "states": {key: str(text) for key, text in LINK_STATES.items()},
+    }
+
+
 @bp.get("/<uuid:canvas_id>")
 def show_canvas(canvas_id: UUID) -> str:
     api = web_session.api()
@@ -187,6 +204,8 @@ def show_canvas(canvas_id: UUID) -> str:
         next_order=next_order,
         users=users.result(),
         editable=canvas.get("status") != "archived",
+        words=_board_words(),
+        base=url_for("canvas.show_canvas", canvas_id=canvas_id),
     )
 
 
