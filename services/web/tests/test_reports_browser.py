@@ -280,3 +280,48 @@ def test_a_rep_does_not_see_another_reps_private_report(web_site: WebSite, token
     assert ana.locator(".flash").first.inner_text().strip().endswith(f"«Mis ventas {token}» eliminado.")
     web_site.call("ana", "GET", f"/api/v1/reports/{private['id']}", expect=404)
     ana.context.close()
+
+
+def test_a_prefilled_link_becomes_the_definition_it_names() -> None:
+    """The query other pages (the dashboard) link with: filters, groupings with their bucket, and
+    calculations; a grouped link without a calculation counts."""
+    from werkzeug.datastructures import MultiDict
+
+    from crm_web.reports import Draft
+
+    catalogue = {
+        "deals": {
+            "by_key": {
+                "owner_id": {"date_buckets": ["none"]},
+                "create_time": {"date_buckets": ["none", "day", "week", "month", "quarter", "year"]},
+            }
+        }
+    }
+    args = MultiDict(
+        [
+            ("module", "deals"),
+            ("f.status", "won"),
+            ("f.owner_id", "a"),
+            ("f.owner_id", "b"),
+            ("f.expected_close_date", "2026-01-01..2026-03-31"),
+            ("f.probability", "50"),
+            ("op.probability", "greater_or_equal"),
+            ("group", "owner_id"),
+            ("group", "create_time"),
+            ("bucket", "quarter"),
+        ]
+    )
+    definition = Draft.from_link(args, catalogue).definition()
+    assert definition["filters"] == [
+        {"field": "status", "operator": "equals", "values": ["won"]},
+        {"field": "owner_id", "operator": "in", "values": ["a", "b"]},
+        {"field": "expected_close_date", "operator": "between", "values": ["2026-01-01", "2026-03-31"]},
+        {"field": "probability", "operator": "greater_or_equal", "values": ["50"]},
+    ]
+    assert definition["groupings"] == [
+        {"field": "owner_id", "date_bucket": "none"},
+        {"field": "create_time", "date_bucket": "quarter"},
+    ]
+    assert definition["aggregates"] == [{"function": "count", "field": ""}]
+    summed = Draft.from_link(MultiDict([("module", "deals"), ("group", "owner_id"), ("agg", "sum:amount")]), catalogue)
+    assert summed.definition()["aggregates"] == [{"function": "sum", "field": "amount"}]
