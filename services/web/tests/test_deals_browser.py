@@ -38,7 +38,12 @@ def _deal(site: Any, who: str, stage: str, amount: str = "2500000", title: str =
 
 
 def _card(page: Any, deal_id: str) -> Any:
-    return page.locator(f'.deal-card[data-id="{deal_id}"]')
+    """A deal's card (found by its link: cards carry the id only there)."""
+    return page.locator(f'.deal-card:has(a[href$="{deal_id}"])')
+
+
+def _in_column(page: Any, stage_id: str, deal_id: str) -> Any:
+    return page.locator(f'.board-cards[data-stage="{stage_id}"] > .deal-card:has(a[href$="{deal_id}"])')
 
 
 def _column(page: Any, stage_id: str) -> Any:
@@ -48,7 +53,7 @@ def _column(page: Any, stage_id: str) -> Any:
 def _drag(page: Any, card: Any, target: Any) -> None:
     """A mouse drag as a person makes it (SortableJS's pointer fallback follows the moves)."""
     card.scroll_into_view_if_needed()
-    grip = card.locator(".deal-client").bounding_box()
+    grip = card.locator(":scope > span").bounding_box()
     assert grip is not None
     page.mouse.move(grip["x"] + 5, grip["y"] + grip["height"] / 2)
     page.mouse.down()
@@ -67,11 +72,11 @@ def test_a_rep_drags_a_deal_from_propuesta_to_negociacion_and_its_stage_history_
     try:
         page.goto("/deals/board")
         card = _card(page, deal["id"])
-        expect(_column(page, stages["Propuesta"]).locator(f'[data-id="{deal["id"]}"]')).to_be_visible()
-        expect(card.locator(".deal-client")).to_have_text("Ferretería Andina")
+        expect(_in_column(page, stages["Propuesta"], deal["id"])).to_be_visible()
+        expect(card.locator(":scope > span")).to_have_text("Ferretería Andina")
         _drag(page, card, _column(page, stages["Negociación"]))
         expect(page.locator("#board-status")).to_contain_text("Negociación")
-        expect(_column(page, stages["Negociación"]).locator(f'[data-id="{deal["id"]}"]')).to_have_count(1)
+        expect(_in_column(page, stages["Negociación"], deal["id"])).to_have_count(1)
         now = web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")
         assert now["stage_id"] == stages["Negociación"] and now["version"] > deal["version"]
         # The column totals were read again: Negociación counts the deal.
@@ -104,8 +109,8 @@ def test_two_sessions_move_one_deal_and_the_second_sees_who_moved_it_where(web_s
         # Her board agrees with the server: the card is where the deal is.
         now = web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")
         assert now["stage_id"] == stages["Negociación"]
-        expect(_column(second, stages["Negociación"]).locator(f'[data-id="{deal["id"]}"]')).to_have_count(1)
-        expect(_column(second, stages["Calificación"]).locator(f'[data-id="{deal["id"]}"]')).to_have_count(0)
+        expect(_in_column(second, stages["Negociación"], deal["id"])).to_have_count(1)
+        expect(_in_column(second, stages["Calificación"], deal["id"])).to_have_count(0)
         assert _card(second, deal["id"]).get_attribute("data-v") == str(now["version"])
     finally:
         first.context.close()
@@ -124,7 +129,7 @@ def test_a_drop_on_perdido_asks_for_the_reason_and_the_deal_is_lost_with_it(web_
         dialog = page.locator("#lose-dialog")
         expect(dialog).to_be_visible()
         page.click("#lose-cancel")
-        expect(_column(page, stages["Propuesta"]).locator(f'[data-id="{deal["id"]}"]')).to_have_count(1)
+        expect(_in_column(page, stages["Propuesta"], deal["id"])).to_have_count(1)
         assert web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")["status"] == "open"
         _drag(page, _card(page, deal["id"]), lost)
         expect(dialog).to_be_visible()
@@ -151,7 +156,7 @@ def test_the_keyboard_only_path_moves_a_deal_with_the_cards_menu(web_site: Any) 
         menu.select_option(label="Propuesta")
         page.keyboard.press("Enter")
         expect(page.locator("#board-status")).to_contain_text("Propuesta")
-        expect(_column(page, stages["Propuesta"]).locator(f'[data-id="{deal["id"]}"]')).to_have_count(1)
+        expect(_in_column(page, stages["Propuesta"], deal["id"])).to_have_count(1)
         assert web_site.call("ana", "GET", f"/api/v1/deals/{deal['id']}")["stage_id"] == stages["Propuesta"]
         # The menu now offers Calificación again and not Propuesta, where the deal is.
         labels = _card(page, deal["id"]).locator("select option").all_inner_texts()

@@ -18,11 +18,13 @@
   function say(text) { alertBox.textContent = ""; alertBox.classList.remove("shown"); statusBox.textContent = text; }
   function warn(text) { statusBox.textContent = ""; alertBox.textContent = text; alertBox.classList.add("shown"); }
   function columns() { return Array.prototype.slice.call(board.querySelectorAll(".board-column")); }
+  // A card's deal id is its link's last segment (cards carry no other copy of it).
+  function dealId(card) { return card.querySelector("a").getAttribute("href").split("/").pop(); }
   function listFor(stageId) { return board.querySelector('.board-cards[data-stage="' + stageId + '"]'); }
 
   // The menu offers every open stage but the card's own, then won and lost.
   function rebuildMenu(card) {
-    var select = card.querySelector(".move-form select");
+    var select = card.querySelector("form select");
     if (!select) { return; }
     var list = card.parentElement;
     var here = list ? list.getAttribute("data-stage") : "";
@@ -62,7 +64,7 @@
   }
 
   function send(card, to, reason, from, index) {
-    var url = board.getAttribute("data-move-url").replace(ZERO, card.getAttribute("data-id"));
+    var url = board.getAttribute("data-move-url").replace(ZERO, dealId(card));
     var body = new URLSearchParams();
     body.set("to", to);
     body.set("version", card.getAttribute("data-v"));
@@ -106,7 +108,7 @@
     var reason = document.getElementById("lose-reason");
     var form = document.getElementById("lose-form");
     var cancel = document.getElementById("lose-cancel");
-    document.getElementById("lose-deal").textContent = card.querySelector(".deal-title").textContent;
+    document.getElementById("lose-deal").textContent = card.querySelector("a").textContent;
     reason.value = "";
     function finish(ok) {
       form.removeEventListener("submit", onSubmit);
@@ -161,7 +163,7 @@
 
   // The keyboard path: the card's menu and its button (Enter on the menu sends it too).
   board.addEventListener("submit", function (event) {
-    var form = event.target.closest(".move-form");
+    var form = event.target.closest(".deal-card form");
     if (!form) { return; }
     event.preventDefault();
     var card = form.closest(".deal-card");
@@ -181,7 +183,7 @@
     if (select && document.body.contains(card)) { select.focus(); }
   });
   board.addEventListener("keydown", function (event) {
-    if (event.key === "Enter" && event.target.matches(".move-form select")) {
+    if (event.key === "Enter" && event.target.matches(".deal-card select")) {
       event.preventDefault();
       event.target.form.requestSubmit();
     }
