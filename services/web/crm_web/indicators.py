@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -154,6 +154,13 @@ def _bars(rows: list[tuple[str, dict[str, Any], bool]]) -> dict[str, list[Bar]]:
             target, achieved = a.get("target") or {}, a.get("achieved") or {}
             currency = target.get("currency_code") or achieved.get("currency_code") or ""
             out.setdefault(currency, []).append(Bar(name, target, achieved, a.get("attainment") or "", total))
+    # Everyone shown has a row in each currency, those without a target or a sale too.
+    for bars in out.values():
+        names = {b.name for b in bars}
+        for name, _figures, total in rows:
+            if name not in names:
+                bars.append(Bar(name, {}, {}, "", total))
+        bars.sort(key=lambda b: (b.total, [n for n, _f, _t in rows].index(b.name)))
     return dict(sorted(out.items()))
 
 
@@ -172,21 +179,33 @@ def build_dashboard(api: Api, scope: Scope, kind: str, start: date) -> Dashboard
     if scope.kind == "user":
         rows.append((scope.name, figures, False))
     else:
-        rows.append((_("Total") + " · " + scope.name, figures, True))
+        rows.append((_("Total"), figures, True))
     return Dashboard(scope, kind, start, figures, _bars(rows))
 
 
 # --- charts and report links -----------------------------------------------------------------------
 
 
-def report_link(module: str, scope: Scope, group: str, **filters: str) -> str | None:
-    """The report listing a chart's records (absent until the reports page exists)."""
+def instant_span(first: date, last: date) -> str:
+    """The days first..last (inclusive) as a report filter on instants, in the user's time zone."""
+    zone = time_zone(web_session.user_time_zone())
+    lo = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+    hi = datetime.combine(last, datetime.max.time().replace(microsecond=0), zone).astimezone(UTC)
+    return f"{lo:%Y-%m-%dT%H:%M:%SZ}..{hi:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def report_link(module: str, scope: Scope, group: str, agg: str, **filters: str) -> str | None:
+    """The report listing a chart's records, grouped as the chart is (the reports page's query:
+    `module`, `f.<field>=<value>` with `<from>..<to>` for a range, `group`, `agg`); absent until
+    the reports page exists. A team's or the company's records are those the reader may see."""
     params: dict[str, str] = {"module": module}
     if scope.kind == "user":
         params["f.owner_id"] = scope.id
     params.update({f"f.{k}": v for k, v in filters.items() if v})
     if group:
         params["group"] = group
+    if agg:
+        params["agg"] = agg
     return url_for_record("reports.new_report", **params)
 
 
@@ -323,17 +342,17 @@ def dashboard() -> str:
     kind, start = period_args()
     users = pool.submit(lookups.users, api)
     d = build_dashboard(api, scope, kind, start)
-    end = d.figures.get("period_end") or (shift(kind, start, 1) - timedelta(days=1)).isoformat()
-    span = f"{start.isoformat()}..{end}"
+    end = parse_day(d.figures.get("period_end") or "") or shift(kind, start, 1) - timedelta(days=1)
+    days, moments = f"{start.isoformat()}..{end.isoformat()}", instant_span(start, end)
     links = {
-        "attainment": report_link("deals", scope, "owner_id", status="won", close_time=span),
-        "pipeline": report_link("deals", scope, "stage_id", status="open"),
-        "forecast": report_link("deals", scope, "owner_id", status="open", expected_close_date=span),
-        "closed": report_link("deals", scope, "status", close_time=span),
-        "activities": report_link("activities", scope, "owner_id", status="done", done_time=span),
-        "prospects": report_link("prospects", scope, "status", create_time=span),
-        "quotes": report_link("quotes", scope, "status", decide_time=span),
-        "campaigns": report_link("campaigns", scope, "name"),
+        "attainment": report_link("deals", scope, "owner_id", "sum:amount", status="won", win_time=moments),
+        "pipeline": report_link("deals", scope, "stage_id", "sum:amount", status="open"),
+        "forecast": report_link("deals", scope, "owner_id", "sum:amount", status="open", expected_close_date=days),
+        "closed": report_link("deals", scope, "status", "", close_time=moments),
+        "activities": report_link("activities", scope, "owner_id", "", status="done", done_time=moments),
+        "prospects": report_link("prospects", scope, "status", "", create_time=moments),
+        "quotes": report_link("quotes", scope, "status", "", decide_time=moments),
+        "campaigns": report_link("campaigns", scope, "", ""),
     }
     ctx = {
         "d": d,

@@ -96,6 +96,16 @@ def test_a_budget_set_in_the_grid_and_a_won_deal_move_the_attainment_bar_to_the_
     assert row.locator(".ind-figure").inner_text() == percent(after["attainment"], "es-CO")
     assert Decimal(row.locator("meter").get_attribute("value") or "") == expected.quantize(Decimal("0.0001"))
     assert row.locator("meter").get_attribute("value") != before["attainment"]
+    # Beto has no target and no sale: his row says so rather than being left out.
+    beto = page.locator('#attainment tr[data-person="Beto Rep"]')
+    assert beto.locator(".ind-figure").inner_text() == "sin meta"
+
+    # The chart links to the report of its records: the won deals of the period, by owner.
+    href = page.locator("#attainment .ind-head a").get_attribute("href") or ""
+    assert href.startswith("/reports/new?module=deals") and "f.status=won" in href and "group=owner_id" in href
+    res = page.goto(href)
+    assert res is not None and res.status == 200
+    assert "Ana Rep" in page.locator("main").inner_text()
     page.context.close()
 
 
