@@ -410,7 +410,7 @@ def link_note(canvas_id: UUID, note_id: UUID) -> str:
         canvas = api.get(_canvas_url(cid))
         return render_template("canvas/_link_results.html", note=_note_of(canvas, nid), **ctx)
     canvas = api.get(_canvas_url(cid))
-    return render_template("canvas/link.html", canvas=canvas, note=_note_of(canvas, nid), **ctx)
+    return render_template("canvas/link.html", canvas=canvas, note=_note_of(canvas, nid), words=_board_words(), **ctx)
 
 
 def _links_body(note: dict[str, Any]) -> list[dict[str, str]]:

@@ -71,7 +71,7 @@ def test_a_note_dragged_to_another_block_and_linked_to_a_product_shows_the_won_d
         ],
     )
     note = _notes(site, "marta", canvas["id"])[f"Arrastrable {uid}"]
-    page = site.page("marta")
+    page = site.page("marta", axe=True)
     page.goto(f"/canvas/{canvas['id']}")
     source = page.locator(f"#note-{note['id']} [data-drag-handle]")
     target = page.locator("ol[data-block=value_propositions]")
@@ -95,6 +95,7 @@ def test_a_note_dragged_to_another_block_and_linked_to_a_product_shows_the_won_d
     result = page.locator("#link-results li", has_text=f"Asesoría canvas {uid}")
     expect(page.locator("#link-results li")).to_have_count(1)  # the search narrowed the list
     expect(result).to_be_visible()
+    site.check_and_photograph(page, "canvas-link-picker")
     result.locator("button", has_text="Vincular").click()
     expect(page.locator(".flash-success")).to_contain_text("Nota vinculada")
     link = page.locator(f"#note-{note['id']} .note-link[data-target-id='{product['id']}']")
@@ -132,7 +133,7 @@ def test_two_sessions_edit_one_note_and_the_second_keeps_theirs_or_mine(web_site
     canvas = _canvas(site, "marta", f"Conflicto {uid}", [{"block": "channels", "text": f"Original {uid}"}])
     note = _notes(site, "marta", canvas["id"])[f"Original {uid}"]
     edit = f"/canvas/{canvas['id']}/notes/{note['id']}/edit"
-    marta, admin = site.page("marta"), site.page("admin")
+    marta, admin = site.page("marta"), site.page("admin", axe=True)
     marta.goto(edit)
     admin.goto(edit)
     marta.fill("#f-text", f"De Marta {uid}")
@@ -143,6 +144,7 @@ def test_two_sessions_edit_one_note_and_the_second_keeps_theirs_or_mine(web_site
     expect(admin.locator("h1")).to_have_text("Otra persona cambió esta nota")
     expect(admin.locator("[data-side=theirs] .note-text")).to_have_text(f"De Marta {uid}")
     expect(admin.locator("[data-side=mine] .note-text")).to_have_text(f"Del admin {uid}")
+    site.check_and_photograph(admin, "canvas-conflict")
     admin.locator("a", has_text="Conservar la suya").click()
     expect(admin.locator(f"#note-{note['id']} .note-text")).to_have_text(f"De Marta {uid}")
     assert f"De Marta {uid}" in _notes(site, "admin", canvas["id"])
@@ -168,7 +170,7 @@ def test_restoring_an_earlier_revision_brings_the_old_notes_back(web_site: WebSi
     canvas = _canvas(site, "marta", f"Historia {uid}", [{"block": "key_resources", "text": f"Vieja {uid}"}])
     old = _notes(site, "marta", canvas["id"])[f"Vieja {uid}"]
     first = canvas["version"]
-    page = site.page("marta")
+    page = site.page("marta", axe=True)
     page.goto(f"/canvas/{canvas['id']}")
     page.locator("#block-channels .add-note summary").click()
     page.fill("#add-channels", f"Nueva {uid}")
@@ -182,6 +184,7 @@ def test_restoring_an_earlier_revision_brings_the_old_notes_back(web_site: WebSi
     page.locator("a", has_text=f"Revisión {first}").first.click()
     expect(page.locator(".diff-removed .diff-text")).to_have_text([f"Vieja {uid}"])
     expect(page.locator(".diff-added .diff-text")).to_have_text([f"Nueva {uid}"])
+    site.check_and_photograph(page, "canvas-revision")
     page.locator("button", has_text="Restaurar esta revisión").click()
     expect(page.locator(".flash-success")).to_contain_text(f"Revisión {first} restaurada")
     expect(page.locator(f"#note-{old['id']} .note-text")).to_have_text(f"Vieja {uid}")
