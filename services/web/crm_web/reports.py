@@ -42,6 +42,7 @@ from crm_web import labels, lookups, pool
 from crm_web import session as web_session
 from crm_web.api import Api, ApiError
 from crm_web.formatting import babel_locale, day, moment, money, number
+from crm_web.forms import field_message
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -602,7 +603,9 @@ def _row_errors(exc: ApiError, draft: Draft) -> tuple[dict[str, str], list[str]]
     prefix = {"filters": "filter", "groupings": "group", "aggregates": "agg"}
     rows: dict[str, str] = {}
     general: list[str] = []
-    for name, message in exc.field_errors.items():
+    for name, api_message in exc.field_errors.items():
+        code, params = exc.field_codes.get(name, ("", {}))
+        message = field_message(code, params, api_message)  # in the page's language when the code is known
         m = _ROW_ERROR.match(name)
         if m and int(m.group(2)) < len(sent[m.group(1)]):
             rows.setdefault(f"{prefix[m.group(1)]}-{sent[m.group(1)][int(m.group(2))]}", message)
@@ -702,7 +705,9 @@ def _builder(report: dict[str, Any] | None = None) -> str | Response:
                 elif exc.status == 400:
                     row_errors, general = _row_errors(exc, draft)
                     if "name" in exc.field_errors:
-                        name_error = exc.field_errors["name"]
+                        code, params = exc.field_codes.get("name", ("", {}))
+                        name_error = field_message(code, params, exc.field_errors["name"])
+                        general = [g for g in general if g != name_error]
                 else:
                     raise
             else:

@@ -239,6 +239,17 @@ def test_the_builder_works_as_a_plain_form_without_javascript(web_site: WebSite,
     page.click("button[value=add-agg]")
     page.select_option("#agg-fn-0", "sum")
     page.select_option("#agg-field-0", "amount")
+    # A filter the API refuses: its error is shown beside that row and in the summary, nothing run.
+    page.click("button[value=add-filter]")
+    page.select_option("#flt-field-1", "probability")
+    page.select_option("#flt-op-1", "between")
+    page.fill("#flt-value-1", "10")
+    page.click("button[value=run]")
+    assert page.locator(".error-summary").count() == 1
+    assert page.locator("#row-filter-1 .error-message").count() == 1
+    assert page.locator("#row-filter-0 .error-message").count() == 0
+    assert page.locator(".report-table").count() == 0
+    page.click("button[value='remove-filter:1']")
     page.click("button[value=run]")
     rows = {(r[0], r[1], r[2]) for r in _row_texts(page)}
     assert rows == _expected_rows(web_site, sums)
