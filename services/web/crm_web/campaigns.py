@@ -231,7 +231,7 @@ def show_campaign(campaign_id: UUID) -> str:
     )
     preview = (
         pool.submit(api.get, f"/api/v1/campaigns/{cid}/segment-preview", sample_size=PREVIEW_SIZE)
-        if manage and campaign["status"] == "draft"
+        if manage and campaign["status"] == "draft" and (campaign.get("target") or {}).get("kind")
         else None
     )
     results = pool.submit(api.get, f"/api/v1/campaigns/{cid}/results") if manage else None

@@ -111,6 +111,14 @@ def test_a_telemarketing_campaign_from_creation_to_a_reps_deal_and_its_cost_per_
         expect(ana.locator("h1")).to_have_text("Mi lista de llamadas")
         expect(ana.locator(".call-card")).to_have_count(len(anas))
         web_site.check_and_photograph(ana, "campaigns-call-list")
+        english = web_site.page("ana", lang="en", axe=True)
+        try:
+            english.goto(f"/campaigns/{campaign_id}/calls")
+            expect(english.locator("h1")).to_have_text("My call list")
+            expect(english.get_by_role("button", name="Interested → deal").first).to_be_visible()
+            web_site.check_and_photograph(english, "campaigns-call-list")
+        finally:
+            english.context.close()
 
         first, second = anas[0], anas[1]
         card = ana.locator(f"#m-{first['id']}")
@@ -124,7 +132,7 @@ def test_a_telemarketing_campaign_from_creation_to_a_reps_deal_and_its_cost_per_
         deal = next(d for d in deals if d.get("source_campaign_id") == campaign_id)
         assert deal["amount"]["amount"].startswith("2500000") and deal["amount"]["currency_code"] == "COP"
         ana.goto("/deals/board")
-        expect(ana.locator(f'.deal-card[data-id="{deal["id"]}"]')).to_be_visible()
+        expect(ana.locator("main").get_by_role("link", name=deal["title"])).to_be_visible()
 
         # Ana works the call list without managing the campaign: no secret, no spend, no results.
         ana.goto(f"/campaigns/{campaign_id}")
@@ -181,6 +189,35 @@ def test_only_who_manages_a_social_ads_campaign_sees_its_webhook_secret(web_site
             web_site.check_and_photograph(page, "campaigns-social-ads")
         finally:
             page.context.close()
+
+
+def test_a_trade_fairs_leads_import_with_the_row_report(web_site: Any) -> None:
+    """The lead import of a trade fair: the dry run reports the bad row and creates nothing; the
+    import creates the good rows as prospects of the campaign."""
+    tag = uuid.uuid4().hex[:6]
+    campaign = web_site.call("marta", "POST", "/api/v1/campaigns", {"name": f"Feria {tag}", "type": "trade_fair"})
+    web_site.call("marta", "POST", f"/api/v1/campaigns/{campaign['id']}:launch", {}, expect=200)
+    csv = (
+        "nombre,apellido,empresa,correo,telefono\n"
+        f"Irene,Feria,Aceros {tag},irene.{tag}@example.com,+573201110001\n"
+        f"Julián,Feria,Telas {tag},julian.{tag}@example.com,+573201110002\n"
+        f",,,no-es-un-correo-{tag},\n"
+    )
+    page = web_site.page("marta", axe=True)
+    try:
+        page.goto(f"/campaigns/{campaign['id']}")
+        page.get_by_role("link", name="Importar contactos").click()
+        page.set_input_files("#f-file", files=[{"name": "feria.csv", "mimeType": "text/csv", "buffer": csv.encode()}])
+        page.get_by_role("button", name="Revisar el archivo").click()
+        expect(page.locator("#import-problems tbody tr")).to_have_count(1)
+        assert web_site.call("marta", "GET", "/api/v1/prospects", source_campaign_id=campaign["id"])["items"] == []
+        web_site.check_and_photograph(page, "campaigns-leads-import")
+        page.get_by_role("button", name="Importar 2 contactos").click()
+        expect(page.locator("main")).to_contain_text("Importación terminada: 2 prospectos creados.")
+    finally:
+        page.context.close()
+    members = web_site.call("marta", "GET", f"/api/v1/campaigns/{campaign['id']}/members")["items"]
+    assert sorted(m["display_name"].split()[0] for m in members) == ["Irene", "Julián"]
 
 
 def test_pages_in_english(web_site: Any) -> None:
