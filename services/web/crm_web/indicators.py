@@ -12,6 +12,7 @@ the reports page exists."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -164,18 +165,31 @@ def _bars(rows: list[tuple[str, dict[str, Any], bool]]) -> dict[str, list[Bar]]:
     return dict(sorted(out.items()))
 
 
-def build_dashboard(api: Api, scope: Scope, kind: str, start: date) -> Dashboard:
-    main = pool.submit(indicators, api, scope.kind, scope.id, kind, start)
-    parts: list[tuple[str, Any]] = []
-    if scope.kind == "team":
-        members = [u for u in lookups.users(api).values() if u.get("team_id") == scope.id]
+@dataclass
+class Calls:
+    """The indicator calls of one scope, under way: its own and one per bar (member or team)."""
+
+    main: Future[dict[str, Any]]
+    parts: list[tuple[str, Future[dict[str, Any]]]]
+
+
+def start_calls(api: Api, scope_kind: str, scope_id: str, kind: str, start: date) -> Calls:
+    main = pool.submit(indicators, api, scope_kind, scope_id, kind, start)
+    parts: list[tuple[str, Future[dict[str, Any]]]] = []
+    if scope_kind == "team":
+        members = [u for u in lookups.users(api).values() if u.get("team_id") == scope_id]
         for u in sorted(members, key=lambda u: _name(u).lower()):
             parts.append((_name(u), pool.submit(indicators, api, "user", str(u["id"]), kind, start)))
-    elif scope.kind == "company":
+    elif scope_kind == "company":
         for t in led_teams(api, ""):
             parts.append((str(t.get("name", "")), pool.submit(indicators, api, "team", str(t["id"]), kind, start)))
-    figures = main.result()
-    rows = [(name, fut.result(), False) for name, fut in parts]
+    return Calls(main, parts)
+
+
+def build_dashboard(api: Api, scope: Scope, kind: str, start: date, calls: Calls | None = None) -> Dashboard:
+    calls = calls or start_calls(api, scope.kind, scope.id, kind, start)
+    figures = calls.main.result()
+    rows = [(name, fut.result(), False) for name, fut in calls.parts]
     if scope.kind == "user":
         rows.append((scope.name, figures, False))
     else:
@@ -337,11 +351,17 @@ def period_options(kind: str, start: date) -> list[tuple[str, str]]:
 @bp.get("/")
 def dashboard() -> str:
     api = web_session.api()
+    kind, start = period_args()
+    # The scope a link names is asked for at once, beside the list of scopes the user may read
+    # (which then checks it; the API refuses one the user may not read all the same).
+    scope_kind, _sep, scope_id = request.args.get("who", "").partition(":")
+    calls = start_calls(api, scope_kind, scope_id, kind, start) if scope_kind in ("user", "team", "company") else None
     options = scopes(api)
     scope = _chosen(options)
-    kind, start = period_args()
+    if calls is not None and (scope.kind, scope.id) != (scope_kind, scope_id):
+        calls = None
     users = pool.submit(lookups.users, api)
-    d = build_dashboard(api, scope, kind, start)
+    d = build_dashboard(api, scope, kind, start, calls)
     end = parse_day(d.figures.get("period_end") or "") or shift(kind, start, 1) - timedelta(days=1)
     days, moments = f"{start.isoformat()}..{end.isoformat()}", instant_span(start, end)
     links = {

@@ -144,3 +144,35 @@ def test_dashboard_and_budgets_pass_axe_and_are_photographed(web_site: Any, lang
     assert admin.locator("#ind-who option:checked").inner_text() in ("Toda la empresa", "The whole company")
     site.check_and_photograph(admin, "indicators-company")
     admin.context.close()
+
+
+def test_a_manager_sets_a_team_target_by_quarter_and_cannot_set_their_own(web_site: Any) -> None:
+    site = web_site
+    quarter = _this_month()[:5] + f"{3 * ((int(_this_month()[5:7]) - 1) // 3) + 1:02d}-01"
+    page = site.page("marta")
+    page.goto("/budgets/?period=quarter&currency=USD")
+    # Her own row is shown without an input: her targets are the admin's to set.
+    assert page.locator('tr[data-row="Marta Gerente"]').count() == 1
+    assert page.locator('tr[data-row="Marta Gerente"] input[name=amount]').count() == 0
+    assert page.locator('tr[data-row="Ana Rep"] input[name=amount]').count() == 4  # four quarters
+    page.goto("/budgets/?period=quarter&currency=USD&rows=teams")
+    cell = page.locator(f'tr[data-row="Norte"] td[data-period="{quarter}"]')
+    cell.locator("input[name=amount]").fill("45000.50")
+    cell.locator("input[name=amount]").press("Enter")
+    page.locator(f'tr[data-row="Norte"] td[data-period="{quarter}"] .bud-saved').wait_for()
+    items = site.call("marta", "GET", "/api/v1/budgets", team_id=site.ids["team"], period_kind="quarter")["items"]
+    own = [b for b in items if not b.get("user_id") and b["period_start"] == quarter]
+    assert [(Decimal(b["target"]["amount"]), b["target"]["currency_code"]) for b in own] == [
+        (Decimal("45000.50"), "USD")
+    ]
+    # Emptying the cell removes the target.
+    cell = page.locator(f'tr[data-row="Norte"] td[data-period="{quarter}"]')
+    cell.locator("input[name=amount]").fill("")
+    cell.locator("button[type=submit]").click()
+    page.wait_for_function(
+        'q => !document.querySelector(`tr[data-row="Norte"] td[data-period="${q}"] input[name=budget_id]`).value',
+        arg=quarter,
+    )
+    items = site.call("marta", "GET", "/api/v1/budgets", team_id=site.ids["team"], period_kind="quarter")["items"]
+    assert not [b for b in items if not b.get("user_id") and b["period_start"] == quarter]
+    page.context.close()
