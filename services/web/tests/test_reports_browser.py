@@ -44,6 +44,7 @@ def token(web_site: WebSite) -> str:
                 "title": f"{tag} negocio {i}",
                 "client_id": web_site.ids["client"],
                 "amount": {"amount": amount, "currency_code": currency},
+                "expected_close_date": f"2026-12-{10 + i:02d}",
             },
         )
     return tag
@@ -291,6 +292,36 @@ def test_a_rep_does_not_see_another_reps_private_report(web_site: WebSite, token
     assert ana.locator(".flash").first.inner_text().strip().endswith(f"«Mis ventas {token}» eliminado.")
     web_site.call("ana", "GET", f"/api/v1/reports/{private['id']}", expect=404)
     ana.context.close()
+
+
+def test_a_listing_report_shows_records_and_downloads_as_a_calendar(web_site: WebSite, token: str) -> None:
+    _api_sums(web_site, token)
+    name = f"Cierres {token}"
+    report = web_site.call(
+        "marta",
+        "POST",
+        "/api/v1/reports",
+        {
+            "module": "deals",
+            "name": name,
+            "filters": [{"field": "title", "operator": "contains", "values": [token]}],
+            "columns": ["title", "owner_id", "amount", "expected_close_date"],
+            "order_by": "expected_close_date",
+        },
+    )
+    page = web_site.page("marta")
+    page.goto(f"/reports/{report['id']}")
+    rows = _row_texts(page)
+    assert [r[0] for r in rows] == [f"{token} negocio {i}" for i in range(4)]
+    assert rows[0][1:] == ["Ana Rep", money("1500000", "es-CO", "COP"), "10 dic 2026"]
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Descargar calendario (.ics)").click()
+    with open(info.value.path(), "rb") as f:
+        calendar = f.read().decode()
+    assert calendar.startswith("BEGIN:VCALENDAR")
+    assert calendar.count("BEGIN:VEVENT") == 4
+    assert f"{token} negocio 3" in calendar
+    page.context.close()
 
 
 def test_a_prefilled_link_becomes_the_definition_it_names() -> None:
