@@ -254,3 +254,30 @@ def test_list_and_board_pass_axe_in_both_languages_with_screenshots(web_site: We
         tops = page.eval_on_selector_all(".canvas-board > .block", "els => els.map(e => e.getBoundingClientRect().top)")
         assert tops == sorted(tops) and len(set(tops)) == 9
         page.context.close()
+
+
+def test_a_note_linked_to_a_client_segment_shows_how_many_clients_carry_it(web_site: WebSite) -> None:
+    site, uid = web_site, _uid()
+    tag = f"ferreterias-{uid}"
+    for i in range(2):
+        site.call(
+            "ana", "POST", "/api/v1/clients", {"name": f"Cliente {uid} {i}", "kind": "company", "segment_tags": [tag]}
+        )
+    canvas = _canvas(site, "marta", f"Segmentos {uid}", [{"block": "customer_segments", "text": f"Ferreterías {uid}"}])
+    note = _notes(site, "marta", canvas["id"])[f"Ferreterías {uid}"]
+    page = site.page("marta")
+    page.goto(f"/canvas/{canvas['id']}/notes/{note['id']}/link")
+    page.select_option("#link-kind", "client_segment")
+    page.fill("#link-q", uid)
+    result = page.locator("#link-results li", has_text=tag)
+    expect(result).to_contain_text("2 clientes")
+    result.locator("button", has_text="Vincular").click()
+    link = page.locator(f"#note-{note['id']} .note-link[data-link-kind=client_segment]")
+    expect(link).to_contain_text(tag)
+    expect(link.locator("[data-figures]")).to_contain_text("2 clientes")
+    # The link can be removed again from the picker page.
+    page.goto(f"/canvas/{canvas['id']}/notes/{note['id']}/link")
+    page.locator("button", has_text="Quitar").click()
+    expect(page.locator(".flash-success")).to_contain_text("Vínculo quitado")
+    assert _notes(site, "marta", canvas["id"])[f"Ferreterías {uid}"]["links"] == []
+    page.context.close()
