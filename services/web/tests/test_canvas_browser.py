@@ -281,3 +281,22 @@ def test_a_note_linked_to_a_client_segment_shows_how_many_clients_carry_it(web_s
     expect(page.locator(".flash-success")).to_contain_text("Vínculo quitado")
     assert _notes(site, "marta", canvas["id"])[f"Ferreterías {uid}"]["links"] == []
     page.context.close()
+
+
+def test_a_dropped_note_takes_a_free_order_between_its_neighbours_or_they_are_renumbered() -> None:
+    from crm_web.canvas import MAX_ORDER, _placement
+
+    def notes(*orders: int) -> list[dict[str, Any]]:
+        return [{"id": f"n{i}", "order": o} for i, o in enumerate(orders)]
+
+    assert _placement([], 0) == (1000, {})
+    assert _placement(notes(1000, 2000), 2) == (3000, {})
+    assert _placement(notes(1000, 2000), 1) == (1500, {})
+    assert _placement(notes(1000, 2000), 0) == (500, {})
+    assert _placement(notes(1000, 2000), 99) == (3000, {})  # past the end is the end
+    # Notes made through the API all start at order 0: no room, so the block is renumbered.
+    assert _placement(notes(0, 0), 1) == (2000, {"n0": 1000, "n1": 3000})
+    assert _placement(notes(5, 6), 1) == (2000, {"n0": 1000, "n1": 3000})
+    # Near the ceiling the step shrinks so every order stays within the API's limit.
+    order, renumbered = _placement(notes(*([MAX_ORDER] * 150)), 150)
+    assert order <= MAX_ORDER and max(renumbered.values()) <= MAX_ORDER and len(renumbered) == 150
