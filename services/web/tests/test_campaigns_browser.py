@@ -122,6 +122,11 @@ def test_a_telemarketing_campaign_from_creation_to_a_reps_deal_and_its_cost_per_
 
         first, second = anas[0], anas[1]
         card = ana.locator(f"#m-{first['id']}")
+        card.get_by_role("button", name="Volver a llamar").click()
+        expect(ana.locator("main")).to_contain_text("No se registró la llamada: call_back_time")
+        card.locator("input[name=call_back_time]").fill("2026-12-15T10:30")
+        card.get_by_role("button", name="Volver a llamar").click()
+        expect(card).to_contain_text("volver a llamar el 15 dic 2026, 10:30")
         card.locator("input[name=deal_amount]").fill("2.500.000")
         card.get_by_role("button", name="Interesado → negocio").click()
         expect(ana.locator("main")).to_contain_text("negocio abierto a tu nombre")
