@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 TARGET = Decimal("12000000")
 WON = Decimal("3000000")
+# The seeded users' password (conftest.py, which is not importable under --import-mode=importlib).
+PASSWORD = "una clave larga 123"
 
 
 def _this_month() -> str:
@@ -176,3 +178,29 @@ def test_a_manager_sets_a_team_target_by_quarter_and_cannot_set_their_own(web_si
     items = site.call("marta", "GET", "/api/v1/budgets", team_id=site.ids["team"], period_kind="quarter")["items"]
     assert not [b for b in items if not b.get("user_id") and b["period_start"] == quarter]
     page.context.close()
+
+
+def test_without_javascript_a_refused_target_comes_back_with_its_error_beside_the_cell(web_site: Any) -> None:
+    site, month = web_site, _this_month()
+    context = site.browser.new_context(base_url=site.web, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/signin")
+    page.fill("#f-email", site.emails["marta"])
+    page.fill("#f-password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.goto("/budgets/?currency=PEN")
+    cell = page.locator(f'tr[data-row="Beto Rep"] td[data-period="{month}"]')
+    cell.locator("input[name=amount]").fill("-5")
+    cell.locator("button[type=submit]").click()
+    # The whole grid comes back (a plain form post), the typed value and the API's words in the cell.
+    cell = page.locator(f'tr[data-row="Beto Rep"] td[data-period="{month}"]')
+    assert cell.locator("input[name=amount]").input_value() == "-5"
+    assert cell.locator(".error-message").inner_text().strip()
+    assert cell.locator("input[name=amount]").get_attribute("aria-invalid") == "true"
+    assert not site.call("marta", "GET", "/api/v1/budgets", user_id=site.ids["beto"], period_start_from=month)["items"]
+    cell.locator("input[name=amount]").fill("700")
+    cell.locator("button[type=submit]").click()
+    assert page.locator(".flash-success").count() == 1
+    saved = site.call("marta", "GET", "/api/v1/budgets", user_id=site.ids["beto"], period_start_from=month)["items"]
+    assert [(Decimal(b["target"]["amount"]), b["target"]["currency_code"]) for b in saved] == [(Decimal("700"), "PEN")]
+    context.close()
