@@ -177,11 +177,9 @@ def _board_words() -> dict[str, Any]:
         "edit": _("Editar"),
         "link": _("Vincular"),
         "move_to": _("Mover a…"),
-        "move": _("Mover"),
-        "block": _("Bloque"),
+        "choose_block": _("Elegir bloque"),
         "delete": _("Eliminar"),
         "drag": _("Arrastrar para mover"),
-        "blocks": [(key, str(title)) for key, title, _hint in BLOCKS],
         "kinds": {key: str(text) for key, text in LINK_KINDS},
         "states": {key: str(text) for key, text in LINK_STATES.items()},
     }
@@ -301,6 +299,17 @@ def _placement(others: list[dict[str, Any]], position: int) -> tuple[int, dict[s
     return mine, renumbered
 
 
+@bp.get("/<uuid:canvas_id>/notes/<uuid:note_id>/move")
+def move_menu(canvas_id: UUID, note_id: UUID) -> str:
+    """The "Mover a…" menu of one note: fetched by htmx when the note's menu opens (the board
+    does not carry nine options per note), or a page of its own without JavaScript."""
+    canvas = web_session.api().get(_canvas_url(str(canvas_id)))
+    note = _note_of(canvas, str(note_id))
+    if request.headers.get("HX-Request"):
+        return render_template("canvas/_move_form.html", canvas=canvas, note=note)
+    return render_template("canvas/move.html", canvas=canvas, note=note)
+
+
 @bp.post("/<uuid:canvas_id>/notes/<uuid:note_id>/move")
 def move_note(canvas_id: UUID, note_id: UUID) -> Any:
     """Put a note in a block at a position (the end when none is given): a drag on the board (it
@@ -347,10 +356,13 @@ def move_note(canvas_id: UUID, note_id: UUID) -> Any:
     return redirect(url_for("canvas.show_canvas", canvas_id=cid, _anchor=f"note-{nid}"))
 
 
-@bp.post("/<uuid:canvas_id>/notes/<uuid:note_id>/delete")
-def delete_note(canvas_id: UUID, note_id: UUID) -> Response:
+@bp.route("/<uuid:canvas_id>/notes/<uuid:note_id>/delete", methods=["GET", "POST"])
+def delete_note(canvas_id: UUID, note_id: UUID) -> str | Response:
     api = web_session.api()
     cid, nid = str(canvas_id), str(note_id)
+    if request.method == "GET":
+        canvas = api.get(_canvas_url(cid))
+        return render_template("canvas/note_delete.html", canvas=canvas, note=_note_of(canvas, nid))
     headers = _if_match(request.form.get("version"))
     try:
         api.request("DELETE", f"{_canvas_url(cid)}/notes/{nid}", headers=headers)

@@ -176,7 +176,9 @@ def test_restoring_an_earlier_revision_brings_the_old_notes_back(web_site: WebSi
     page.fill("#add-channels", f"Nueva {uid}")
     page.locator("#block-channels .add-note button[type=submit]").click()
     expect(page.locator("ol[data-block=channels] .note-text")).to_have_text([f"Nueva {uid}"])
-    page.locator(f"#note-{old['id']} .note-delete button").click()
+    page.locator(f"#note-{old['id']} a.note-delete").click()
+    expect(page.locator("main .note-text")).to_have_text(f"Vieja {uid}")
+    page.locator("main button[type=submit]", has_text="Eliminar nota").click()
     expect(page.locator(f"#note-{old['id']}")).to_have_count(0)
     assert set(_notes(site, "marta", canvas["id"])) == {f"Nueva {uid}"}
 
