@@ -7,6 +7,17 @@
     primary: "#1f5fd1", muted: "#aab2c0", call: "#1f5fd1", meeting: "#137333", visit: "#8a5300",
     task: "#6b3fa0", email: "#b42318"
   };
+  // Long labels (a stage, a rate, a person) are broken into lines of about 16 characters, so a
+  // phone-wide chart does not cut them.
+  function wrap(label) {
+    var words = String(label).split(" "), lines = [], line = "";
+    words.forEach(function (word) {
+      if (line && (line + " " + word).length > 16) { lines.push(line); line = word; }
+      else { line = line ? line + " " + word : word; }
+    });
+    if (line) { lines.push(line); }
+    return lines.length > 1 ? lines : label;
+  }
   function draw() {
     var block = document.getElementById("indicator-charts");
     if (!block || typeof window.Chart === "undefined") { return; }
@@ -19,11 +30,12 @@
       canvas.dataset.drawn = "1";
       var tick = function (value) { return numbers.format(value) + (spec.percent ? " %" : ""); };
       var valueAxis = { beginAtZero: true, stacked: !!spec.stacked, ticks: { callback: tick } };
+      if (spec.percent) { valueAxis.suggestedMax = 100; }
       var labelAxis = { stacked: !!spec.stacked, ticks: { autoSkip: false } };
       new window.Chart(canvas, {
         type: spec.type || "bar",
         data: {
-          labels: spec.labels,
+          labels: spec.labels.map(wrap),
           datasets: spec.datasets.map(function (ds) {
             var colour = TONES[ds.tone] || TONES.primary;
             return { label: ds.label, data: ds.data, backgroundColor: colour, borderColor: colour, borderWidth: 1 };
