@@ -205,16 +205,38 @@ def _overdue_deal_ids(api: Api) -> set[str]:
     return ids
 
 
-def _board_context(api: Api) -> dict[str, Any]:
+def _board_columns(api: Api) -> dict[str, Any]:
+    """The chosen pipeline (the default unless named) and its open stages with their open deals,
+    counts and sums per currency, as the filters narrow them."""
     args = _board_filters()
-    users = pool.submit(lookups.users, api)
-    overdue = pool.submit(_overdue_deal_ids, api)
     pipelines = _pipelines(api)
     pipeline = _choose_pipeline(pipelines, args.get("pipeline_id", ""))
     deals: list[dict[str, Any]] = []
     truncated = False
     if pipeline is not None:
         deals, truncated = _open_deals(api, pipeline["id"], args.get("owner_id", ""), args.get("q", ""))
+    stages = _open_stages(pipeline) if pipeline else []
+    by_stage: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in stages}
+    for d in deals:
+        by_stage.setdefault(d.get("stage_id", ""), []).append(d)
+    columns = [{"stage": s, "deals": by_stage[s["id"]], "sums": _sums(by_stage[s["id"]])} for s in stages]
+    return {
+        "pipelines": pipelines,
+        "pipeline": pipeline,
+        "columns": columns,
+        "deals": deals,
+        "filters": args,
+        "truncated": truncated,
+        "total": len(deals),
+    }
+
+
+def _board_context(api: Api) -> dict[str, Any]:
+    users = pool.submit(lookups.users, api)
+    overdue = pool.submit(_overdue_deal_ids, api)
+    ctx = _board_columns(api)
+    deals: list[dict[str, Any]] = ctx.pop("deals")
+    pipeline = ctx["pipeline"]
     clients = _client_name_map(api, (d.get("client_id", "") for d in deals))
     try:
         overdue_ids = overdue.result()
@@ -222,11 +244,6 @@ def _board_context(api: Api) -> dict[str, Any]:
         if exc.status == 401:
             raise
         overdue_ids = set()
-    stages = _open_stages(pipeline) if pipeline else []
-    by_stage: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in stages}
-    for d in deals:
-        by_stage.setdefault(d.get("stage_id", ""), []).append(d)
-    columns = [{"stage": s, "deals": by_stage[s["id"]], "sums": _sums(by_stage[s["id"]])} for s in stages]
     # Each card's figures, formatted here once per board with the user's locale (and the same
     # amount formatted once per process): Babel's currency formatting was most of the render time.
     locale, zone = web_session.user_locale(), web_session.user_time_zone()
@@ -239,20 +256,15 @@ def _board_context(api: Api) -> dict[str, Any]:
     for owner_id in {d.get("owner_id", "") for d in deals}:
         name = (people.get(owner_id) or {}).get("display_name", "")
         owners[owner_id] = (name, initials(name))
-    return {
-        "pipelines": pipelines,
-        "pipeline": pipeline,
-        "columns": columns,
-        "won_stage": _stage_of_kind(pipeline, "won") if pipeline else None,
-        "lost_stage": _stage_of_kind(pipeline, "lost") if pipeline else None,
-        "clients": clients,
-        "owners": owners,
-        "overdue": overdue_ids,
-        "people": _people(api),
-        "filters": args,
-        "truncated": truncated,
-        "total": len(deals),
-    }
+    ctx.update(
+        won_stage=_stage_of_kind(pipeline, "won") if pipeline else None,
+        lost_stage=_stage_of_kind(pipeline, "lost") if pipeline else None,
+        clients=clients,
+        owners=owners,
+        overdue=overdue_ids,
+        people=_people(api),
+    )
+    return ctx
 
 
 @bp.get("/board")
@@ -263,8 +275,9 @@ def board() -> str:
 
 @bp.get("/board/totals")
 def board_totals() -> Response:
-    """The columns' counts and sums as the server reads them now (the board asks after a move)."""
-    ctx = _board_context(web_session.api())
+    """The columns' counts and sums as the server reads them now (the board asks after a move):
+    the open deals only, without what only the cards need."""
+    ctx = _board_columns(web_session.api())
     out = {c["stage"]["id"]: render_template("deals/_column_totals.html", column=c).strip() for c in ctx["columns"]}
     return jsonify(out)
 
@@ -285,7 +298,7 @@ def _conflict_message(api: Api, deal_id: str) -> tuple[str, dict[str, Any] | Non
         text = _("%(who)s lo marcó como ganado.", who=who)
     elif deal.get("status") == "lost":
         text = _("%(who)s lo marcó como perdido.", who=who)
-    elif last.get("move_time") and last.get("move_time", "") >= (deal.get("update_time") or ""):
+    elif _same_change(last.get("move_time"), deal.get("update_time")):
         text = _("%(who)s lo movió a %(stage)s.", who=who, stage=stage)
     else:
         text = _("Alguien cambió sus datos; sigue en %(stage)s.", stage=stage)
@@ -299,6 +312,16 @@ def _referring_page() -> str:
     if ref.netloc != request.host:
         return ""
     return ref.path + (f"?{ref.query}" if ref.query else "")
+
+
+def _same_change(move_time: Any, update_time: Any) -> bool:
+    """Whether the deal's last change was its last stage move (both times within a second)."""
+    try:
+        moved = datetime.fromisoformat(str(move_time).replace("Z", "+00:00"))
+        updated = datetime.fromisoformat(str(update_time).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return abs((updated - moved).total_seconds()) <= 1
 
 
 def _wants_json() -> bool:

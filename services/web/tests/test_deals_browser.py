@@ -276,9 +276,33 @@ def test_board_list_and_deal_page_pass_axe_and_are_photographed(web_site: Any, l
         page.goto("/deals/?status=open")
         expect(page.locator("#deals-table")).to_contain_text(deal["title"])
         web_site.check_and_photograph(page, "deals-list")
+        page.goto("/deals/?status=lost")
+        expect(page.locator("#deals-table")).not_to_contain_text(deal["title"])
         page.goto(f"/deals/{deal['id']}")
         expect(page.locator("h1")).to_contain_text(deal["title"])
         expect(page.locator("#h-lines + ul")).to_contain_text("Licencia CRM anual")
         web_site.check_and_photograph(page, "deals-detail")
+    finally:
+        page.context.close()
+
+
+def test_a_new_deal_from_a_client_is_prefilled_and_opens_its_page(web_site: Any) -> None:
+    title = f"Ampliación {uuid.uuid4().hex[:6]}"
+    page = web_site.page("ana")
+    try:
+        page.goto(f"/deals/new?client_id={web_site.ids['client']}")
+        expect(page.locator("main form")).to_contain_text("Ferretería Andina")
+        # The API's error beside the field: a title is required.
+        page.locator("main button[type=submit]").click()
+        expect(page.locator(".field-error")).to_have_count(1)
+        page.fill("#f-title", title)
+        page.fill("#f-amount-amount", "4.200.000")
+        page.locator("main button[type=submit]").click()
+        expect(page.locator("h1")).to_contain_text(title)
+        deal_id = page.url.rstrip("/").split("/")[-1]
+        created = web_site.call("ana", "GET", f"/api/v1/deals/{deal_id}")
+        assert created["client_id"] == web_site.ids["client"] and created["owner_id"] == web_site.ids["ana"]
+        assert created["amount"]["currency_code"] == "COP"
+        assert created["amount"]["amount"].split(".")[0] == "4200000"
     finally:
         page.context.close()
