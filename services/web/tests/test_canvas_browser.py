@@ -302,3 +302,38 @@ def test_a_dropped_note_takes_a_free_order_between_its_neighbours_or_they_are_re
     # Near the ceiling the step shrinks so every order stays within the API's limit.
     order, renumbered = _placement(notes(*([MAX_ORDER] * 150)), 150)
     assert order <= MAX_ORDER and max(renumbered.values()) <= MAX_ORDER and len(renumbered) == 150
+
+
+def test_a_drag_over_a_note_someone_changed_meanwhile_saves_nothing_and_says_so(web_site: WebSite) -> None:
+    site, uid = web_site, _uid()
+    canvas = _canvas(site, "marta", f"Arrastre {uid}", [{"block": "key_partners", "text": f"Socio {uid}"}])
+    note = _notes(site, "marta", canvas["id"])[f"Socio {uid}"]
+    page = site.page("marta")
+    page.goto(f"/canvas/{canvas['id']}")
+    # The admin edits the note after Marta's page was drawn: her copy of its version is stale.
+    url = f"/api/v1/canvases/{canvas['id']}/notes/{note['id']}"
+    site.call("admin", "PATCH", url, {"text": f"Socio cambiado {uid}"})
+    _drag(page, page.locator(f"#note-{note['id']} [data-drag-handle]"), page.locator("ol[data-block=channels]"))
+    expect(page.locator("#canvas-status")).to_contain_text("Otra persona cambió esta nota")
+    # The page reloads by itself and shows the note where it is, with the other person's text.
+    expect(page.locator(f"ol[data-block=key_partners] #note-{note['id']} .note-text")).to_have_text(
+        f"Socio cambiado {uid}", timeout=15_000
+    )
+    after = _notes(site, "marta", canvas["id"])[f"Socio cambiado {uid}"]
+    assert after["block"] == "key_partners" and after["version"] == note["version"] + 1
+    page.context.close()
+
+
+def test_a_rep_who_may_not_change_someone_elses_canvas_is_told_and_nothing_changes(web_site: WebSite) -> None:
+    site, uid = web_site, _uid()
+    canvas = _canvas(site, "marta", f"Ajeno {uid}", [{"block": "channels", "text": f"Canal {uid}"}])
+    note = _notes(site, "marta", canvas["id"])[f"Canal {uid}"]
+    page = site.page("beto")
+    page.goto(f"/canvas/{canvas['id']}")  # every user may read every canvas
+    expect(page.locator(f"#note-{note['id']} .note-text")).to_have_text(f"Canal {uid}")
+    page.locator(f"#note-{note['id']} a", has_text="Editar").click()
+    page.fill("#f-text", f"Cambio de Beto {uid}")
+    page.locator("main button[type=submit]", has_text="Guardar nota").click()
+    expect(page.locator("h1")).to_have_text("No tienes permiso")
+    assert set(_notes(site, "marta", canvas["id"])) == {f"Canal {uid}"}
+    page.context.close()
