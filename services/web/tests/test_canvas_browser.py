@@ -337,3 +337,30 @@ def test_a_rep_who_may_not_change_someone_elses_canvas_is_told_and_nothing_chang
     expect(page.locator("h1")).to_have_text("No tienes permiso")
     assert set(_notes(site, "marta", canvas["id"])) == {f"Canal {uid}"}
     page.context.close()
+
+
+def test_a_channel_note_linked_to_a_campaign_shows_its_leads_and_cost(web_site: WebSite) -> None:
+    site, uid = web_site, _uid()
+    campaign = site.call(
+        "marta",
+        "POST",
+        "/api/v1/campaigns",
+        {
+            "name": f"Feria Ferretera {uid}",
+            "type": "trade_fair",
+            "budget": {"amount": "500000", "currency_code": "COP"},
+        },
+    )
+    canvas = _canvas(site, "marta", f"Canales {uid}", [{"block": "channels", "text": f"Ferias {uid}"}])
+    note = _notes(site, "marta", canvas["id"])[f"Ferias {uid}"]
+    page = site.page("marta", lang="en")
+    page.goto(f"/canvas/{canvas['id']}/notes/{note['id']}/link")
+    page.select_option("#link-kind", "campaign")
+    page.fill("#link-q", f"Ferretera {uid}")
+    result = page.locator("#link-results li", has_text=f"Feria Ferretera {uid}")
+    expect(page.locator("#link-results li")).to_have_count(1)
+    result.locator("button", has_text="Link").click()
+    link = page.locator(f"#note-{note['id']} .note-link[data-target-id='{campaign['id']}']")
+    expect(link).to_contain_text(f"Campaign: Feria Ferretera {uid}")
+    expect(link.locator("[data-figures=campaign]")).to_contain_text("0 leads")
+    page.context.close()
