@@ -16,7 +16,16 @@ they all come from one trace and linked to each trace otherwise.
 
 A message whose subject is not an event of the stream's own service (`crm.<source>.`) is
 terminated unread and counted in crm_events_refused_total: the NATS server already lets only the
-owner publish its subjects, and this keeps a misconfigured stream from feeding a forged event."""
+owner publish its subjects, and this keeps a misconfigured stream from feeding a forged event.
+
+Fault injection (the fault suite's switch, never set in deploy/): when CRM_FAULT_EXIT_AFTER_COMMIT
+names a file, a consumer looks for that file after each committed batch. While it exists and holds
+`<consumer glob> <subject glob>` (fnmatch, e.g. `reporting-deals crm.deals.*`), the first matching
+consumer to commit a batch holding a matching event renames it to `<file>.fired` (one winner, the
+switch is disarmed), writes there what it committed and is about to lose (JSON: service, consumer,
+pid, the event ids of the batch's messages), and ends the process with os._exit(137) before
+acknowledging any of them: a consumer killed between its commit and its ack. Unset, nothing is
+looked at."""
 
 from __future__ import annotations
 
@@ -24,13 +33,16 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import fnmatch
 import itertools
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import nats.errors
@@ -56,6 +68,8 @@ from crm_platform.outbox import utcnow
 from crm_platform.tables import dead_letter_events, processed_events
 
 log = logging.getLogger(__name__)
+
+FAULT_EXIT_AFTER_COMMIT = "CRM_FAULT_EXIT_AFTER_COMMIT"
 
 Handler = Callable[[UnitOfWork, Any], None]
 BatchHandler = Callable[[UnitOfWork, list[Any]], None]
@@ -108,6 +122,7 @@ class EventConsumer:
             if database.is_sqlite
             else "SELECT :consumer, unnest(CAST(:ids AS varchar[])), :now"
         )
+        self._fault_switch = os.environ.get(FAULT_EXIT_AFTER_COMMIT, "")
         self._claim_stmt = text(
             f"INSERT INTO {processed_events.name} (consumer, event_id, processed_at) {source}"
             " ON CONFLICT DO NOTHING RETURNING event_id"
@@ -279,12 +294,43 @@ class EventConsumer:
     def process_batch(self, deliveries: list[_Delivery]) -> list[tuple[str, int]]:
         """Runs in a worker thread; returns (outcome, deliveries so far) per message."""
         try:
-            return self._process_together(deliveries)
+            outcomes = self._process_together(deliveries)
         except Exception as exc:
             log.info(
                 "consumer %s: batch of %d failed (%s); handling it event by event", self.name, len(deliveries), exc
             )
-            return self._process_one_by_one(deliveries)
+            outcomes = self._process_one_by_one(deliveries)
+        if self._fault_switch:
+            self._exit_if_switched(deliveries, outcomes)
+        return outcomes
+
+    def _exit_if_switched(self, deliveries: list[_Delivery], outcomes: list[tuple[str, int]]) -> None:
+        """The fault-injection switch (see the module's notes): dies between the commit and the ack."""
+        switch = self._fault_switch
+        try:
+            consumer_glob, subject_glob = Path(switch).read_text().split()
+        except (OSError, ValueError):
+            return  # not armed (or already fired)
+        if not fnmatch.fnmatch(self.name, consumer_glob):
+            return
+        if not any(fnmatch.fnmatch(d.subject, subject_glob) for d in deliveries):
+            return
+        fired = switch + ".fired"
+        try:
+            os.rename(switch, fired)  # atomic: one consumer of one process wins
+        except OSError:
+            return
+        committed = [d.event_id for d, (o, _) in zip(deliveries, outcomes, strict=True) if o != "failed" and d.event_id]
+        record = {"service": self.db.service, "consumer": self.name, "pid": os.getpid(), "event_ids": committed}
+        Path(fired).write_text(json.dumps(record))
+        log.error(
+            "consumer %s: fault switch %s: exiting after the commit of %d events, before their ack",
+            self.name,
+            switch,
+            len(committed),
+        )
+        logging.shutdown()
+        os._exit(137)
 
     def _claim_ids(self, uow: UnitOfWork, event_ids: list[str]) -> set[str]:
         """Records event ids as processed by this consumer; returns those not recorded before.

@@ -13,12 +13,18 @@ Short form by default (about 90 s on SQLite, 45 s more on PostgreSQL); CRM_FAULT
 long form: a 15 s NATS pause, every service killed in turn, every case on both databases. On
 PostgreSQL (CRM_TEST_POSTGRES_URL) a second platform runs on it, with the connection-cut case.
 
-A consumer killed between its commit and its ack is what the reporting kill does under load (its
-consumers handle every write's events); the consistency check shows the redelivery changed
-nothing. "Errors during the window" counts every failed request, the writers' retries included."""
+A consumer killed between its commit and its ack is made exact with the consumers' fault switch
+(CRM_FAULT_EXIT_AFTER_COMMIT, crm_platform.consumer): every platform of the suite is started with
+it pointing at a file that does not exist; the case writes the file, the reporting service's deals
+consumer commits its next batch and exits before the ack, the supervisor starts it again (the
+switch fired once and is gone), and JetStream redelivers the batch when its ack wait (30 s) runs
+out: the case counts the redelivered events as duplicates and checks that every deals event was
+applied exactly once. It takes about 40 s, in the short form on SQLite.
+"Errors during the window" counts every failed request, the writers' retries included."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -32,10 +38,12 @@ from typing import Any
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from crm_platform.config import SERVICES, service_config
 from crm_platform.consistency import check_until_consistent
+from crm_platform.consumer import FAULT_EXIT_AFTER_COMMIT
 from crm_platform.launcher import Platform
 from crm_platform.nats_server import free_port
 from crm_platform.testing import scratch_postgres
@@ -98,6 +106,7 @@ def running(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         env.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
         env.setenv("CRM_ADMIN_PASSWORD", ADMIN_PASSWORD)
         env.setenv("CRM_LOG_LEVEL", "warning")
+        env.setenv(FAULT_EXIT_AFTER_COMMIT, str(data / "fault-exit-after-commit"))  # armed by one case only
         gateway = f"127.0.0.1:{free_port()}"
         platform = Platform(data, gateway_listen=gateway, quiet=True)
         try:
@@ -347,6 +356,86 @@ def test_nats_paused_shows_degraded_and_writes_go_on(running: Running) -> None:
     assert degraded, "no backend showed NATS as degraded during the pause"
     assert degraded["status"] == "ready" and degraded["services"]["deals"] == "SERVING"
     assert "deals" in degraded["degraded"]
+
+
+def _consumed(service: str, consumer: str, outcome: str) -> float:
+    """The service's crm_events_consumed_total for one consumer and outcome (since its last start)."""
+    listen = service_config(service).metrics_listen
+    body = requests.get(f"http://{listen}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(body):
+        for sample in family.samples:
+            labels = (sample.labels.get("consumer"), sample.labels.get("outcome"))
+            if sample.name == "crm_events_consumed_total" and labels == (consumer, outcome):
+                return sample.value
+    return 0.0
+
+
+def _applied_once(consumer: str, source: str, stream: str) -> tuple[set[str], set[str], int, int]:
+    """(event ids the source wrote to its outbox, ids the consumer recorded as processed, events the
+    reporting read models count as applied from the stream, dead letters of the consumer)."""
+    engines = {name: create_engine(service_config(name).database_url) for name in {source, "reporting"}}
+    by_consumer = {"c": consumer}
+    try:
+        with engines[source].connect() as conn:
+            written = {str(row[0]) for row in conn.execute(text("SELECT event_id FROM outbox_events"))}
+        with engines["reporting"].connect() as conn:
+            query = text("SELECT event_id FROM processed_events WHERE consumer = :c")
+            processed = {str(row[0]) for row in conn.execute(query, by_consumer)}
+            query = text("SELECT events_applied FROM rm_streams WHERE stream = :s")
+            applied: int = conn.execute(query, {"s": stream}).scalar_one()
+            query = text("SELECT count(*) FROM dead_letter_events WHERE consumer = :c")
+            dead: int = conn.execute(query, by_consumer).scalar_one()
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+    return written, processed, int(applied), int(dead)
+
+
+def test_a_consumer_killed_between_its_commit_and_its_ack_changes_nothing_when_redelivered(running: Running) -> None:
+    """The reporting service's deals consumer commits a batch (its processed-event rows and the read
+    models' change) and its process dies before the ack; the supervisor starts it again; JetStream
+    redelivers the batch after the ack wait, and the consumer counts every message of it as a
+    duplicate. Every deals event is then applied exactly once: the ids the deals service wrote are
+    the ids the consumer recorded, rm_streams counts one application of each, and the read models
+    equal the sources. Creates work throughout."""
+    _sqlite_in_short_form(running)
+    switch = Path(os.environ[FAULT_EXIT_AFTER_COMMIT])
+    fired = Path(f"{switch}.fired")
+    fired.unlink(missing_ok=True)
+    with Load(running) as load:
+        time.sleep(1)
+        pid = running.pid("reporting")
+        fault = time.monotonic()
+        switch.write_text("reporting-deals crm.deals.*\n")
+        restarted = running.wait_running("reporting", pid)
+        assert not switch.exists(), "the switch did not fire"
+        record = json.loads(fired.read_text())
+        lost_acks = len(record["event_ids"])
+        assert record["pid"] == pid and record["consumer"] == "reporting-deals" and lost_acks >= 1
+        assert running.platform.processes["reporting"].last_exit == 137
+        _answers_again(running, "reporting", fault)
+        # The batch comes back when its ack wait (30 s from its delivery) has run out.
+        while (duplicates := _consumed("reporting", "reporting-deals", "duplicate")) < lost_acks:
+            assert time.monotonic() - fault < 60, f"{duplicates:g} of {lost_acks} unacknowledged events redelivered"
+            time.sleep(0.5)
+        redelivered = time.monotonic() - fault
+        end = time.monotonic()
+    figures = _verify(running, load, "consumer exits between commit and ack (reporting-deals)", fault, end)
+    deadline = time.monotonic() + 30
+    while True:
+        written, processed, applied, dead = _applied_once("reporting-deals", "deals", "deals")
+        if written <= processed or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print(
+        f"  reporting exited after committing {lost_acks} events unacknowledged; started again after "
+        f"{restarted:.1f}s; {duplicates:g} redelivered events counted as duplicates {redelivered:.1f}s after; "
+        f"deals events written {len(written)}, processed {len(processed)}, applied {applied}, dead letters {dead}"
+    )
+    assert figures["errors"] == 0
+    assert set(record["event_ids"]) <= processed
+    assert written == processed, f"{len(written - processed)} written not processed, {len(processed - written)} unknown"
+    assert applied == len(processed) - dead, "an event was applied twice (or not at all)"
 
 
 @pytest.mark.parametrize("name", ["identity", "contacts", "quotes", "campaigns", "canvas"])
