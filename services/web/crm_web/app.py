@@ -6,7 +6,6 @@ page; a service that is down says so and that nothing was saved)."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import secrets
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,8 @@ from crm_web.shell import url_for_record
 
 csrf = CSRFProtect()
 
-# The left navigation, in this order; an entry shows only when its page exists (its endpoint is
-# registered) and, for `admin`, only to admins. Pages not built yet are simply absent.
+# The left navigation, in this order; `manager` entries for managers and admins, `admin` entries
+# for admins only.
 NAV: list[tuple[str, Any, str]] = [
     ("shell.home", lazy_gettext("Inicio"), ""),
     ("prospects.list_prospects", lazy_gettext("Prospectos"), ""),
@@ -44,6 +43,7 @@ NAV: list[tuple[str, Any, str]] = [
     ("indicators.dashboard", lazy_gettext("Indicadores"), ""),
     ("budgets.grid", lazy_gettext("Presupuestos"), ""),
     ("canvas.list_canvases", lazy_gettext("Canvas"), ""),
+    ("pipelines.list_pipelines", lazy_gettext("Embudos de venta"), "manager"),
     ("admin.list_users", lazy_gettext("Administración"), "admin"),
 ]
 
@@ -71,8 +71,8 @@ PAGES = (
 
 # The English catalogues (translations/en/LC_MESSAGES/<name>.po): the shell's and the record
 # pages', then one per later page group, so that groups built side by side never edit one file.
-CATALOGUES = ("messages", "records", "deals", "activities", "quotes", "pipelines", "indicators", "budgets")
-CATALOGUES += ("reports", "campaigns", "canvas")
+CATALOGUES: tuple[str, ...] = ("messages", "records", "deals", "activities", "quotes", "pipelines")
+CATALOGUES += ("indicators", "budgets", "reports", "campaigns", "canvas")
 
 # Browser packages, by the name a page asks for -> their file under node_modules. Only these are
 # served; node_modules is never copied into the repository (see package.json).
@@ -151,8 +151,6 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         return res
 
     for name in PAGES:
-        if importlib.util.find_spec(f"crm_web.{name}") is None:
-            continue  # a page group still being built: its navigation entry stays hidden
         app.register_blueprint(importlib.import_module(f"crm_web.{name}").bp)
     return app
 
@@ -180,19 +178,16 @@ def _install_filters(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        admin = web_session.is_admin()
-        nav = [
-            (endpoint, label)
-            for endpoint, label, need in NAV
-            if endpoint in app.view_functions and (need != "admin" or admin)
-        ]
+        admin, manager = web_session.is_admin(), web_session.is_manager()
+        allowed = {"": True, "manager": manager, "admin": admin}
+        nav = [(endpoint, label) for endpoint, label, need in NAV if allowed[need]]
         return {
             "nav": nav,
             "me": web_session.user(),
             "signed_in": web_session.signed_in(),
             "lang": web_session.language(),
             "is_admin": admin,
-            "is_manager": web_session.is_manager(),
+            "is_manager": manager,
             "has_page": lambda endpoint: endpoint in app.view_functions,
         }
 
