@@ -8,16 +8,27 @@ application, and then, with the name lookups warm (as on every page after the fi
   list     GET /clients/ (a page of 50 clients with its total)
            vs GET /api/v1/clients?page_size=50&include_total_size=true, direct to the gateway
   detail   GET /clients/<id> (the record, its contacts, deals, quotes, activities)
-           vs the same five API calls made in parallel (as the page makes them), direct
+           vs GET /api/v1/clients/<id>/summary?page_size=50, the one call the page makes, direct
 
 --requests times each, one after another: the page's server time (measured by the client on
 loopback, so it includes the web's own hop) against the API calls' wall time, p50 and the ratio
 (target ≤ 1.5x). Then --users concurrent sessions load each page for --seconds (bounded by time
-and by --requests per user): p50/p99 (target p99 < 150 ms at 8 users)."""
+and by --requests per user): p50/p99 (target p99 < 150 ms at 8 users).
+
+--cpu N: before the timings, the CPU each process spends per page: utime+stime from /proc of the
+web application, the gateway (gunicorn master and workers), each service, nats-server and this
+client, read before and after N page loads one after another, then the same for N rounds of the
+page's API calls made directly; printed as CPU ms per page per process.
+
+--profile N: cProfile of the gateway's own work for N rounds of the page's API calls, run in this
+process (the gateway's Flask app built with the running platform's settings, called through its
+WSGI test client, so the HTTP server's parsing is left out: the /proc figures hold that), top
+functions by cumulative and by own time."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import threading
@@ -40,6 +51,91 @@ def _sign_in(web: str, email: str, password: str) -> requests.Session:
     res = s.post(f"{web}/signin", data={"csrf_token": token.group(1), "email": email, "password": password}, timeout=30)
     assert res.ok and "/signin" not in res.url, f"sign-in failed: {res.status_code} {res.url}"
     return s
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, utime+stime in seconds) of a live process, from /proc/<pid>/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command: state ppid ... utime (14th field overall) stime (15th).
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _cpu_by_process(roots: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process and its descendants (gunicorn's workers)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (st := _proc_stat(int(entry))) is not None:
+            stats[int(entry)] = st
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    out: dict[str, float] = {}
+    for name, root in roots.items():
+        total, todo = 0.0, [root]
+        while todo:
+            pid = todo.pop()
+            total += stats.get(pid, (0, 0.0))[1]
+            todo.extend(children.get(pid, []))
+        out[name] = total
+    t = os.times()
+    out["bench client"] = t.user + t.system
+    return out
+
+
+def _cpu_per_call(roots: dict[str, int], fn: Callable[[], None], n: int) -> dict[str, float]:
+    """CPU ms per call of `fn` in each process, over n calls one after another."""
+    before = _cpu_by_process(roots)
+    for _ in range(n):
+        fn()
+    after = _cpu_by_process(roots)
+    return {name: (after[name] - before[name]) * 1000 / n for name in before}
+
+
+def _print_cpu(name: str, page: dict[str, float], api: dict[str, float]) -> None:
+    print(f"{name}: CPU ms per page (web page | same API calls direct)")
+    for proc in page:
+        if page[proc] or api[proc]:
+            print(f"  {proc:14s} {page[proc]:6.2f} | {api[proc]:6.2f}")
+    print(f"  {'all':14s} {sum(page.values()):6.2f} | {sum(api.values()):6.2f}")
+
+
+def _profile_gateway(running: object, paths: list[str], token: str, n: int) -> None:
+    """cProfile of the gateway's Flask app (built here with the platform's settings) serving
+    `paths` n times over, through its WSGI test client."""
+    import cProfile
+    import io
+    import pstats
+
+    platform_ = running.platform  # type: ignore[attr-defined]
+    os.environ.update(platform_.env)
+    from crm_gateway.app import close_app, create_app
+
+    app = create_app(follow_identity_events=False)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    for path in paths * 5:  # warm: channels open, caches filled
+        assert client.get(path, headers=headers).status_code == 200, path
+    prof = cProfile.Profile()
+    prof.enable()
+    started = time.perf_counter()
+    for _ in range(n):
+        for path in paths:
+            client.get(path, headers=headers)
+    elapsed = time.perf_counter() - started
+    prof.disable()
+    close_app(app)
+    print(f"gateway in process: {elapsed * 1000 / n:.2f} ms per round of {len(paths)} calls (profiled)")
+    for key in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats(key).print_stats(30)
+        print(out.getvalue())
 
 
 def _timed(fn: Callable[[], None], n: int) -> list[float]:
@@ -111,6 +207,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=8, help="concurrent sessions")
     parser.add_argument("--seconds", type=float, default=10.0, help="time limit of each concurrent run")
     parser.add_argument("--only", choices=("list", "detail"), help="measure one page only")
+    parser.add_argument("--cpu", type=int, default=0, metavar="N", help="CPU ms per page per process over N pages")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the gateway over N rounds")
     args = parser.parse_args()
 
     from _http import ADMIN_EMAIL, PASSWORD
@@ -123,7 +221,10 @@ def main() -> int:
         api.headers["Authorization"] = f"Bearer {token}"
         browser = _sign_in(web, ADMIN_EMAIL, PASSWORD)
         pool = ThreadPoolExecutor(max_workers=8)
-        detail_calls = [
+        summary = [f"/api/v1/clients/{client_id}/summary?page_size=50"]
+        # What the page asked before the summary route, one call per kind in parallel (its CPU is
+        # printed beside the summary's with --cpu).
+        five_calls = [
             f"/api/v1/clients/{client_id}",
             f"/api/v1/contacts?client_id={client_id}&page_size=50",
             f"/api/v1/deals?client_id={client_id}&page_size=50",
@@ -142,19 +243,34 @@ def main() -> int:
 
             return get
 
-        def detail_api() -> None:
-            for fut in [pool.submit(api_get, p) for p in detail_calls]:
+        def five_api() -> None:
+            for fut in [pool.submit(api_get, p) for p in five_calls]:
                 fut.result()
 
-        print(f"web {web}  gateway {base}  (2 gunicorn workers each, SQLite)")
-        for name, page_fn, api_fn, path in (
-            ("list", page("/clients/"), lambda: api_get(LIST_API), "/clients/"),
-            ("detail", page(f"/clients/{client_id}"), detail_api, f"/clients/{client_id}"),
+        roots = {name: proc.pid for name, proc in running.platform.children.items()}
+        print(f"web {web}  gateway {base}  (SQLite; load average {os.getloadavg()[0]:.1f})")
+        for name, page_fn, api_fn, path, api_paths in (
+            ("list", page("/clients/"), lambda: api_get(LIST_API), "/clients/", [LIST_API]),
+            ("detail", page(f"/clients/{client_id}"), lambda: api_get(summary[0]), f"/clients/{client_id}", summary),
         ):
             if args.only and name != args.only:
                 continue
             _timed(page_fn, 20)  # warm: name lookups cached, connections open
             _timed(api_fn, 20)
+            if args.cpu:
+                _print_cpu(name, _cpu_per_call(roots, page_fn, args.cpu), _cpu_per_call(roots, api_fn, args.cpu))
+                if name == "detail":
+                    _timed(five_api, 20)
+                    five = _cpu_per_call(roots, five_api, args.cpu)
+                    print("detail: CPU ms per round of the five calls the page made before the summary")
+                    for proc, ms in five.items():
+                        if ms:
+                            print(f"  {proc:14s} {ms:6.2f}")
+                    print(f"  {'all':14s} {sum(five.values()):6.2f}")
+            if args.profile:
+                _profile_gateway(running, api_paths, token, args.profile)
+                if name == "detail":
+                    _profile_gateway(running, five_calls, token, args.profile)
             pages, calls = [], []
             for _ in range(2):  # interleaved halves, so a noisy neighbour hits both sides alike
                 pages += _timed(page_fn, args.requests // 2)
@@ -168,7 +284,8 @@ def main() -> int:
             lat = _concurrent(browser, web + path, args.users, args.seconds, args.requests)
             p99 = percentile(lat, 99)
             print(
-                f"{name:7s} {args.users} users: {len(lat)} pages in {args.seconds:.0f} s, "
+                f"{name:7s} (load average {os.getloadavg()[0]:.1f}) {args.users} users: "
+                f"{len(lat)} pages in {args.seconds:.0f} s, "
                 f"p50 {percentile(lat, 50) * 1000:6.1f} ms  p99 {p99 * 1000:6.1f} ms "
                 f"(target p99 < 150 ms: {'OK' if p99 < 0.150 else 'MISSED'})"
             )

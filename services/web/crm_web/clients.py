@@ -220,32 +220,28 @@ def _timeline(
     return sorted((e for e in events if e["time"]), key=lambda e: e["time"], reverse=True)
 
 
+# What the detail page shows beside the record, and how many of each (the summary's page size).
+RELATED = ("contacts", "deals", "quotes", "activities")
+RELATED_PAGE_SIZE = 50
+
+
 @bp.get("/<uuid:client_id>")
 def show_client(client_id: UUID) -> str:
     api = web_session.api()
-    cid = str(client_id)
-    client = pool.submit(api.get, f"/api/v1/clients/{cid}")
-    contacts = pool.submit(api.list, "/api/v1/contacts", client_id=cid, page_size=50)
-    deals = pool.submit(api.list, "/api/v1/deals", client_id=cid, page_size=50)
-    quotes = pool.submit(api.list, "/api/v1/quotes", client_id=cid, page_size=20)
-    activities = pool.submit(api.list, "/api/v1/activities", client_id=cid, page_size=50)
-    users = pool.submit(lookups.users, api)
-    stages = pool.submit(lookups.stages, api)
-    record = client.result()  # a 404 (or no access) ends here, as a not-found page
-    related: dict[str, Any] = {}
-    for name, fut in (("contacts", contacts), ("deals", deals), ("quotes", quotes), ("activities", activities)):
-        try:
-            related[name] = fut.result().items
-        except ApiError as exc:
-            if exc.status == 401:
-                raise
-            related[name] = None  # shown as "not available now"; the record itself still shows
-    timeline = _timeline(record, related["deals"] or [], related["activities"] or [], stages.result())
+    # One call for the record and its contacts, deals, quotes and activities (the gateway asks the
+    # services at once); a related list whose service did not answer comes back null and shows as
+    # "not available now" while the record itself still shows. A 404 ends here as a not-found page.
+    summary = pool.submit(api.get, f"/api/v1/clients/{client_id}/summary", page_size=RELATED_PAGE_SIZE)
+    # Kept per process, so read here while the summary is on its way (asked of the API when cold).
+    users, stages = lookups.users(api), lookups.stages(api)
+    body = summary.result()
+    related = {kind: body[kind]["items"] if body[kind] is not None else None for kind in RELATED}
+    timeline = _timeline(body["client"], related["deals"] or [], related["activities"] or [], stages)
     return render_template(
         "clients/detail.html",
-        client=record,
-        users=users.result(),
-        stages=stages.result(),
+        client=body["client"],
+        users=users,
+        stages=stages,
         timeline=timeline,
         countries=dict(COUNTRIES),
         **related,
