@@ -4,7 +4,12 @@ company over a month, quarter or year, from the reporting service's read models.
 Who: a rep asks for themselves; a manager for the teams they lead and those teams' users (and
 themselves); an admin for anything, the company included. A user or team the caller may not see
 reads as missing, exactly as an unknown one does (404 user_not_found / team_not_found), as records
-do; the company scope without the admin role is a 403 (it is a role's right, not a record)."""
+do; the company scope without the admin role is a 403 (it is a role's right, not a record).
+
+/api/v1/indicators/attainments: budget attainment alone, of the same scopes by the same rules, over
+one or more consecutive periods and, with `breakdown`, of each part of the scope (a team's
+members; the company's users or teams) in one call: whoever may read a team may read each of its
+members (a manager, the users of the teams they lead), and only an admin the company's parts."""
 
 from __future__ import annotations
 
@@ -44,18 +49,11 @@ def _missing(kind: str, scope_id: str) -> ProblemError:
     return ProblemError(404, f"{kind}_not_found", f"{kind} '{scope_id}' not found")
 
 
-@res.route(
-    "GET", "/api/v1/indicators", query=IndicatorQuery, response=ProtoJson(reporting_pb2.Indicators), errors=(403, 404)
-)
-def get_indicators(query: IndicatorQuery) -> Response:
-    """Indicators of a user, a team or the company for one period.
-    Budget attainment, pipeline by stage and weighted forecast, win rate, average deal size and
-    sales cycle, activities done per rep, prospect conversion, quote acceptance, campaign cost per
-    lead and ROI. Rates are decimal fractions with 4 decimals ("0.2500"), empty when nothing to
-    divide by; money is per currency."""
+def _scope_id(scope: str, scope_id: str) -> str:
+    """The scope's id once the caller may read it (the caller's own id for a user scope without
+    one); raises what an unknown one answers otherwise."""
     p = principal()
-    scope_id = query.id
-    if query.scope == "user":
+    if scope == "user":
         scope_id = scope_id or p.id
         allowed = (
             p.role == "admin"
@@ -64,7 +62,7 @@ def get_indicators(query: IndicatorQuery) -> Response:
         )
         if not allowed:
             raise _missing("user", scope_id)
-    elif query.scope == "team":
+    elif scope == "team":
         if not scope_id:
             message = "name the team"
             raise ProblemError(400, "validation_failed", f"id: {message}", errors=[{"field": "id", "message": message}])
@@ -76,11 +74,62 @@ def get_indicators(query: IndicatorQuery) -> Response:
             raise ProblemError(400, "validation_failed", f"id: {message}", errors=[{"field": "id", "message": message}])
         if p.role != "admin":
             raise ProblemError(403, "forbidden", "only an admin may see the indicators of the company")
+    return scope_id
+
+
+def _date(day: date) -> types_pb2.Date:
+    return types_pb2.Date(year=day.year, month=day.month, day=day.day)
+
+
+@res.route(
+    "GET", "/api/v1/indicators", query=IndicatorQuery, response=ProtoJson(reporting_pb2.Indicators), errors=(403, 404)
+)
+def get_indicators(query: IndicatorQuery) -> Response:
+    """Indicators of a user, a team or the company for one period.
+    Budget attainment, pipeline by stage and weighted forecast, win rate, average deal size and
+    sales cycle, activities done per rep, prospect conversion, quote acceptance, campaign cost per
+    lead and ROI. Rates are decimal fractions with 4 decimals ("0.2500"), empty when nothing to
+    divide by; money is per currency."""
     req = reporting_pb2.GetIndicatorsRequest(
         scope=reporting_pb2.IndicatorScope.Value(f"INDICATOR_SCOPE_{query.scope.upper()}"),
-        scope_id=scope_id,
+        scope_id=_scope_id(query.scope, query.id),
         period_kind=reporting_pb2.PeriodKind.Value(f"PERIOD_KIND_{query.period.upper()}"),
-        period_start=types_pb2.Date(year=query.start.year, month=query.start.month, day=query.start.day),
+        period_start=_date(query.start),
     )
     res_ = call("reporting", stub(reporting_pb2_grpc.ReportingServiceStub, "reporting").GetIndicators, req)
     return respond(to_json(res_.indicators))
+
+
+class AttainmentQuery(IndicatorQuery):
+    count: int = Field(1, ge=1, le=24, description="Consecutive periods from `start` (1 to 24).")
+    breakdown: Literal["none", "users", "teams"] = Field(
+        "none",
+        description="Also each part of the scope: `users` a team's members or the company's users; "
+        "`teams` the company's teams. None for a user.",
+    )
+
+
+@res.route(
+    "GET",
+    "/api/v1/indicators/attainments",
+    query=AttainmentQuery,
+    response=ProtoJson(reporting_pb2.GetAttainmentsResponse),
+    errors=(403, 404),
+)
+def get_attainments(query: AttainmentQuery) -> Response:
+    """Budget attainment of a scope and of each of its parts, over consecutive periods.
+    The figures `budget_attainments` of GET /api/v1/indicators gives for each of them (target,
+    achieved, attainment, per currency), read in one pass: period by period, the scope first, then
+    its parts by kind and id. The parts follow the scope's reach: a manager's team lists its
+    members; only an admin reads the company's users or teams."""
+    breakdown = "UNSPECIFIED" if query.breakdown == "none" else query.breakdown.upper()
+    req = reporting_pb2.GetAttainmentsRequest(
+        scope=reporting_pb2.IndicatorScope.Value(f"INDICATOR_SCOPE_{query.scope.upper()}"),
+        scope_id=_scope_id(query.scope, query.id),
+        period_kind=reporting_pb2.PeriodKind.Value(f"PERIOD_KIND_{query.period.upper()}"),
+        period_start=_date(query.start),
+        period_count=query.count,
+        breakdown=reporting_pb2.AttainmentBreakdown.Value(f"ATTAINMENT_BREAKDOWN_{breakdown}"),
+    )
+    res_ = call("reporting", stub(reporting_pb2_grpc.ReportingServiceStub, "reporting").GetAttainments, req)
+    return respond(to_json(res_))

@@ -81,3 +81,74 @@ def test_a_won_deal_reaches_the_reps_indicators(stack: Stack) -> None:
     ]
     assert body["average_deal_sizes"] == [{"amount": "1234.50", "currency_code": "USD"}]
     assert body["data_time"]
+
+
+def _attainments(stack: Stack, who: str, **query: str) -> Any:
+    query.setdefault("period", "quarter")
+    query.setdefault("start", "2026-01-01")
+    return stack.http.get("/api/v1/indicators/attainments", query_string=query, headers=stack.auth(who))
+
+
+def test_the_reach_of_each_role_over_attainments(stack: Stack) -> None:
+    team = stack.users["team"]["id"]
+    ana, carla = stack.id("ana"), stack.id("carla")
+    cases = [
+        ("ana", {}, 200),
+        ("ana", {"id": stack.id("beto")}, 404),
+        ("ana", {"scope": "team", "id": team, "breakdown": "users"}, 404),
+        ("ana", {"scope": "company", "breakdown": "teams"}, 403),
+        ("ana", {"breakdown": "users"}, 400),
+        ("marta", {"scope": "team", "id": team, "breakdown": "users"}, 200),
+        ("marta", {"scope": "team", "id": team, "breakdown": "teams"}, 400),
+        ("marta", {"id": carla}, 404),
+        ("marta", {"scope": "company", "breakdown": "users"}, 403),
+        ("carla", {"scope": "team", "id": team, "breakdown": "users"}, 404),
+        ("admin", {"scope": "company", "breakdown": "teams", "count": "4"}, 200),
+        ("admin", {"scope": "company", "breakdown": "users"}, 200),
+        ("admin", {"scope": "team", "id": UNKNOWN, "breakdown": "users"}, 404),
+        ("admin", {"scope": "company", "count": "25"}, 400),
+        ("admin", {"scope": "company", "breakdown": "everyone"}, 400),
+    ]
+    for who, query, status in cases:
+        res = _attainments(stack, who, **query)
+        assert res.status_code == status, (who, query, res.get_json())
+    mine = _attainments(stack, "ana").get_json()["attainments"]
+    assert [(a["scope"], a["scope_id"], a["period_start"], a["period_end"]) for a in mine] == [
+        ("user", ana, "2026-01-01", "2026-03-31")
+    ]
+
+
+def test_a_team_breakdown_equals_the_indicators_of_each_member(stack: Stack) -> None:
+    team = stack.users["team"]["id"]
+    ana = stack.id("ana")
+    body = {"user_id": ana, "period_kind": "month", "period_start": "2026-01-01"}
+    created = stack.http.post(
+        "/api/v1/budgets",
+        json=body | {"target": {"amount": "800.00", "currency_code": "USD"}},
+        headers=stack.auth("marta"),
+    )
+    assert created.status_code == 201, created.get_json()
+    found = _attainments(stack, "marta", scope="team", id=team, breakdown="users", period="month", count="12")
+    assert found.status_code == 200, found.get_json()
+    items = found.get_json()["attainments"]
+    members = sorted(
+        u["id"]
+        for u in stack.http.get(
+            "/api/v1/users", query_string={"team_id": team}, headers=stack.auth("admin")
+        ).get_json()["items"]
+    )
+    # Month by month: the team, then its members by id; each as GET /api/v1/indicators says.
+    assert len(items) == 12 * (1 + len(members))
+    assert [a["scope_id"] for a in items[: 1 + len(members)]] == [team, *members]
+    assert [a["period_start"] for a in items[:: 1 + len(members)]] == [f"2026-{m:02d}-01" for m in range(1, 13)]
+    for a in items:
+        alone = _get(stack, "marta", scope=a["scope"], id=a["scope_id"], period="month", start=a["period_start"])
+        assert a["budget_attainments"] == alone.get_json()["budget_attainments"], a
+    january = next(a for a in items if a["scope_id"] == ana and a["period_start"] == "2026-01-01")
+    assert january["budget_attainments"] == [
+        {
+            "target": {"amount": "800.00", "currency_code": "USD"},
+            "achieved": {"amount": "0.00", "currency_code": "USD"},
+            "attainment": "0.0000",
+        }
+    ]

@@ -86,6 +86,12 @@ class IndicatorScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INDICATOR_SCOPE_USER: _ClassVar[IndicatorScope]
     INDICATOR_SCOPE_TEAM: _ClassVar[IndicatorScope]
     INDICATOR_SCOPE_COMPANY: _ClassVar[IndicatorScope]
+
+class AttainmentBreakdown(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTAINMENT_BREAKDOWN_UNSPECIFIED: _ClassVar[AttainmentBreakdown]
+    ATTAINMENT_BREAKDOWN_USERS: _ClassVar[AttainmentBreakdown]
+    ATTAINMENT_BREAKDOWN_TEAMS: _ClassVar[AttainmentBreakdown]
 PERIOD_KIND_UNSPECIFIED: PeriodKind
 PERIOD_KIND_MONTH: PeriodKind
 PERIOD_KIND_QUARTER: PeriodKind
@@ -137,6 +143,9 @@ INDICATOR_SCOPE_UNSPECIFIED: IndicatorScope
 INDICATOR_SCOPE_USER: IndicatorScope
 INDICATOR_SCOPE_TEAM: IndicatorScope
 INDICATOR_SCOPE_COMPANY: IndicatorScope
+ATTAINMENT_BREAKDOWN_UNSPECIFIED: AttainmentBreakdown
+ATTAINMENT_BREAKDOWN_USERS: AttainmentBreakdown
+ATTAINMENT_BREAKDOWN_TEAMS: AttainmentBreakdown
 
 class Budget(_message.Message):
     __slots__ = ("id", "user_id", "team_id", "period_kind", "period_start", "target", "create_time", "update_time", "version")
@@ -625,6 +634,44 @@ class GetIndicatorsResponse(_message.Message):
     INDICATORS_FIELD_NUMBER: _ClassVar[int]
     indicators: Indicators
     def __init__(self, indicators: _Optional[_Union[Indicators, _Mapping]] = ...) -> None: ...
+
+class GetAttainmentsRequest(_message.Message):
+    __slots__ = ("scope", "scope_id", "period_kind", "period_start", "period_count", "breakdown")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_KIND_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BREAKDOWN_FIELD_NUMBER: _ClassVar[int]
+    scope: IndicatorScope
+    scope_id: str
+    period_kind: PeriodKind
+    period_start: _types_pb2.Date
+    period_count: int
+    breakdown: AttainmentBreakdown
+    def __init__(self, scope: _Optional[_Union[IndicatorScope, str]] = ..., scope_id: _Optional[str] = ..., period_kind: _Optional[_Union[PeriodKind, str]] = ..., period_start: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., period_count: _Optional[int] = ..., breakdown: _Optional[_Union[AttainmentBreakdown, str]] = ...) -> None: ...
+
+class ScopeAttainment(_message.Message):
+    __slots__ = ("scope", "scope_id", "period_start", "period_end", "budget_attainments")
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_ID_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_START_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_FIELD_NUMBER: _ClassVar[int]
+    BUDGET_ATTAINMENTS_FIELD_NUMBER: _ClassVar[int]
+    scope: IndicatorScope
+    scope_id: str
+    period_start: _types_pb2.Date
+    period_end: _types_pb2.Date
+    budget_attainments: _containers.RepeatedCompositeFieldContainer[BudgetAttainment]
+    def __init__(self, scope: _Optional[_Union[IndicatorScope, str]] = ..., scope_id: _Optional[str] = ..., period_start: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., period_end: _Optional[_Union[_types_pb2.Date, _Mapping]] = ..., budget_attainments: _Optional[_Iterable[_Union[BudgetAttainment, _Mapping]]] = ...) -> None: ...
+
+class GetAttainmentsResponse(_message.Message):
+    __slots__ = ("attainments", "data_time")
+    ATTAINMENTS_FIELD_NUMBER: _ClassVar[int]
+    DATA_TIME_FIELD_NUMBER: _ClassVar[int]
+    attainments: _containers.RepeatedCompositeFieldContainer[ScopeAttainment]
+    data_time: _timestamp_pb2.Timestamp
+    def __init__(self, attainments: _Optional[_Iterable[_Union[ScopeAttainment, _Mapping]]] = ..., data_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SegmentFigures(_message.Message):
     __slots__ = ("segment_tag", "client_count", "won_deal_count", "won_amounts")

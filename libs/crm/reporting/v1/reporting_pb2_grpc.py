@@ -104,6 +104,11 @@ class ReportingServiceStub:
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
                 response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
                 _registered_method=True)
+        self.GetAttainments = channel.unary_unary(
+                '/crm.reporting.v1.ReportingService/GetAttainments',
+                request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsRequest.SerializeToString,
+                response_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsResponse.FromString,
+                _registered_method=True)
         self.GetReportCatalogue = channel.unary_unary(
                 '/crm.reporting.v1.ReportingService/GetReportCatalogue',
                 request_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetReportCatalogueRequest.SerializeToString,
@@ -208,6 +213,15 @@ class ReportingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetAttainments(self, request, context):
+        """Budget attainment alone, of a user, a team or the company over one or more consecutive
+        periods and, with a breakdown, of each of its parts (a team's members; the company's users or
+        teams), read in one pass: the figures GetIndicators gives each of them, in one call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetReportCatalogue(self, request, context):
         """The fields a report may use, per module (the report builder's catalogue): what each one can
         be filtered, grouped and aggregated by, with its labels.
@@ -296,6 +310,11 @@ def add_ReportingServiceServicer_to_server(servicer, server):
                     servicer.GetIndicators,
                     request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.FromString,
                     response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.SerializeToString,
+            ),
+            'GetAttainments': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAttainments,
+                    request_deserializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsRequest.FromString,
+                    response_serializer=crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsResponse.SerializeToString,
             ),
             'GetReportCatalogue': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReportCatalogue,
@@ -686,6 +705,33 @@ class ReportingService:
             '/crm.reporting.v1.ReportingService/GetIndicators',
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsRequest.SerializeToString,
             crm_dot_reporting_dot_v1_dot_reporting__pb2.GetIndicatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAttainments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.reporting.v1.ReportingService/GetAttainments',
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsRequest.SerializeToString,
+            crm_dot_reporting_dot_v1_dot_reporting__pb2.GetAttainmentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,7 +9,8 @@ from crm_platform.protoconv import EnumMap, date_from_proto, date_to_proto, time
 from crm_reporting.domain.budgets import Budget, BudgetDraft
 from crm_reporting.domain.figures import from_minor
 from crm_reporting.domain.periods import PeriodKind
-from crm_reporting.service_layer.indicators import Indicators, Scope
+from crm_reporting.service_layer.attainments import Attainments, Breakdown
+from crm_reporting.service_layer.indicators import Attainment, Indicators, Scope
 
 PERIOD_KINDS = EnumMap(
     "period kind",
@@ -26,6 +27,11 @@ SCOPES = EnumMap(
         Scope.TEAM: pb.INDICATOR_SCOPE_TEAM,
         Scope.COMPANY: pb.INDICATOR_SCOPE_COMPANY,
     },
+)
+
+BREAKDOWNS = EnumMap(
+    "attainment breakdown",
+    {Breakdown.USERS: pb.ATTAINMENT_BREAKDOWN_USERS, Breakdown.TEAMS: pb.ATTAINMENT_BREAKDOWN_TEAMS},
 )
 
 
@@ -71,12 +77,7 @@ def indicators_to_proto(ind: Indicators) -> pb.Indicators:
         quote_acceptance_rate=ind.quote_acceptance_rate,
         data_time=timestamp(ind.data_time),
     )
-    for a in ind.budget_attainments:
-        out.budget_attainments.add(
-            target=money(a.target_minor, a.currency),
-            achieved=money(a.achieved_minor, a.currency),
-            attainment=a.attainment,
-        )
+    out.budget_attainments.extend(attainment_to_proto(a) for a in ind.budget_attainments)
     for s in ind.pipeline_stage_values:
         out.pipeline_stage_values.add(
             pipeline_id=s.pipeline_id,
@@ -101,4 +102,23 @@ def indicators_to_proto(ind: Indicators) -> pb.Indicators:
         )
         if c.cost_per_lead_minor is not None:
             item.cost_per_lead.CopyFrom(money(c.cost_per_lead_minor, c.currency))
+    return out
+
+
+def attainment_to_proto(a: Attainment) -> pb.BudgetAttainment:
+    return pb.BudgetAttainment(
+        target=money(a.target_minor, a.currency), achieved=money(a.achieved_minor, a.currency), attainment=a.attainment
+    )
+
+
+def attainments_to_proto(found: Attainments) -> pb.GetAttainmentsResponse:
+    out = pb.GetAttainmentsResponse(data_time=timestamp(found.data_time))
+    for item in found.items:
+        out.attainments.add(
+            scope=SCOPES.to_proto(item.scope),
+            scope_id=item.scope_id,
+            period_start=date_to_proto(item.period.start),
+            period_end=date_to_proto(item.period.end),
+            budget_attainments=[attainment_to_proto(a) for a in item.budget_attainments],
+        )
     return out

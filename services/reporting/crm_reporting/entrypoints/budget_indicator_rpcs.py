@@ -1,5 +1,5 @@
 """The budget and indicator RPCs of ReportingService (GetBudget, ListBudgets, CreateBudget,
-UpdateBudget, DeleteBudget, GetIndicators). Mixed into ReportingServicer: they translate messages
+UpdateBudget, DeleteBudget, GetIndicators, GetAttainments). Mixed into ReportingServicer: they translate messages
 and call the use cases (service_layer/budgets.py, service_layer/indicators.py)."""
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from crm_platform.errors import InvalidArgument
 from crm_platform.protoconv import date_from_proto
 from crm_reporting.domain.periods import Period, PeriodStartError
 from crm_reporting.entrypoints.budget_convert import (
+    BREAKDOWNS,
     PERIOD_KINDS,
     SCOPES,
+    attainments_to_proto,
     budget_draft_from_proto,
     budget_to_proto,
     indicators_to_proto,
 )
-from crm_reporting.service_layer import budgets, indicators
+from crm_reporting.service_layer import attainments, budgets, indicators
+from crm_reporting.service_layer.indicators import Scope
 from crm_reporting.settings import reporting_settings
 
 # grpc has no type information: its context is Any, named here for the signatures.
@@ -81,7 +84,7 @@ class BudgetIndicatorRpcs:
         budgets.delete_budget(self.db, request.id)
         return pb.DeleteBudgetResponse()
 
-    def GetIndicators(self, request: pb.GetIndicatorsRequest, context: Ctx) -> pb.GetIndicatorsResponse:
+    def _period(self, request: pb.GetIndicatorsRequest | pb.GetAttainmentsRequest) -> tuple[Scope, Period]:
         scope = SCOPES.from_proto(request.scope, "scope")
         kind = PERIOD_KINDS.from_proto(request.period_kind, "period_kind")
         start = date_from_proto(request, "period_start")
@@ -92,8 +95,19 @@ class BudgetIndicatorRpcs:
         if start is None:
             raise InvalidArgument.field("period_start", "is required (the first day of the period)")
         try:
-            period = Period.of(kind, start)
+            return scope, Period.of(kind, start)
         except PeriodStartError as exc:
             raise InvalidArgument.field("period_start", str(exc)) from None
+
+    def GetIndicators(self, request: pb.GetIndicatorsRequest, context: Ctx) -> pb.GetIndicatorsResponse:
+        scope, period = self._period(request)
         figures = indicators.get_indicators(self.db, scope, request.scope_id, period, self.company_zone)
         return pb.GetIndicatorsResponse(indicators=indicators_to_proto(figures))
+
+    def GetAttainments(self, request: pb.GetAttainmentsRequest, context: Ctx) -> pb.GetAttainmentsResponse:
+        scope, period = self._period(request)
+        breakdown = BREAKDOWNS.from_proto(request.breakdown, "breakdown") or attainments.Breakdown.NONE
+        found = attainments.get_attainments(
+            self.db, scope, request.scope_id, period, request.period_count, breakdown, self.company_zone
+        )
+        return attainments_to_proto(found)

@@ -119,7 +119,7 @@ def team_members(session: Session, team_id: str) -> list[str]:
     )
 
 
-def _owners(session: Session, scope: Scope, scope_id: str) -> list[str] | None:
+def owners_of(session: Session, scope: Scope, scope_id: str) -> list[str] | None:
     """The owners whose records count; None = everyone's (the company)."""
     if scope is Scope.COMPANY:
         if scope_id:
@@ -149,7 +149,7 @@ def _live(table: sa.Table, owners: list[str] | None) -> list[Any]:
 def get_indicators(db: Database, scope: Scope, scope_id: str, period: Period, zone: ZoneInfo) -> Indicators:
     lo, hi = period.utc_bounds(zone)
     with db.read() as s:
-        owners = _owners(s, scope, scope_id)
+        owners = owners_of(s, scope, scope_id)
         out = Indicators(scope=scope, scope_id=scope_id, period=period)
         out.data_time = utc(s.scalar(sa.select(sa.func.max(t.rm_streams.c.last_event_time))))
         if owners == []:  # a team without members: nothing counts, not even budgets of members
@@ -157,8 +157,7 @@ def get_indicators(db: Database, scope: Scope, scope_id: str, period: Period, zo
             return out
         won = _closed_deals(s, owners, lo, hi, out)
         out.budget_attainments = _attainments(s, scope, scope_id, owners, period, won)
-        out.pipeline_stage_values = _pipeline(s, owners)
-        out.weighted_forecasts = _forecast(s, owners, period)
+        out.pipeline_stage_values, out.weighted_forecasts = _open_deals(s, owners, period)
         out.activities_done = _activities(s, owners, lo, hi)
         out.prospect_conversion_rate = _conversion(s, owners, lo, hi)
         out.quote_acceptance_rate = _acceptance(s, owners, lo, hi)
@@ -223,24 +222,54 @@ def _attainments(
     ]
 
 
-def _pipeline(s: Session, owners: list[str] | None) -> list[StageValue]:
+def _open_deals(s: Session, owners: list[str] | None, period: Period) -> tuple[list[StageValue], list[tuple[str, int]]]:
+    """The open pipeline by stage and the weighted forecast, in one pass over the open deals.
+
+    Grouped by owner too when there are owners: the covering index of open live deals
+    (ix_rm_deals_open_live: owner, status, stage, currency, ...) then hands the rows over in the
+    grouping's order, so SQLite needs no temporary B-tree to group a team's tens of thousands of
+    open deals (measured over 1,000,000 deals, a team owning 36,000 open ones: 30 -> 13 ms for both
+    figures); the few groups are summed here."""
     d, st = t.rm_deals, t.rm_stages
-    # stage, currency, open deals, their amount (minor units)
-    rows: Sequence[tuple[str, str, int, Sum]] = s.execute(
-        sa.select(d.c.stage_id, d.c.currency_code, sa.func.count(), sa.func.sum(d.c.amount_minor))
+    in_period = sa.and_(d.c.expected_close_date >= period.start, d.c.expected_close_date <= period.end)
+    groups: list[Any] = [d.c.stage_id, d.c.currency_code]
+    if owners is not None:
+        groups.insert(0, d.c.owner_id)
+    # [owner,] stage, currency, open deals, their amount, Σ amount x probability and deals of the
+    # forecast (expected to close in the period)
+    rows: Sequence[tuple[Any, ...]] = s.execute(
+        sa.select(
+            *groups,
+            sa.func.count(),
+            sa.func.sum(d.c.amount_minor),
+            sa.func.sum(sa.case((in_period, d.c.amount_minor * d.c.probability), else_=0)),
+            sa.func.sum(sa.case((in_period, 1), else_=0)),
+        )
         .where(*_live(d, owners), d.c.status == "open")
-        .group_by(d.c.stage_id, d.c.currency_code)
+        .group_by(*groups)
     ).all()
     if not rows:
-        return []
+        return [], []
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    amounts: dict[tuple[str, str], int] = defaultdict(int)
+    weighted: dict[str, int] = defaultdict(int)
+    forecast_deals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        stage_id, currency, count, amount, weight, expected = row[-6:]
+        counts[(stage_id, currency)] += int(count)
+        amounts[(stage_id, currency)] += int(amount or 0)
+        weighted[currency] += int(weight or 0)
+        forecast_deals[currency] += int(expected or 0)
     stages = {
         r.id: r
         for r in s.execute(
-            sa.select(st.c.id, st.c.pipeline_id, st.c.name, st.c.position).where(st.c.id.in_({r[0] for r in rows}))
+            sa.select(st.c.id, st.c.pipeline_id, st.c.name, st.c.position).where(
+                st.c.id.in_({stage_id for stage_id, _c in counts})
+            )
         )
     }
     values = []
-    for stage_id, currency, count, amount in rows:
+    for (stage_id, currency), count in counts.items():
         stage = stages.get(stage_id)
         values.append(
             (
@@ -250,27 +279,14 @@ def _pipeline(s: Session, owners: list[str] | None) -> list[StageValue]:
                     stage_id=stage_id,
                     stage_name=stage.name if stage else "",
                     currency=currency,
-                    deal_count=int(count),
-                    amount_minor=int(amount or 0),
+                    deal_count=count,
+                    amount_minor=amounts[(stage_id, currency)],
                 ),
             )
         )
-    return [v for _key, v in sorted(values, key=lambda kv: kv[0])]
-
-
-def _forecast(s: Session, owners: list[str] | None, period: Period) -> list[tuple[str, int]]:
-    d = t.rm_deals
-    rows: Sequence[tuple[str, Sum]] = s.execute(
-        sa.select(d.c.currency_code, sa.func.sum(d.c.amount_minor * d.c.probability))
-        .where(
-            *_live(d, owners),
-            d.c.status == "open",
-            d.c.expected_close_date >= period.start,
-            d.c.expected_close_date <= period.end,
-        )
-        .group_by(d.c.currency_code)
-    ).all()
-    return [(c, weighted_minor(int(v or 0))) for c, v in sorted(rows)]
+    pipeline = [v for _key, v in sorted(values, key=lambda kv: kv[0])]
+    forecast = [(c, weighted_minor(weighted[c])) for c in sorted(weighted) if forecast_deals[c]]
+    return pipeline, forecast
 
 
 def _activities(s: Session, owners: list[str] | None, lo: datetime, hi: datetime) -> list[RepActivity]:
