@@ -4,6 +4,7 @@ Swagger UI at /api/docs."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
@@ -175,11 +176,16 @@ def _query_parameters(op: Operation, defs: dict[str, Any]) -> list[dict[str, Any
 PATCH_RULE = "Omitted fields are unchanged: a PATCH changes only the fields it names, and declares no defaults."
 
 
+def _target(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The schema itself, or the shared definition it refers to."""
+    return defs[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+
+
 def _without_defaults(schema: dict[str, Any], defs: dict[str, Any]) -> None:
     """A PATCH body's properties lose their defaults: pydantic shows the model's, but an omitted
     field is left as it is (views read only the fields sent), so a default would read as "omitting
     resets it"."""
-    target = defs[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+    target = _target(schema, defs)
     for prop in target.get("properties", {}).values():
         prop.pop("default", None)
     description = target.get("description", "")
@@ -187,34 +193,244 @@ def _without_defaults(schema: dict[str, Any], defs: dict[str, Any]) -> None:
         target["description"] = f"{description} {PATCH_RULE}".strip()
 
 
-def _creates_id(op: Operation) -> bool:
-    response = op.response
-    if isinstance(response, ProtoJson):
-        return "id" in response.message.DESCRIPTOR.fields_by_name
-    return isinstance(response, type) and issubclass(response, BaseModel) and "id" in response.model_fields
+# Reference fields named for their role rather than for the record they name (`owner_id` names a
+# user): the stem of the field's name → the record's. Every other `<record>_id` and `<record>_ids`
+# names its record by its own name (`client_id`, `contact_ids`).
+ROLE_STEMS = {
+    "owner": "user",
+    "manager": "user",
+    "rep": "user",
+    "assigned_rep": "user",
+    "author": "user",
+    "source_campaign": "campaign",
+    "before_stage": "stage",
+}
+RESPONSE = "$response.body#"
 
 
-def _add_links(ops: list[Operation], paths: dict[str, dict[str, Any]]) -> None:
-    """OpenAPI links from each create to every operation on what it created (get, patch, delete,
-    its actions and sub-collections): the new id is the answer's `id`, the parent ids are the
-    create's own path parameters. A client (or a stateful fuzzer) follows them from a create."""
-    for create in ops:
-        if create.method != "POST" or create.status != 201 or not _creates_id(create):
-            continue
-        base, base_names = openapi_path(create.rule)
-        links: dict[str, Any] = {}
-        for target in ops:
-            path, names = openapi_path(target.rule)
-            if len(names) != len(base_names) + 1 or names[: len(base_names)] != base_names:
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _stem(name: str) -> str | None:
+    """The record a parameter or field names: `client_id` → client, `contact_ids` → contact,
+    `owner_id` → user; None for a name that names no record."""
+    match = re.fullmatch(r"(\w+?)_ids?", name)
+    if match is None:
+        return None
+    return ROLE_STEMS.get(match.group(1), match.group(1))
+
+
+class _Links:
+    """Derives the document's links from its paths and schemas alone (see `_add_links`)."""
+
+    def __init__(self, paths: dict[str, dict[str, Any]], defs: dict[str, Any]):
+        self.paths = paths
+        self.defs = defs
+
+    def resolve(self, schema: Any) -> dict[str, Any]:
+        """A schema with its $ref followed and a nullable `anyOf [X, null]` read as X."""
+        while isinstance(schema, dict):
+            if "$ref" in schema:
+                schema = self.defs.get(schema["$ref"].rsplit("/", 1)[1], {})
+            elif "anyOf" in schema:
+                options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+                if len(options) != 1:
+                    return {}
+                schema = options[0]
+            else:
+                return schema
+        return {}
+
+    def answer(self, operation: dict[str, Any], status: str) -> tuple[str, dict[str, Any]]:
+        """The name (its schema's, snake_case) and the resolved schema of a JSON success answer."""
+        schema = operation["responses"][status].get("content", {}).get("application/json", {}).get("schema", {})
+        name = _snake(schema["$ref"].rsplit("/", 1)[1]) if "$ref" in schema else ""
+        return name, self.resolve(schema)
+
+    def has_id(self, schema: Any) -> bool:
+        return "id" in self.resolve(schema).get("properties", {})
+
+    def item_parameter(self, path: str, names: list[str]) -> str | None:
+        """The path parameter that names one record of a collection (`/clients` → `client_id`)."""
+        for other in self.paths:
+            match = re.match(re.escape(path) + r"/\{(\w+)\}", other)
+            if match is not None and len(re.findall(r"\{(\w+)\}", other)) > len(names):
+                return match.group(1)
+        return None
+
+    def record(self, path: str, names: list[str], answer: tuple[str, dict[str, Any]]) -> tuple[str, str] | None:
+        """What a create made, as (the record's stem, the pointer to its id in the answer): the
+        record whose operations sit under the create's path (`/clients` → `/clients/{client_id}`),
+        else the answer's own record, else the one record the answer holds (`{canvas: {...}}`).
+        The id is the answer's `id` when the answer is that record, else the record's own member,
+        else the first of its list (adding a stage answers the pipeline: `/stages/0/id`)."""
+        item = self.item_parameter(path, names)
+        stem = (_stem(item) or item) if item else None
+        name, schema = answer
+        properties = schema.get("properties", {})
+        if stem is None:
+            if "id" in properties:
+                stem = name
+            else:
+                held = [k for k, v in properties.items() if self.has_id(v)]
+                stem = held[0] if len(held) == 1 else None
+        if stem is None:
+            return None
+        if name == stem and "id" in properties:
+            return stem, "/id"
+        if stem in properties and self.has_id(properties[stem]):
+            return stem, f"/{stem}/id"
+        listed = self.resolve(properties.get(f"{stem}s", {}))
+        if listed.get("type") == "array" and self.has_id(listed.get("items", {})):
+            return stem, f"/{stem}s/0/id"
+        if "id" in properties:
+            return stem, "/id"
+        return None
+
+    def value(self, name: str, array: bool, source: dict[str, Any], in_path: bool = False) -> Any:
+        """The expression that fills a reference named `name` from a source answer, or None: the
+        source's own path parameter, the created record's id, a member of the answer of that
+        name (a new contact's `client_id`), or the first of the answer's list of that record."""
+        if in_path and name in source["path_names"]:
+            return f"$request.path.{name}"
+        stem = _stem(name)
+        if stem is None and not in_path:
+            return None  # a body field that names no record is left to the client
+        if stem is not None and stem == source["stem"]:
+            expression = RESPONSE + source["pointer"]
+            return [expression] if array else expression
+        fields: dict[str, str] = source["fields"]
+        if name in fields:
+            kind = self.resolve(source["schema"]["properties"][fields[name]]).get("type")
+            if kind == "array" if array else kind in (("string", "integer") if in_path else ("string",)):
+                return RESPONSE + source["root"] + f"/{fields[name]}"
+        listed = self.resolve(source["schema"].get("properties", {}).get(f"{stem}s", {})) if stem else {}
+        if listed.get("type") == "array" and self.has_id(listed.get("items", {})):
+            expression = RESPONSE + source["root"] + f"/{stem}s/0/id"
+            return [expression] if array else expression
+        return None
+
+    def body(self, schema: Any, source: dict[str, Any], depth: int = 0) -> tuple[dict[str, Any], bool]:
+        """The link's requestBody for a body schema: every reference field the source can fill,
+        in nested objects and in the first item of a list of objects too; and whether one of them
+        is the created record itself."""
+        out: dict[str, Any] = {}
+        own = False
+        for name, prop in self.resolve(schema).get("properties", {}).items():
+            prop = self.resolve(prop)
+            kind = prop.get("type")
+            item = self.resolve(prop.get("items", {})) if kind == "array" else {}
+            if kind == "string" or (kind == "array" and item.get("type") == "string"):
+                value = self.value(name, kind == "array", source)
+                if value is not None:
+                    out[name] = value
+                    own = own or _stem(name) == source["stem"]
                 continue
-            if not path.startswith(f"{base}/{{{names[-1]}}}"):
+            nested = item if item.get("type") == "object" else prop if kind == "object" else None
+            if nested is not None and depth < 2:
+                inner, inner_own = self.body(nested, source, depth + 1)
+                if inner:
+                    out[name] = [inner] if nested is item else inner
+                    own = own or inner_own
+        return out, own
+
+    def link(self, target: dict[str, Any], target_names: list[str], source: dict[str, Any]) -> dict[str, Any] | None:
+        """The link from a source answer to a target operation: when every path parameter of the
+        target can be filled and the created record is among them or in the target's body."""
+        parameters: dict[str, str] = {}
+        own = False
+        for name in target_names:
+            value = self.value(name, False, source, in_path=True)
+            if not isinstance(value, str):
+                return None
+            parameters[f"path.{name}"] = value
+            # A list's item fills its operations' path from any of its members (`{number}`).
+            own = own or value == RESPONSE + source["pointer"] or (not source["bodies"] and value.startswith(RESPONSE))
+        takes_version = any(p["in"] == "header" and p["name"] == "If-Match" for p in target.get("parameters", []))
+        if own and takes_version and source["etag"]:
+            # The record's version as the create answered it: a change may name it in If-Match.
+            parameters["header.If-Match"] = "$response.header.ETag"
+        link: dict[str, Any] = {"operationId": target["operationId"], "parameters": parameters}
+        schema = target.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if schema is not None and source["bodies"]:
+            body, body_own = self.body(schema, source)
+            if body:
+                link["requestBody"] = body
+            own = own or body_own
+        return link if own else None
+
+
+def _add_links(paths: dict[str, dict[str, Any]], defs: dict[str, Any]) -> None:
+    """OpenAPI links, derived from the document itself, so that a client (or a stateful fuzzer)
+    can go from a record it created or listed to everything that takes that record's id:
+
+    - each create's 201 answer links to the operations on what it created (its id in their path),
+      and to the operations whose body refers to it (a new client's id as a contact's or a deal's
+      `client_id`, a new user's as an `owner_id`, a new product's as a line's `product_id`), the
+      body's other references filled from the answer where it holds them (a new contact's
+      `client_id` and `owner_id` go with its id into a deal);
+    - each list's answer links from its first item to the operations on that item."""
+    builder = _Links(paths, defs)
+    for path, operations in paths.items():
+        names = re.findall(r"\{(\w+)\}", path)
+        for method, operation in operations.items():
+            status = "201" if method == "post" and "201" in operation["responses"] else "200"
+            if (method, status) not in (("post", "201"), ("get", "200")) or status not in operation["responses"]:
                 continue
-            parameters = {f"path.{n}": f"$request.path.{n}" for n in base_names}
-            parameters[f"path.{names[-1]}"] = "$response.body#/id"
-            op_id = target.endpoint.replace(".", "_")
-            links[op_id] = {"operationId": op_id, "parameters": parameters}
-        if links:
-            paths[base]["post"]["responses"]["201"]["links"] = links
+            name, schema = builder.answer(operation, status)
+            if method == "get":
+                # A list: its first item stands for the record, for the operations under the list.
+                items = builder.resolve(schema.get("properties", {}).get("items", {}))
+                item = builder.resolve(items.get("items", {}))
+                if items.get("type") != "array" or not item.get("properties") or ":" in path:
+                    continue
+                parameter = builder.item_parameter(path, names)
+                if parameter is None:
+                    continue
+                stem = _stem(parameter) or parameter
+                # A path parameter is read from the item's member of that name, or of a name that
+                # ends with it (`revision_number` for `{number}`).
+                fields = {n.split("_", 1)[1]: n for n in item["properties"] if "_" in n}
+                fields.update({n: n for n in item["properties"]})
+                source = {
+                    "stem": stem,
+                    "pointer": "/items/0/id",
+                    "root": "/items/0",
+                    "schema": item,
+                    "fields": fields,
+                    "etag": False,
+                    "path_names": names,
+                    "bodies": False,
+                }
+                targets = [(p, ops) for p, ops in paths.items() if p.startswith(f"{path}/{{")]
+            else:
+                found = builder.record(path, names, (name, schema))
+                if found is None:
+                    continue
+                stem, pointer = found
+                source = {
+                    "stem": stem,
+                    "pointer": pointer,
+                    "root": "",
+                    "schema": schema,
+                    "fields": {n: n for n in schema.get("properties", {})},
+                    "etag": "ETag" in operation["responses"][status].get("headers", {}),
+                    "path_names": names,
+                    "bodies": True,
+                }
+                targets = list(paths.items())
+            links: dict[str, Any] = {}
+            for target_path, target_ops in targets:
+                target_names = re.findall(r"\{(\w+)\}", target_path)
+                for target in target_ops.values():
+                    if target is operation:
+                        continue
+                    link = builder.link(target, target_names, source)
+                    if link is not None:
+                        links[target["operationId"]] = link
+            if links:
+                operation["responses"][status]["links"] = links
 
 
 def build_document(version: str = "1.0.0") -> dict[str, Any]:
@@ -247,6 +463,9 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
             body_schema = mapping[(op.body, "validation")]
             if op.method == "PATCH":
                 _without_defaults(body_schema, defs)
+                if any("empty_update" in codes for codes in operation_codes(op).values()):
+                    # A change that names no field is refused (400 `empty_update`).
+                    _target(body_schema, defs)["minProperties"] = 1
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": body_schema}},
@@ -283,7 +502,7 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
         if op.access == "public":
             operation["security"] = []
         paths.setdefault(path, {})[op.method.lower()] = operation
-    _add_links(ops, paths)
+    _add_links(paths, defs)
     return {
         "openapi": "3.1.0",
         "info": {

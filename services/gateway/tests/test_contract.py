@@ -212,11 +212,47 @@ def test_each_create_links_to_the_operations_on_what_it_created(doc: dict[str, A
     operation_ids = {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
     links = doc["paths"]["/api/v1/deals"]["post"]["responses"]["201"]["links"]
     assert {"deals_get_deal", "deals_update_deal", "deals_delete_deal", "deals_win_deal"} <= set(links)
-    assert links["deals_win_deal"]["parameters"] == {"path.deal_id": "$response.body#/id"}
+    # The new id in the path, and the version the create answered as If-Match.
+    assert links["deals_win_deal"]["parameters"] == {
+        "path.deal_id": "$response.body#/id",
+        "header.If-Match": "$response.header.ETag",
+    }
+    assert links["deals_get_deal"]["parameters"] == {"path.deal_id": "$response.body#/id"}
+    # A create whose body refers to the new record: its id there, the other references the
+    # answer holds beside it.
+    assert links["quotes_create_quote"]["requestBody"] == {
+        "deal_id": "$response.body#/id",
+        "owner_id": "$response.body#/owner_id",
+    }
+    contact = doc["paths"]["/api/v1/contacts"]["post"]["responses"]["201"]["links"]
+    assert contact["deals_create_deal"]["requestBody"] == {
+        "client_id": "$response.body#/client_id",
+        "contact_ids": ["$response.body#/id"],
+        "owner_id": "$response.body#/owner_id",
+    }
+    product = doc["paths"]["/api/v1/products"]["post"]["responses"]["201"]["links"]
+    assert product["quotes_create_quote"]["requestBody"] == {"lines": [{"product_id": "$response.body#/id"}]}
+    # Adding a stage answers the pipeline: the stage's id is one of its stages'.
+    stage = doc["paths"]["/api/v1/pipelines/{pipeline_id}/stages"]["post"]["responses"]["201"]["links"]
+    assert stage["pipelines_update_stage"]["parameters"]["path.stage_id"] == "$response.body#/stages/0/id"
+    # A list's first item leads to the operations on it, by the member its path names.
+    revisions = doc["paths"]["/api/v1/canvases/{canvas_id}/revisions"]["get"]["responses"]["200"]["links"]
+    assert revisions["canvases_get_revision"]["parameters"] == {
+        "path.canvas_id": "$request.path.canvas_id",
+        "path.number": "$response.body#/items/0/revision_number",
+    }
+    targets: set[str] = set()
     for ops in doc["paths"].values():
         for op in ops.values():
-            for link in op["responses"].get("201", {}).get("links", {}).values():
-                assert link["operationId"] in operation_ids
+            for answer in op["responses"].values():
+                for link in answer.get("links", {}).values():
+                    assert link["operationId"] in operation_ids
+                    targets.add(link["operationId"])
+    # Every operation on a record (a path parameter) can be reached along a link.
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            if "{" in path:
+                assert op["operationId"] in targets, path
 
 
 def test_the_report_catalogue_is_served_and_agrees_with_runs(stack: Stack) -> None:
