@@ -136,20 +136,55 @@ def _scalar_out(fd: FieldDescriptor, value: Any) -> Any:
     return value
 
 
+# How to_json writes each field of a message kind: its name in the message and in the API, how its
+# value is converted, and whether it repeats. Worked out once per kind (a page of 50 clients asks it
+# for every field of every row: about a third of the gateway's own time on a list, measured).
+_PLAIN, _SCALAR, _MESSAGE = 0, 1, 2
+_Plan = list[tuple[str, str, FieldDescriptor, bool, int]]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(desc: Descriptor) -> _Plan:
+    plan = _PLANS.get(desc.full_name)
+    if plan is None:
+        plan = []
+        for fd in desc.fields:
+            if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                how = _MESSAGE
+            elif (
+                fd.type == FieldDescriptor.TYPE_ENUM
+                or fd.full_name in PERCENT_FIELDS
+                or fd.full_name in ENUM_NAME_FIELDS
+            ):
+                how = _SCALAR  # converted by _scalar_out
+            else:
+                how = _PLAIN  # as it is
+            plan.append((fd.name, api_name(fd), fd, fd.is_repeated, how))
+        _PLANS[desc.full_name] = plan
+    return plan
+
+
 def to_json(msg: Message) -> Any:
-    if msg.DESCRIPTOR.full_name == _TIMESTAMP:
+    desc = msg.DESCRIPTOR
+    if desc.full_name == _TIMESTAMP:
         return msg.ToDatetime(UTC).isoformat().replace("+00:00", "Z")
-    if msg.DESCRIPTOR.full_name == _DATE:
+    if desc.full_name == _DATE:
         d = (msg.year, msg.month, msg.day)
         return None if d == (0, 0, 0) else f"{d[0]:04d}-{d[1]:02d}-{d[2]:02d}"
     out: dict[str, Any] = {}
-    for fd in msg.DESCRIPTOR.fields:
-        value = getattr(msg, fd.name)
-        name = api_name(fd)
-        if fd.is_repeated:
-            out[name] = [_scalar_out(fd, v) for v in value]
-        elif fd.type == FieldDescriptor.TYPE_MESSAGE:
-            out[name] = to_json(value) if msg.HasField(fd.name) else None
+    for field, name, fd, repeated, how in _plan(desc):
+        value = getattr(msg, field)
+        if repeated:
+            if how == _PLAIN:
+                out[name] = list(value)
+            elif how == _MESSAGE:
+                out[name] = [to_json(v) for v in value]
+            else:
+                out[name] = [_scalar_out(fd, v) for v in value]
+        elif how == _MESSAGE:
+            out[name] = to_json(value) if msg.HasField(field) else None
+        elif how == _PLAIN:
+            out[name] = value
         else:
             out[name] = _scalar_out(fd, value)
     return out
