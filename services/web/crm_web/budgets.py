@@ -6,7 +6,12 @@ Who may edit what is the API's rule (admins: everyone; managers: the users of th
 and those teams; reps: nothing); the page offers an input only where that rule allows one, and
 shows the API's answer beside the cell all the same. Each cell is its own small form: with htmx it
 saves in place and shows its error beside it; without JavaScript it posts and the grid
-comes back with the error in the same cell. An emptied cell deletes its budget."""
+comes back with the error in the same cell. An emptied cell deletes its budget.
+
+The attainments come from GET /api/v1/indicators/attainments, every begun period of the year in one
+call per scope: an admin's grid one call (the company broken down by users or teams), a manager's
+one per team they lead (broken down by members) and one for themselves when outside those teams,
+a rep's one."""
 
 from __future__ import annotations
 
@@ -160,28 +165,77 @@ def owner_key(b: dict[str, Any]) -> str:
     return f"user:{b['user_id']}" if b.get("user_id") else f"team:{b.get('team_id', '')}"
 
 
-def attainment(api: Api, row: Row, kind: str, start: date, currency: str, now: date) -> dict[str, Any] | None:
-    """The target, achieved amount and attainment of one owner, period and currency, for a period
-    that has begun (a later one has nothing achieved yet)."""
-    if start > now:
-        return None
-    figures = api.get("/api/v1/indicators", scope=row.kind, id=row.id, period=kind, start=start.isoformat())
-    for a in figures.get("budget_attainments") or []:
-        if (a.get("target") or {}).get("currency_code") == currency:
-            return dict(a)
-    return None
+# (scope kind, scope id, period start) -> the budget_attainments the API gives for them
+Attained = dict[tuple[str, str, str], list[dict[str, Any]]]
+
+
+def attained(api: Api, scope: str, scope_id: str, kind: str, first: date, count: int, breakdown: str) -> Attained:
+    """The attainments of a scope (and of its parts) over `count` periods from `first`."""
+    found = api.get(
+        "/api/v1/indicators/attainments",
+        scope=scope,
+        id=scope_id,
+        period=kind,
+        start=first.isoformat(),
+        count=count,
+        breakdown=breakdown,
+    )
+    return {
+        (str(a.get("scope")), str(a.get("scope_id")), str(a.get("period_start"))): a.get("budget_attainments") or []
+        for a in found.get("attainments") or []
+    }
+
+
+def attainment_calls(api: Api, keys: set[tuple[str, str]]) -> list[tuple[str, str, str]]:
+    """The fewest calls (scope, id, breakdown) that answer for every (kind, id) of `keys`: one for
+    a single row; for an admin the company's breakdown(s); for a manager each led team with its
+    members, then anyone left (themselves) alone."""
+    if len(keys) == 1:
+        ((kind, key_id),) = keys
+        return [(kind, key_id, "none")]
+    if web_session.is_admin():
+        kinds = {kind for kind, _id in keys}
+        return [("company", "", "users" if kind == "user" else "teams") for kind in sorted(kinds)]
+    calls: list[tuple[str, str, str]] = []
+    covered: set[tuple[str, str]] = set()
+    users = lookups.users(api)
+    for team in led_teams(api, str(web_session.user().get("id", ""))):
+        team_id = str(team["id"])
+        members = {("user", uid) for uid, u in users.items() if u.get("team_id") == team_id}
+        if ("team", team_id) in keys or members & keys:
+            calls.append(("team", team_id, "users" if members & keys else "none"))
+            covered |= {("team", team_id)} | (members if members & keys else set())
+    calls += [(kind, key_id, "none") for kind, key_id in sorted(keys - covered)]
+    return calls
 
 
 def fill_attainments(api: Api, cells: list[Cell]) -> None:
+    """Each cell's attainment in its currency, for the cells with a target in a period begun."""
     now = today()
-    futures = [(c, pool.submit(attainment, api, c.row, c.kind, c.start, c.currency, now)) for c in cells if c.budget]
-    for c, fut in futures:
+    wanted = [c for c in cells if c.budget and c.start <= now]
+    if not wanted:
+        return
+    kind = wanted[0].kind
+    first, last = min(c.start for c in wanted), max(c.start for c in wanted)
+    step = 3 if kind == "quarter" else 1
+    count = ((last.year - first.year) * 12 + last.month - first.month) // step + 1
+    calls = [
+        pool.submit(attained, api, scope, scope_id, kind, first, count, breakdown)
+        for scope, scope_id, breakdown in attainment_calls(api, {(c.row.kind, c.row.id) for c in wanted})
+    ]
+    found: Attained = {}
+    for call in calls:
         try:
-            c.attainment = fut.result()
+            found |= call.result()
         except ApiError as exc:
             if exc.status == 401:
                 raise
-            c.attainment = None  # the figure is missing; the target still shows
+            # Those figures are missing; the targets still show.
+    for c in wanted:
+        figures = found.get((c.row.kind, c.row.id, c.start.isoformat())) or []
+        c.attainment = next(
+            (dict(a) for a in figures if (a.get("target") or {}).get("currency_code") == c.currency), None
+        )
 
 
 def render_grid(overrides: dict[str, Cell] | None = None) -> str:

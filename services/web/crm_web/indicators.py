@@ -4,10 +4,11 @@ company, each team and each user — over a month, quarter or year. Each figure 
 fed from a JSON block: the CSP forbids inline script) with its numbers beside it in a table, so the
 page reads the same without JavaScript and to a screen reader; money stays per currency.
 
-Budget attainment is drawn as a bar per person: for a team, one indicators call per member (in
-parallel) beside the team's own; for the company, one per team. Every chart links to the report
-that lists its records (/reports/new with `module`, `f.<field>=<value>` filters and `group`), once
-the reports page exists."""
+Budget attainment is drawn as a bar per person: for a team, the members' figures come in one
+call (GET /api/v1/indicators/attainments with breakdown=users) beside the team's own indicators;
+for the company, each team's (breakdown=teams): two calls in parallel, whatever the team's size.
+Every chart links to the report that lists its records (/reports/new with `module`,
+`f.<field>=<value>` filters and `group`), once the reports page exists."""
 
 from __future__ import annotations
 
@@ -165,31 +166,50 @@ def _bars(rows: list[tuple[str, dict[str, Any], bool]]) -> dict[str, list[Bar]]:
     return dict(sorted(out.items()))
 
 
+def attainments(api: Api, scope: str, scope_id: str, kind: str, start: date, breakdown: str) -> dict[str, Any]:
+    """The budget attainment of each part of a scope in one period, by the part's id."""
+    found = api.get(
+        "/api/v1/indicators/attainments",
+        scope=scope,
+        id=scope_id,
+        period=kind,
+        start=start.isoformat(),
+        breakdown=breakdown,
+    )
+    return {
+        str(a.get("scope_id", "")): {"budget_attainments": a.get("budget_attainments") or []}
+        for a in found.get("attainments") or []
+        if a.get("scope") != scope
+    }
+
+
 @dataclass
 class Calls:
-    """The indicator calls of one scope, under way: its own and one per bar (member or team)."""
+    """The calls of one scope, under way: its indicators and, for a team or the company, the
+    attainment of each of its parts (members or teams), named in the page's order."""
 
     main: Future[dict[str, Any]]
-    parts: list[tuple[str, Future[dict[str, Any]]]]
+    parts: Future[dict[str, Any]] | None = None
+    names: list[tuple[str, str]] = field(default_factory=list)  # (id, name)
 
 
 def start_calls(api: Api, scope_kind: str, scope_id: str, kind: str, start: date) -> Calls:
-    main = pool.submit(indicators, api, scope_kind, scope_id, kind, start)
-    parts: list[tuple[str, Future[dict[str, Any]]]] = []
+    calls = Calls(pool.submit(indicators, api, scope_kind, scope_id, kind, start))
     if scope_kind == "team":
+        calls.parts = pool.submit(attainments, api, "team", scope_id, kind, start, "users")
         members = [u for u in lookups.users(api).values() if u.get("team_id") == scope_id]
-        for u in sorted(members, key=lambda u: _name(u).lower()):
-            parts.append((_name(u), pool.submit(indicators, api, "user", str(u["id"]), kind, start)))
+        calls.names = [(str(u["id"]), _name(u)) for u in sorted(members, key=lambda u: _name(u).lower())]
     elif scope_kind == "company":
-        for t in led_teams(api, ""):
-            parts.append((str(t.get("name", "")), pool.submit(indicators, api, "team", str(t["id"]), kind, start)))
-    return Calls(main, parts)
+        calls.parts = pool.submit(attainments, api, "company", "", kind, start, "teams")
+        calls.names = [(str(t["id"]), str(t.get("name", ""))) for t in led_teams(api, "")]
+    return calls
 
 
 def build_dashboard(api: Api, scope: Scope, kind: str, start: date, calls: Calls | None = None) -> Dashboard:
     calls = calls or start_calls(api, scope.kind, scope.id, kind, start)
     figures = calls.main.result()
-    rows = [(name, fut.result(), False) for name, fut in calls.parts]
+    parts = calls.parts.result() if calls.parts is not None else {}
+    rows = [(name, parts.get(part_id, {}), False) for part_id, name in calls.names]
     if scope.kind == "user":
         rows.append((scope.name, figures, False))
     else:
