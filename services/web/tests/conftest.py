@@ -164,13 +164,34 @@ def _seed(site: WebSite) -> None:
     site.ids["product"] = product["id"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def record_api_calls() -> Iterator[None]:
+    """Every API path the web application calls in this session is recorded, for the last check
+    (test_zz_api_paths_called.py): no page calls a path the OpenAPI document does not describe."""
+    from crm_web import api as web_api
+
+    web_api.RECORD_CALLS = True
+    yield
+    web_api.RECORD_CALLS = False
+
+
 @pytest.fixture(scope="session")
-def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the whole session, shared by every browser module: Playwright's
+    sync API runs one event loop per thread, so a second `sync_playwright()` while this one is
+    open would fail."""
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
-    from crm_web import api as web_api
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def web_site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[WebSite]:
     from crm_web.app import create_app
     from crm_web.settings import WebSettings
 
@@ -193,15 +214,10 @@ def web_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebSite]:
             app = create_app(WebSettings(secret_key="browser-tests", gateway_url=gateway, cache_dir=str(data)))
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
-            web_api.RECORD_CALLS = True
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-                site = WebSite(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", browser=browser)
-                _seed(site)
-                yield site
-                browser.close()
+            site = WebSite(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", browser=chromium)
+            _seed(site)
+            yield site
         finally:
-            web_api.RECORD_CALLS = False
             if server is not None:
                 server.shutdown()
             platform.stop()

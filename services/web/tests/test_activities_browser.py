@@ -196,7 +196,8 @@ def test_a_manager_adds_a_stage_and_moves_it_up(site: Any) -> None:
     page = site.page("marta", axe=True)
     try:
         page.goto("/")  # a manager's Inicio leads to the settings (reps have no such link)
-        page.get_by_role("link", name="Embudos de venta").click()
+        assert page.locator("nav.sidebar").get_by_role("link", name="Embudos de venta").count() == 1
+        page.locator("main").get_by_role("link", name="Embudos de venta").click()
         page.wait_for_load_state()
         page.fill("#f-name", name)
         page.get_by_role("button", name="Crear embudo").click()
@@ -246,6 +247,7 @@ def test_a_rep_gets_not_found_for_pipeline_settings(site: Any) -> None:
         res = page.goto("/pipelines/")
         assert res is not None and res.status == 404
         assert page.locator("h1").inner_text() == "No se encontró"
+        assert "Embudos de venta" not in page.locator("nav.sidebar").inner_text()  # managers' entry only
         res = page.request.post(f"/pipelines/{uuid.uuid4()}/stages", form={"name": "x"})
         assert res.status in (400, 404)  # no CSRF token: refused before anything else either way
     finally:

@@ -35,13 +35,6 @@ from crm_web.app import create_app
 from crm_web.settings import WebSettings
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 AXE = Path(__file__).resolve().parents[1] / "node_modules" / "axe-core" / "axe.min.js"
@@ -194,25 +187,19 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             app = create_app(WebSettings(secret_key="browser-tests", gateway_url=gateway, cache_dir=str(data)))
             server = make_server("127.0.0.1", 0, app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
-            web_api.RECORD_CALLS = True
             site = Site(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", backend=request.param)
             _seed(site)
             yield site
         finally:
-            web_api.RECORD_CALLS = False
             if server is not None:
                 server.shutdown()
             platform.stop()
 
 
 @pytest.fixture(scope="module")
-def browser(site: Site) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(site: Site, chromium: Any) -> Any:
+    """The session's Chromium (conftest.py), once the platform is up."""
+    return chromium
 
 
 def _page(browser: Any, site: Site, email: str, password: str = PASSWORD, *, axe: bool = False) -> Any:
