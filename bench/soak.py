@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(max(sample_at - time.monotonic(), 0))
             current = {name: c.pid for name, c in running.platform.processes.items() if c.pid}
             memory.append({name: rss_kib(pid) for name, pid in current.items()})
+            if running.platform.nats is not None:  # the JetStream store on disk, next to NATS's memory
+                store = running.platform.nats.store_dir
+                memory[-1]["store"] = sum(f.stat().st_size for f in store.rglob("*") if f.is_file()) // 1024
         for t in threads:
             t.join()
         restarts = {name: c.restarts for name, c in running.platform.processes.items() if c.restarts}
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = sum(1 for r in measured if not r[2])
     print(f"total: {len(measured)} requests, {errors} errors; restarts: {restarts or 'none'}")
     names = list(memory[0])
-    print("RSS MiB per minute (0: after the warm-up; the last line: at the end)")
+    print("RSS MiB per minute (0: after the warm-up; the last line: at the end; store: NATS's JetStream files)")
     print(f"{'minute':>6} " + " ".join(f"{name[:9]:>9}" for name in names))
     for m, sample in enumerate(memory):
         label = str(m) if m < len(memory) - 1 else f"{args.minutes:g}"
@@ -196,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     memory_start, memory_end = memory[0], memory[-1]
     print(f"{'process':<10} {'RSS start MiB':>14} {'RSS end MiB':>12} {'growth':>8}")
     growths = []
-    for name in names:
+    for name in [n for n in names if n != "store"]:
         before, after = memory_start[name] / 1024, memory_end.get(name, 0) / 1024
         growth = (after - before) / before * 100 if before else 0.0
         growths.append(growth)
