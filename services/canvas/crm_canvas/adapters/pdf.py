@@ -17,8 +17,8 @@ from pathlib import Path
 from fpdf import FPDF
 
 from crm.canvas.v1 import canvas_pb2 as pb
+from crm_canvas.contract.convert import BLOCKS
 from crm_canvas.domain.canvas import BLOCK_TITLES, Block
-from crm_canvas.entrypoints.convert import BLOCKS
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts")
 PAGE_W, PAGE_H, MARGIN = 297.0, 210.0, 8.0

@@ -44,6 +44,8 @@ T = TypeVar("T")
 Key = tuple[LinkKind, str]
 # The owners whose records' figures the reader may see; None = every owner (an admin).
 Owners = frozenset[str] | None
+# Each distinct link of a read, resolved to the wire form it is shown in (state, label, figures).
+ResolvedLinks = dict[Key, canvas_pb2.NoteLink]
 RETIRED_CAMPAIGNS = {campaigns_pb2.CAMPAIGN_STATUS_COMPLETED, campaigns_pb2.CAMPAIGN_STATUS_CANCELLED}
 
 
@@ -53,7 +55,7 @@ class RecordsDirectory(Protocol):
         service that must answer cannot."""
         ...
 
-    def resolve(self, links: Collection[Link], owners: Owners) -> dict[Key, canvas_pb2.NoteLink]:
+    def resolve(self, links: Collection[Link], owners: Owners) -> ResolvedLinks:
         """Each distinct link with its state, label and figures as `owners` may see them (never
         raises)."""
         ...
@@ -119,7 +121,7 @@ class GrpcRecordsDirectory:
 
     # --- Figures on read -----------------------------------------------------------------------
 
-    def resolve(self, links: Collection[Link], owners: Owners) -> dict[Key, canvas_pb2.NoteLink]:
+    def resolve(self, links: Collection[Link], owners: Owners) -> ResolvedLinks:
         keys = sorted({(k.kind, k.target_id) for k in links})
         by_kind: dict[LinkKind, list[str]] = {}
         for kind, target in keys:

@@ -11,7 +11,7 @@ from crm.canvas.v1 import canvas_pb2 as pb
 from crm.canvas.v1 import canvas_pb2_grpc
 from crm_canvas.adapters.pdf import render_canvas_pdf
 from crm_canvas.adapters.records import Owners, RecordsDirectory
-from crm_canvas.entrypoints.convert import (
+from crm_canvas.contract.convert import (
     STATUSES,
     canvas_from_proto,
     canvas_to_proto,
@@ -20,8 +20,10 @@ from crm_canvas.entrypoints.convert import (
     revision_to_proto,
 )
 from crm_canvas.service_layer import canvases
-from crm_platform.db import Database
+from crm_canvas.service_layer.canvases import CanvasView, NewCanvas
+from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.idempotency import run_once
 from crm_platform.listing import MAX_OWNER_IDS, owner_filter
 
 
@@ -43,6 +45,10 @@ def _reader(allowed_owner_ids: Sequence[str]) -> Owners:
     return frozenset(allowed_owner_ids) or None
 
 
+def _view(view: CanvasView) -> pb.Canvas:
+    return canvas_to_proto(view.canvas, view.notes, view.resolved)
+
+
 class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     def __init__(self, db: Database, directory: RecordsDirectory):
         self.db = db
@@ -50,7 +56,7 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
 
     def GetCanvas(self, request: pb.GetCanvasRequest, context: grpc.ServicerContext) -> pb.GetCanvasResponse:
         view = canvases.read_canvas(self.db, self.directory, request.id, owners=_reader(request.allowed_owner_ids))
-        return pb.GetCanvasResponse(canvas=view.to_proto())
+        return pb.GetCanvasResponse(canvas=_view(view))
 
     def ListCanvases(self, request: pb.ListCanvasesRequest, context: grpc.ServicerContext) -> pb.ListCanvasesResponse:
         filters = canvases.CanvasFilters(
@@ -66,8 +72,17 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
 
     def CreateCanvas(self, request: pb.CreateCanvasRequest, context: grpc.ServicerContext) -> pb.CreateCanvasResponse:
         notes = [note_from_proto(n, f"canvas.notes[{i}]") for i, n in enumerate(request.canvas.notes)]
-        return canvases.create_canvas(
-            self.db, self.directory, canvas_from_proto(request.canvas), notes, request_id=request.request_id
+        new = canvases.prepare_canvas(self.directory, canvas_from_proto(request.canvas), notes)
+        return self._create(new, "CreateCanvas", request.request_id)
+
+    def _create(self, new: NewCanvas, scope: str, request_id: str) -> pb.CreateCanvasResponse:
+        """Writes a prepared canvas once per `request_id`, answering with it as created."""
+        return run_once(
+            self.db,
+            scope,
+            request_id,
+            pb.CreateCanvasResponse,
+            lambda uow: pb.CreateCanvasResponse(canvas=canvas_to_proto(*canvases.create_canvas(uow, new))),
         )
 
     def UpdateCanvas(self, request: pb.UpdateCanvasRequest, context: grpc.ServicerContext) -> pb.UpdateCanvasResponse:
@@ -90,15 +105,18 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
         return pb.ArchiveCanvasResponse(canvas=canvas_to_proto(after))
 
     def CopyCanvas(self, request: pb.CopyCanvasRequest, context: grpc.ServicerContext) -> pb.CopyCanvasResponse:
-        made = canvases.copy_canvas(
-            self.db, self.directory, request.canvas_id, request.name, request_id=request.request_id
-        )
+        new = canvases.prepare_copy(self.db, request.canvas_id, request.name)
+        made = self._create(new, "CopyCanvas", request.request_id)
         return pb.CopyCanvasResponse(canvas=made.canvas)
 
     def AddNote(self, request: pb.AddNoteRequest, context: grpc.ServicerContext) -> pb.AddNoteResponse:
-        return canvases.add_note(
-            self.db, self.directory, request.canvas_id, note_from_proto(request.note), request_id=request.request_id
-        )
+        note = canvases.prepare_note(self.directory, note_from_proto(request.note))
+
+        def add(uow: UnitOfWork) -> pb.AddNoteResponse:
+            made, version = canvases.add_note(uow, request.canvas_id, note)
+            return pb.AddNoteResponse(note=note_to_proto(made), canvas_version=version)
+
+        return run_once(self.db, "AddNote", request.request_id, pb.AddNoteResponse, add)
 
     def UpdateNote(self, request: pb.UpdateNoteRequest, context: grpc.ServicerContext) -> pb.UpdateNoteResponse:
         paths = list(request.update_mask.paths)
@@ -128,7 +146,7 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             request.revision_number,
             owners=_reader(request.allowed_owner_ids),
         )
-        return pb.GetRevisionResponse(revision=revision_to_proto(revision), canvas=view.to_proto())
+        return pb.GetRevisionResponse(revision=revision_to_proto(revision), canvas=_view(view))
 
     def RestoreRevision(
         self, request: pb.RestoreRevisionRequest, context: grpc.ServicerContext
@@ -138,7 +156,7 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             self.db, request.canvas_id, request.revision_number, expected_version=request.expected_version
         )
         view = canvases.read_canvas(self.db, self.directory, request.canvas_id, owners=owners)
-        return pb.RestoreRevisionResponse(canvas=view.to_proto())
+        return pb.RestoreRevisionResponse(canvas=_view(view))
 
     def ExportCanvasPdf(
         self, request: pb.ExportCanvasPdfRequest, context: grpc.ServicerContext
@@ -150,7 +168,7 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
             request.revision_number,
             owners=_reader(request.allowed_owner_ids),
         )
-        canvas = view.to_proto()
+        canvas = _view(view)
         subtitle = f"revisión / revision {revision.number} · {revision.created_at:%Y-%m-%d %H:%M} UTC"
         return pb.ExportCanvasPdfResponse(
             pdf=render_canvas_pdf(canvas, subtitle), filename=_filename(canvas.name, revision.number, "pdf")
@@ -168,4 +186,6 @@ class CanvasServicer(canvas_pb2_grpc.CanvasServiceServicer):
     def ImportCanvasJson(
         self, request: pb.ImportCanvasJsonRequest, context: grpc.ServicerContext
     ) -> pb.ImportCanvasJsonResponse:
-        return canvases.import_json(self.db, self.directory, request.json, request.name, request_id=request.request_id)
+        new = canvases.prepare_import(self.directory, request.json, request.name)
+        made = self._create(new, "ImportCanvasJson", request.request_id)
+        return pb.ImportCanvasJsonResponse(canvas=made.canvas, warnings=list(new.warnings))

@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from crm.canvas.v1 import canvas_pb2 as pb
-from crm.canvas.v1 import events_pb2
 from crm_canvas.adapters import repository
-from crm_canvas.adapters.records import Key, Owners, RecordsDirectory
+from crm_canvas.adapters.records import Owners, RecordsDirectory, ResolvedLinks
+from crm_canvas.contract import convert
 from crm_canvas.domain import canvas as rules
 from crm_canvas.domain.canvas import (
     BLOCK_TITLES,
@@ -26,12 +25,10 @@ from crm_canvas.domain.canvas import (
     Note,
     Revision,
 )
-from crm_canvas.entrypoints.convert import canvas_to_proto, note_to_proto
 from crm_platform import pagination
 from crm_platform.context import current_actor
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.update_mask import UpdatableFields
@@ -62,10 +59,18 @@ class CanvasView:
 
     canvas: Canvas
     notes: list[Note]
-    resolved: dict[Key, pb.NoteLink]
+    resolved: ResolvedLinks
 
-    def to_proto(self) -> pb.Canvas:
-        return canvas_to_proto(self.canvas, self.notes, self.resolved)
+
+@dataclass(frozen=True)
+class NewCanvas:
+    """A canvas checked and ready to be written by create_canvas: its fields, its notes, the
+    summary of its first revision, and any warnings to hand back with it."""
+
+    canvas: Canvas
+    notes: list[Note]
+    summary: str = "canvas created"
+    warnings: tuple[str, ...] = ()
 
 
 def _now() -> datetime:
@@ -124,18 +129,11 @@ def _title(block: Block) -> str:
 # --- Canvases -----------------------------------------------------------------------------------
 
 
-def create_canvas(
-    db: Database,
-    directory: RecordsDirectory,
-    draft: Canvas,
-    notes: Sequence[Note],
-    *,
-    request_id: str = "",
-    scope: str = "CreateCanvas",
-    summary: str = "canvas created",
-) -> pb.CreateCanvasResponse:
-    """A new canvas (draft unless ACTIVE is asked) owned by the caller unless another owner is
-    named, with the notes given; stages canvas_created."""
+def prepare_canvas(
+    directory: RecordsDirectory, draft: Canvas, notes: Sequence[Note], *, summary: str = "canvas created"
+) -> NewCanvas:
+    """Checks a new canvas (draft unless ACTIVE is asked) and its notes, their links against the
+    peer services, before any unit of work opens."""
     canvas = rules.validated_canvas(draft)
     if canvas.status is CanvasStatus.ARCHIVED:
         raise InvalidArgument.field("canvas.status", "a new canvas is a draft or active")
@@ -143,33 +141,33 @@ def create_canvas(
         raise InvalidArgument.field("canvas.notes", f"at most {rules.MAX_NOTES} notes")
     checked = [rules.validated_note(n, f"canvas.notes[{i}]") for i, n in enumerate(notes)]
     check_links(directory, checked, "canvas.notes")
+    return NewCanvas(canvas, checked, summary)
 
-    def create(uow: UnitOfWork) -> pb.CreateCanvasResponse:
-        now = _now()
-        actor = current_actor()
-        made = replace(
-            canvas, id=new_id(), owner_id=canvas.owner_id or actor, created_at=now, updated_at=now, version=1
+
+def create_canvas(uow: UnitOfWork, new: NewCanvas) -> tuple[Canvas, list[Note]]:
+    """Writes a prepared canvas, owned by the caller unless another owner is named, with its
+    notes and first revision; stages canvas_created."""
+    now = _now()
+    actor = current_actor()
+    canvas = new.canvas
+    made = replace(canvas, id=new_id(), owner_id=canvas.owner_id or actor, created_at=now, updated_at=now, version=1)
+    repository.add_canvas(uow.session, made)
+    stored = [
+        replace(
+            n,
+            id=new_id(),
+            canvas_id=made.id,
+            author_id=n.author_id or actor,
+            created_at=now,
+            updated_at=now,
+            version=1,
         )
-        repository.add_canvas(uow.session, made)
-        stored = [
-            replace(
-                n,
-                id=new_id(),
-                canvas_id=made.id,
-                author_id=n.author_id or actor,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            for n in checked
-        ]
-        repository.add_notes(uow.session, stored)
-        repository.add_revision(uow.session, Revision(made.id, 1, actor, summary, now), rules.snapshot(made, stored))
-        message = canvas_to_proto(made, stored)
-        uow.add_event(events_pb2.CanvasCreated(canvas=canvas_to_proto(made)))
-        return pb.CreateCanvasResponse(canvas=message)
-
-    return run_once(db, scope, request_id, pb.CreateCanvasResponse, create)
+        for n in new.notes
+    ]
+    repository.add_notes(uow.session, stored)
+    repository.add_revision(uow.session, Revision(made.id, 1, actor, new.summary, now), rules.snapshot(made, stored))
+    uow.add_event(convert.canvas_created(made))
+    return made, stored
 
 
 def read_canvas(db: Database, directory: RecordsDirectory | None, canvas_id: str, *, owners: Owners) -> CanvasView:
@@ -216,7 +214,7 @@ def update_canvas(db: Database, draft: Canvas, mask: Sequence[str], *, expected_
         if not changed:
             return current
         after = _record(uow, current, after, "changed " + ", ".join(changed))
-        uow.add_event(events_pb2.CanvasUpdated(canvas=canvas_to_proto(after), changed_fields=changed))
+        uow.add_event(convert.canvas_updated(after, changed))
         uow.commit()
         return after
 
@@ -228,7 +226,7 @@ def archive_canvas(db: Database, canvas_id: str, *, expected_version: int = 0) -
         if current.status is CanvasStatus.ARCHIVED:
             return current
         after = _record(uow, current, replace(current, status=CanvasStatus.ARCHIVED), "archived")
-        uow.add_event(events_pb2.CanvasArchived(canvas=canvas_to_proto(after)))
+        uow.add_event(convert.canvas_archived(after))
         uow.commit()
         return after
 
@@ -237,14 +235,13 @@ def delete_canvas(db: Database, canvas_id: str) -> None:
     with db.uow() as uow:
         current = _stored(uow, canvas_id)
         repository.delete_canvas(uow.session, current.id)
-        uow.add_event(events_pb2.CanvasDeleted(canvas=canvas_to_proto(current)))
+        uow.add_event(convert.canvas_deleted(current))
         uow.commit()
 
 
-def copy_canvas(
-    db: Database, directory: RecordsDirectory, canvas_id: str, name: str, *, request_id: str = ""
-) -> pb.CreateCanvasResponse:
-    """A new draft canvas owned by the caller with copies of every note (links included)."""
+def prepare_copy(db: Database, canvas_id: str, name: str) -> NewCanvas:
+    """A new draft canvas owned by the caller with copies of every note (links included), ready
+    for create_canvas."""
     source = read_canvas(db, None, canvas_id, owners=None)
     draft = replace(
         source.canvas,
@@ -254,13 +251,10 @@ def copy_canvas(
         status=CanvasStatus.DRAFT,
     )
     notes = [replace(n, id="", canvas_id="") for n in source.notes]
-    return create_canvas(
-        db,
+    return prepare_canvas(
         _NoCheck(),
         draft,
         notes,
-        request_id=request_id,
-        scope="CopyCanvas",
         summary=f"copied from canvas {canvas_id} at revision {source.canvas.version}",
     )
 
@@ -271,33 +265,33 @@ class _NoCheck:
     def missing(self, links: Any) -> list[Link]:
         return []
 
-    def resolve(self, links: Any, owners: Owners) -> dict[Key, pb.NoteLink]:
+    def resolve(self, links: Any, owners: Owners) -> ResolvedLinks:
         return {}
 
 
 # --- Notes --------------------------------------------------------------------------------------
 
 
-def add_note(
-    db: Database, directory: RecordsDirectory, canvas_id: str, draft: Note, *, request_id: str = ""
-) -> pb.AddNoteResponse:
+def prepare_note(directory: RecordsDirectory, draft: Note) -> Note:
+    """Checks a new note and its links against the peer services, before any unit of work opens."""
     note = rules.validated_note(draft)
     check_links(directory, [note])
+    return note
 
-    def add(uow: UnitOfWork) -> pb.AddNoteResponse:
-        canvas = _stored(uow, canvas_id)
-        rules.ensure_editable(canvas)
-        now = _now()
-        made = replace(
-            note, id=new_id(), canvas_id=canvas.id, author_id=current_actor(), created_at=now, updated_at=now, version=1
-        )
-        repository.add_notes(uow.session, [made])
-        after = _record(uow, canvas, canvas, f"note added to {_title(made.block)}")
-        message = note_to_proto(made)
-        uow.add_event(events_pb2.NoteAdded(note=message, canvas_version=after.version))
-        return pb.AddNoteResponse(note=message, canvas_version=after.version)
 
-    return run_once(db, "AddNote", request_id, pb.AddNoteResponse, add)
+def add_note(uow: UnitOfWork, canvas_id: str, note: Note) -> tuple[Note, int]:
+    """Adds a prepared note to an editable canvas; the note and the canvas's new version.
+    Stages note_added."""
+    canvas = _stored(uow, canvas_id)
+    rules.ensure_editable(canvas)
+    now = _now()
+    made = replace(
+        note, id=new_id(), canvas_id=canvas.id, author_id=current_actor(), created_at=now, updated_at=now, version=1
+    )
+    repository.add_notes(uow.session, [made])
+    after = _record(uow, canvas, canvas, f"note added to {_title(made.block)}")
+    uow.add_event(convert.note_added(made, after.version))
+    return made, after.version
 
 
 def _stored_note(uow: UnitOfWork, note_id: str) -> Note:
@@ -332,11 +326,7 @@ def update_note(
             raise rules.NoteConflict(current, current.version)
         summary = f"note changed in {_title(after.block)} ({', '.join(changed)})"
         canvas_after = _record(uow, canvas, canvas, summary)
-        uow.add_event(
-            events_pb2.NoteChanged(
-                note=note_to_proto(after), changed_fields=changed, canvas_version=canvas_after.version
-            )
-        )
+        uow.add_event(convert.note_changed(after, changed, canvas_after.version))
         uow.commit()
         return after, canvas_after.version
 
@@ -349,7 +339,7 @@ def delete_note(db: Database, note_id: str, *, expected_version: int = 0) -> int
         rules.ensure_editable(canvas)
         repository.delete_notes(uow.session, [current.id])
         after = _record(uow, canvas, canvas, f"note removed from {_title(current.block)}")
-        uow.add_event(events_pb2.NoteRemoved(note=note_to_proto(current), canvas_version=after.version))
+        uow.add_event(convert.note_removed(current, after.version))
         uow.commit()
         return after.version
 
@@ -432,13 +422,10 @@ def restore_revision(db: Database, canvas_id: str, number: int, *, expected_vers
         if plan.added or plan.changed or plan.removed:
             changed.append("notes")
         after = _record(uow, canvas, target, f"restored revision {number}")
-        events: list[Any] = [events_pb2.CanvasUpdated(canvas=canvas_to_proto(after), changed_fields=changed)]
-        events += [events_pb2.NoteAdded(note=note_to_proto(n), canvas_version=after.version) for n in plan.added]
-        events += [
-            events_pb2.NoteChanged(note=note_to_proto(n), changed_fields=["*"], canvas_version=after.version)
-            for n in plan.changed
-        ]
-        events += [events_pb2.NoteRemoved(note=note_to_proto(n), canvas_version=after.version) for n in plan.removed]
+        events: list[Any] = [convert.canvas_updated(after, changed)]
+        events += [convert.note_added(n, after.version) for n in plan.added]
+        events += [convert.note_changed(n, ["*"], after.version) for n in plan.changed]
+        events += [convert.note_removed(n, after.version) for n in plan.removed]
         uow.add_events(events)
         uow.commit()
         return after
@@ -510,22 +497,18 @@ def parse_export(text: str) -> tuple[Canvas, list[Note]]:
     return canvas, notes
 
 
-def import_json(
-    db: Database, directory: RecordsDirectory, text: str, name: str, *, request_id: str = ""
-) -> pb.ImportCanvasJsonResponse:
-    """A new draft canvas owned by the caller from an exported document; links whose target does
-    not exist here are dropped and reported as warnings."""
+def prepare_import(directory: RecordsDirectory, text: str, name: str) -> NewCanvas:
+    """A new draft canvas owned by the caller from an exported document, ready for
+    create_canvas; links whose target does not exist here are dropped and reported as warnings."""
     canvas, notes = parse_export(text)
     if name.strip():
         canvas = replace(canvas, name=name)
     notes = [rules.validated_note(n, f"json.notes[{i}]") for i, n in enumerate(notes)]
     missing = set(directory.missing([k for n in notes for k in n.links]))
-    warnings = [
+    warnings = tuple(
         f"{m.kind.value} '{m.target_id}' does not exist here: its link was left out"
         for m in sorted(missing, key=lambda m: (m.kind.value, m.target_id))
-    ]
-    notes = [replace(n, links=tuple(k for k in n.links if k not in missing)) for n in notes]
-    made = create_canvas(
-        db, _NoCheck(), canvas, notes, request_id=request_id, scope="ImportCanvasJson", summary="imported from JSON"
     )
-    return pb.ImportCanvasJsonResponse(canvas=made.canvas, warnings=warnings)
+    notes = [replace(n, links=tuple(k for k in n.links if k not in missing)) for n in notes]
+    new = prepare_canvas(_NoCheck(), canvas, notes, summary="imported from JSON")
+    return replace(new, warnings=warnings)

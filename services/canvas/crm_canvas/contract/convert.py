@@ -1,9 +1,10 @@
-"""Canvas messages ↔ domain objects."""
+"""Canvas messages ↔ domain objects: requests, responses and the integration events."""
 
 from __future__ import annotations
 
 from crm.canvas.v1 import canvas_pb2 as pb
-from crm_canvas.adapters.records import Key
+from crm.canvas.v1 import events_pb2
+from crm_canvas.adapters.records import ResolvedLinks
 from crm_canvas.domain.canvas import Block, Canvas, CanvasStatus, Link, LinkKind, Note, Revision
 from crm_platform.errors import InvalidArgument
 from crm_platform.protoconv import EnumMap, timestamp
@@ -77,7 +78,7 @@ def canvas_from_proto(msg: pb.Canvas) -> Canvas:
     )
 
 
-def note_to_proto(note: Note, resolved: dict[Key, pb.NoteLink] | None = None) -> pb.Note:
+def note_to_proto(note: Note, resolved: ResolvedLinks | None = None) -> pb.Note:
     links = []
     for link in note.links:
         found = (resolved or {}).get((link.kind, link.target_id))
@@ -103,7 +104,7 @@ def note_to_proto(note: Note, resolved: dict[Key, pb.NoteLink] | None = None) ->
 
 
 def canvas_to_proto(
-    canvas: Canvas, notes: list[Note] | tuple[Note, ...] = (), resolved: dict[Key, pb.NoteLink] | None = None
+    canvas: Canvas, notes: list[Note] | tuple[Note, ...] = (), resolved: ResolvedLinks | None = None
 ) -> pb.Canvas:
     return pb.Canvas(
         id=canvas.id,
@@ -126,3 +127,36 @@ def revision_to_proto(r: Revision) -> pb.Revision:
         summary=r.summary,
         create_time=timestamp(r.created_at),
     )
+
+
+# --- Integration events -------------------------------------------------------------------------
+
+
+def canvas_created(canvas: Canvas) -> events_pb2.CanvasCreated:
+    return events_pb2.CanvasCreated(canvas=canvas_to_proto(canvas))
+
+
+def canvas_updated(canvas: Canvas, changed_fields: list[str]) -> events_pb2.CanvasUpdated:
+    return events_pb2.CanvasUpdated(canvas=canvas_to_proto(canvas), changed_fields=changed_fields)
+
+
+def canvas_archived(canvas: Canvas) -> events_pb2.CanvasArchived:
+    return events_pb2.CanvasArchived(canvas=canvas_to_proto(canvas))
+
+
+def canvas_deleted(canvas: Canvas) -> events_pb2.CanvasDeleted:
+    return events_pb2.CanvasDeleted(canvas=canvas_to_proto(canvas))
+
+
+def note_added(note: Note, canvas_version: int) -> events_pb2.NoteAdded:
+    return events_pb2.NoteAdded(note=note_to_proto(note), canvas_version=canvas_version)
+
+
+def note_changed(note: Note, changed_fields: list[str], canvas_version: int) -> events_pb2.NoteChanged:
+    return events_pb2.NoteChanged(
+        note=note_to_proto(note), changed_fields=changed_fields, canvas_version=canvas_version
+    )
+
+
+def note_removed(note: Note, canvas_version: int) -> events_pb2.NoteRemoved:
+    return events_pb2.NoteRemoved(note=note_to_proto(note), canvas_version=canvas_version)
