@@ -205,3 +205,44 @@ def test_without_javascript_a_refused_target_comes_back_with_its_error_beside_th
     saved = site.call("marta", "GET", "/api/v1/budgets", user_id=site.ids["beto"], period_start_from=month)["items"]
     assert [(Decimal(b["target"]["amount"]), b["target"]["currency_code"]) for b in saved] == [(Decimal("700"), "PEN")]
     context.close()
+
+
+def test_an_admin_reads_each_teams_attainment_from_the_one_breakdown_call(web_site: Any) -> None:
+    """The company's dashboard and the budgets grid by teams show each team's attainment as the
+    team's own indicators give it (both pages ask the API once for every team)."""
+    site, month = web_site, _this_month()
+    team = site.ids["team"]
+    name = site.call("admin", "GET", f"/api/v1/teams/{team}")["name"]
+    budget = {"team_id": team, "period_kind": "month", "period_start": month}
+    site.call("admin", "POST", "/api/v1/budgets", budget | {"target": {"amount": "1000", "currency_code": "MXN"}})
+    deal = site.call(
+        "ana",
+        "POST",
+        "/api/v1/deals",
+        {
+            "title": f"Negocio por equipos {uuid.uuid4().hex[:6]}",
+            "client_id": site.ids["client"],
+            "amount": {"amount": "250", "currency_code": "MXN"},
+        },
+    )
+    site.call("ana", "POST", f"/api/v1/deals/{deal['id']}:win", {})
+
+    def team_mxn() -> dict[str, Any]:
+        figures = site.call("admin", "GET", "/api/v1/indicators", scope="team", id=team, period="month", start=month)
+        mxn = [a for a in figures["budget_attainments"] if a["target"]["currency_code"] == "MXN"]
+        return mxn[0] if mxn and mxn[0]["achieved"]["amount"] != "0.00" else {}
+
+    expected = _wait_for(team_mxn)
+    assert expected["attainment"] == "0.2500"
+
+    page = site.page("admin")
+    page.goto(f"/indicators/?who=company&period=month&start={month}")
+    tables = page.locator("#attainment .table-wrap", has=page.locator("caption", has_text="MXN"))
+    row = tables.locator(f'tr[data-person="{name}"]')
+    assert row.locator(".ind-figure").get_attribute("data-attainment") == expected["attainment"]
+    assert row.locator(".ind-figure").inner_text() == percent(expected["attainment"], "es-CO")
+
+    page.goto("/budgets/?rows=teams&currency=MXN")
+    cell = page.locator(f'tr[data-row="{name}"] td[data-period="{month}"] .bud-attainment')
+    assert cell.get_attribute("data-attainment") == expected["attainment"]
+    page.context.close()

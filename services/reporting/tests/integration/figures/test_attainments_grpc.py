@@ -35,7 +35,7 @@ def by_key(response: pb.GetAttainmentsResponse) -> dict[tuple[int, str, date], F
     out = {}
     for item in response.attainments:
         start = date(item.period_start.year, item.period_start.month, item.period_start.day)
-        out[(item.scope, item.scope_id, start)] = attainments(item)  # type: ignore[arg-type]
+        out[(item.scope, item.scope_id, start)] = attainments(item)
     return out
 
 
