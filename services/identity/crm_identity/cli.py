@@ -11,6 +11,7 @@ from typing import NoReturn
 
 from crm_identity.domain.users import Role, User
 from crm_identity.service_layer import users
+from crm_identity.service_layer.common import once_more_after_integrity_error
 from crm_identity.service_layer.deps import Deps
 from crm_identity.settings import identity_settings
 from crm_platform.config import ConfigError, service_config
@@ -83,7 +84,15 @@ def create_user(argv: list[str]) -> int:
         return 2
     try:
         run_migrations(db, "crm_identity:migrations")
-        created = users.create_user(deps, draft, password=args.password or generated).user
+        new = users.prepare_user(deps, draft, password=args.password or generated)
+
+        def create() -> User:
+            with db.uow() as uow:
+                made = users.create_user(uow, new)
+                uow.commit()
+                return made
+
+        created = once_more_after_integrity_error(create)
     except CrmError as exc:
         print(f"{PROG}: {_problem(exc)}", file=sys.stderr)
         return 2

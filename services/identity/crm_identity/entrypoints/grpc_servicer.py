@@ -1,4 +1,5 @@
-"""The IdentityService gRPC servicer: translates messages and calls the use cases."""
+"""The IdentityService gRPC servicer: turns requests into domain values (through contract),
+calls the use cases, and builds the responses. Idempotent creates run here through run_once."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm.identity.v1 import identity_pb2, identity_pb2_grpc
-from crm_identity.entrypoints import convert
+from crm_identity.contract import convert
 from crm_identity.service_layer import api_tokens, passwords, sessions, teams, users
+from crm_identity.service_layer.common import once_more_after_integrity_error
 from crm_identity.service_layer.deps import Deps
 from crm_identity.service_layer.sessions import SignIn
+from crm_platform.db import UnitOfWork
+from crm_platform.idempotency import run_once
 
 
 class SignInFields(TypedDict):
@@ -65,8 +69,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateUser(
         self, request: identity_pb2.CreateUserRequest, context: grpc.ServicerContext
     ) -> identity_pb2.CreateUserResponse:
-        return users.create_user(
-            self.deps, convert.user_from_proto(request.user), password=request.password, request_id=request.request_id
+        new = users.prepare_user(self.deps, convert.user_from_proto(request.user), password=request.password)
+
+        def change(uow: UnitOfWork) -> identity_pb2.CreateUserResponse:
+            return identity_pb2.CreateUserResponse(user=convert.user_to_proto(users.create_user(uow, new)))
+
+        return once_more_after_integrity_error(
+            lambda: run_once(
+                self.deps.db, users.CREATE_SCOPE, request.request_id, identity_pb2.CreateUserResponse, change
+            )
         )
 
     def UpdateUser(
@@ -160,7 +171,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateTeam(
         self, request: identity_pb2.CreateTeamRequest, context: grpc.ServicerContext
     ) -> identity_pb2.CreateTeamResponse:
-        return teams.create_team(self.deps, convert.team_from_proto(request.team), request_id=request.request_id)
+        team = teams.prepare_team(convert.team_from_proto(request.team))
+
+        def change(uow: UnitOfWork) -> identity_pb2.CreateTeamResponse:
+            return identity_pb2.CreateTeamResponse(team=convert.team_to_proto(teams.create_team(uow, team)))
+
+        return once_more_after_integrity_error(
+            lambda: run_once(
+                self.deps.db, teams.CREATE_SCOPE, request.request_id, identity_pb2.CreateTeamResponse, change
+            )
+        )
 
     def UpdateTeam(
         self, request: identity_pb2.UpdateTeamRequest, context: grpc.ServicerContext
@@ -184,13 +204,25 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateApiToken(
         self, request: identity_pb2.CreateApiTokenRequest, context: grpc.ServicerContext
     ) -> identity_pb2.CreateApiTokenResponse:
-        return api_tokens.create_api_token(
-            self.deps,
-            request.user_id,
-            request.name,
-            expire_at=convert.datetime_or_none(request, "expire_time"),
-            request_id=request.request_id,
+        draft = api_tokens.prepare_api_token(
+            request.user_id, request.name, expire_at=convert.datetime_or_none(request, "expire_time")
         )
+        # The stored answer has no plaintext (it is never stored); only the call that made the
+        # token answers it, so a repeated request_id answers the same token without it.
+        plaintexts: dict[str, str] = {}
+
+        def change(uow: UnitOfWork) -> identity_pb2.CreateApiTokenResponse:
+            made = api_tokens.create_api_token(uow, draft)
+            plaintexts[made.token.id] = made.plaintext
+            return identity_pb2.CreateApiTokenResponse(api_token=convert.api_token_to_proto(made.token))
+
+        answer = once_more_after_integrity_error(
+            lambda: run_once(self.deps.db, draft.scope, request.request_id, identity_pb2.CreateApiTokenResponse, change)
+        )
+        plaintext = plaintexts.get(answer.api_token.id, "")
+        if not plaintext:
+            return answer
+        return identity_pb2.CreateApiTokenResponse(api_token=answer.api_token, plaintext_token=plaintext)
 
     def ListApiTokens(
         self, request: identity_pb2.ListApiTokensRequest, context: grpc.ServicerContext

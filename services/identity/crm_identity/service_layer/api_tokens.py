@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from crm.identity.v1 import events_pb2, identity_pb2
 from crm_identity.adapters import repository
+from crm_identity.contract import convert
 from crm_identity.domain.api_tokens import (
     LAST_USE_RESOLUTION_SECONDS,
     TOKEN_PREFIX,
@@ -17,10 +17,10 @@ from crm_identity.domain.api_tokens import (
 )
 from crm_identity.domain.sessions import token_digest
 from crm_identity.domain.users import User
-from crm_identity.entrypoints import convert
-from crm_identity.service_layer.common import once_more_after_integrity_error, user_not_found, utcnow
+from crm_identity.service_layer.common import user_not_found, utcnow
 from crm_identity.service_layer.deps import Deps
-from crm_platform import idempotency, pagination
+from crm_platform import pagination
+from crm_platform.db import UnitOfWork
 from crm_platform.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from crm_platform.ids import is_valid_id, new_id
 
@@ -39,39 +39,49 @@ def _invalid_token() -> Unauthenticated:
     return Unauthenticated("the API token is unknown, expired or revoked", reason="invalid_token")
 
 
-def create_api_token(
-    deps: Deps, user_id: str, name: str, *, expire_at: datetime | None = None, request_id: str = ""
-) -> identity_pb2.CreateApiTokenResponse:
-    """A new token for an active user (ApiTokenCreated). A repeated request_id answers the same
-    token without its plaintext, which was never stored."""
+@dataclass(frozen=True)
+class TokenDraft:
+    """A checked request for a new token, and the idempotency scope its request id lives in."""
+
+    user_id: str
+    name: str
+    expire_at: datetime | None
+    scope: str
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    """A token just made, with its plaintext (answered once, never stored)."""
+
+    token: ApiToken
+    plaintext: str
+
+
+def prepare_api_token(user_id: str, name: str, expire_at: datetime | None = None) -> TokenDraft:
+    """Checks the request before any transaction."""
     name = validated_name(name)
     if expire_at is not None and expire_at <= utcnow():
         raise InvalidArgument.field("expire_time", "must be in the future")
     if not is_valid_id(user_id):
         raise user_not_found(user_id)
     # Request ids are per user, so that one user's retry never answers another user's token.
-    scope = f"CreateApiToken:{user_id}"
+    return TokenDraft(user_id, name, expire_at, scope=f"CreateApiToken:{user_id}")
 
-    def body() -> identity_pb2.CreateApiTokenResponse:
-        with deps.db.uow() as uow:
-            earlier = idempotency.remembered(uow.session, scope, request_id, identity_pb2.CreateApiTokenResponse)
-            if earlier is not None:
-                return earlier
-            user = repository.get_user(uow.session, user_id)
-            if user is None:
-                raise user_not_found(user_id)
-            if not user.active:
-                raise FailedPrecondition(f"user '{user_id}' is deactivated", reason="user_inactive")
-            secret = new_secret()
-            token = ApiToken(new_id(), user_id, name, secret.prefix, utcnow(), expire_at)
-            repository.add_api_token(uow.session, token, secret.digest)
-            message = convert.api_token_to_proto(token)
-            uow.add_event(events_pb2.ApiTokenCreated(api_token=message))
-            idempotency.remember(uow.session, scope, request_id, identity_pb2.CreateApiTokenResponse(api_token=message))
-            uow.commit()
-            return identity_pb2.CreateApiTokenResponse(api_token=message, plaintext_token=secret.plaintext)
 
-    return once_more_after_integrity_error(body)
+def create_api_token(uow: UnitOfWork, draft: TokenDraft) -> NewApiToken:
+    """A new token for an active user (ApiTokenCreated), in the caller's unit of work; the caller
+    commits (the servicer through run_once, scope draft.scope, storing the answer without the
+    plaintext, so that a repeated request_id answers the same token without it)."""
+    user = repository.get_user(uow.session, draft.user_id)
+    if user is None:
+        raise user_not_found(draft.user_id)
+    if not user.active:
+        raise FailedPrecondition(f"user '{draft.user_id}' is deactivated", reason="user_inactive")
+    secret = new_secret()
+    token = ApiToken(new_id(), draft.user_id, draft.name, secret.prefix, utcnow(), draft.expire_at)
+    repository.add_api_token(uow.session, token, secret.digest)
+    uow.add_event(convert.api_token_created(token))
+    return NewApiToken(token, secret.plaintext)
 
 
 def list_api_tokens(
@@ -104,7 +114,7 @@ def revoke_api_token(deps: Deps, token_id: str, user_id: str = "") -> ApiToken:
         now = utcnow()
         revoked = replace(token, revoked_at=now)
         repository.revoke_api_token(uow.session, token_id, now)
-        uow.add_event(events_pb2.ApiTokenRevoked(api_token=convert.api_token_to_proto(revoked)))
+        uow.add_event(convert.api_token_revoked(revoked))
         uow.commit()
         return revoked
 

@@ -9,11 +9,10 @@ import secrets
 import sys
 from dataclasses import dataclass
 
-from crm.identity.v1 import events_pb2
 from crm_identity.adapters import repository
+from crm_identity.contract import convert
 from crm_identity.domain.passwords import check_password
 from crm_identity.domain.users import Role, User, email_key, normalise_email
-from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import utcnow
 from crm_identity.service_layer.deps import Deps
 from crm_identity.settings import FirstAdminSettings
@@ -81,7 +80,7 @@ def ensure_first_admin(deps: Deps, admin: FirstAdminSettings) -> FirstAdmin | No
             updated_at=now,
         )
         repository.add_user(uow.session, user, password_hash)
-        uow.add_event(events_pb2.UserCreated(user=convert.user_to_proto(user)))
+        uow.add_event(convert.user_created(user))
         uow.commit()
     if generated:
         message = f"first admin created: {email}; one-time password: {generated} (change it at first sign-in)"

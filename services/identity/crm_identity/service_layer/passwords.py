@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from crm.identity.v1 import events_pb2
 from crm_identity.adapters import repository
+from crm_identity.contract import convert
 from crm_identity.domain.passwords import check_password
 from crm_identity.domain.sessions import REASON_PASSWORD_CHANGED
-from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import user_not_found, utcnow
 from crm_identity.service_layer.deps import Deps
 from crm_identity.service_layer.sessions import count_password_attempt, revoke_all_sessions
@@ -64,8 +63,6 @@ def change_password(deps: Deps, user_id: str, new_password: str, current_passwor
                 current, password_change_required=must_change, updated_at=now, version=current.version + 1
             )
             repository.save_user(uow.session, updated, current.version)
-            uow.add_event(
-                events_pb2.UserUpdated(user=convert.user_to_proto(updated), changed_fields=["password_change_required"])
-            )
+            uow.add_event(convert.user_updated(updated, ["password_change_required"]))
         revoke_all_sessions(uow, user_id, now, REASON_PASSWORD_CHANGED)
         uow.commit()

@@ -12,9 +12,9 @@ from typing import Literal
 
 from sqlalchemy.orm import Session as DbSession
 
-from crm.identity.v1 import events_pb2
 from crm_identity.adapters import repository
 from crm_identity.adapters.token_signing import AccessToken, SigningKey, generate_signing_key, sign_access_token
+from crm_identity.contract import convert
 from crm_identity.domain.sessions import (
     ENDED_SESSION_RETENTION,
     REASON_LOGOUT,
@@ -26,7 +26,6 @@ from crm_identity.domain.sessions import (
     token_digest,
 )
 from crm_identity.domain.users import User, email_key
-from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import utcnow
 from crm_identity.service_layer.deps import Deps
 from crm_platform.db import UnitOfWork
@@ -72,9 +71,7 @@ def revoke_all_sessions(uow: UnitOfWork, user_id: str, now: datetime, reason: st
     """Ends every open session of the user and stages UserSessionsRevoked (always, even when none
     was open: the gateway refuses any token of a session that began before revoke_time)."""
     repository.revoke_user_sessions(uow.session, user_id, now, reason)
-    revoked = events_pb2.UserSessionsRevoked(user_id=user_id, reason=reason)
-    revoked.revoke_time.FromDatetime(now)
-    uow.add_event(revoked)
+    uow.add_event(convert.user_sessions_revoked(user_id, reason, now))
 
 
 # --- signing keys -----------------------------------------------------------------------------
@@ -215,7 +212,7 @@ def refresh_session(deps: Deps, refresh_token: str) -> SignIn:
             if session.revoked_at is None:
                 revoked = replace(session, revoked_at=now, revoke_reason=REASON_REFRESH_TOKEN_REUSED)
                 repository.save_session(uow.session, revoked)
-                uow.add_event(events_pb2.SessionRevoked(session=convert.session_to_proto(revoked)))
+                uow.add_event(convert.session_revoked(revoked))
                 uow.commit()
                 log.warning("a used refresh token was presented again: session %s revoked", session.id)
             raise _invalid_refresh_token(session.id)
@@ -265,6 +262,6 @@ def revoke_session(deps: Deps, session_id: str, reason: str = "") -> Session:
             return session
         revoked = replace(session, revoked_at=utcnow(), revoke_reason=reason)
         repository.save_session(uow.session, revoked)
-        uow.add_event(events_pb2.SessionRevoked(session=convert.session_to_proto(revoked)))
+        uow.add_event(convert.session_revoked(revoked))
         uow.commit()
         return revoked

@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session as DbSession
 
-from crm.identity.v1 import events_pb2, identity_pb2
 from crm_identity.adapters import repository
+from crm_identity.contract import convert
 from crm_identity.domain.teams import Team, update_paths, validated
-from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import check_version, once_more_after_integrity_error, utcnow
 from crm_identity.service_layer.deps import Deps
-from crm_platform import idempotency, pagination
+from crm_platform import pagination
+from crm_platform.db import UnitOfWork
 from crm_platform.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from crm_platform.ids import is_valid_id, new_id
 
@@ -47,27 +47,21 @@ def _check_name_free(session: DbSession, team: Team) -> None:
         )
 
 
-def create_team(deps: Deps, draft: Team, *, request_id: str = "") -> identity_pb2.CreateTeamResponse:
-    team = validated(draft)
+def prepare_team(draft: Team) -> Team:
+    """The draft validated, before any transaction."""
+    return validated(draft)
 
-    def body() -> identity_pb2.CreateTeamResponse:
-        with deps.db.uow() as uow:
-            earlier = idempotency.remembered(uow.session, CREATE_SCOPE, request_id, identity_pb2.CreateTeamResponse)
-            if earlier is not None:
-                return earlier
-            now = utcnow()
-            created = replace(team, id=new_id(), created_at=now, updated_at=now, version=1)
-            _check_manager(uow.session, created.manager_id)
-            _check_name_free(uow.session, created)
-            repository.add_team(uow.session, created)
-            message = convert.team_to_proto(created)
-            uow.add_event(events_pb2.TeamCreated(team=message))
-            response = identity_pb2.CreateTeamResponse(team=message)
-            idempotency.remember(uow.session, CREATE_SCOPE, request_id, response)
-            uow.commit()
-            return response
 
-    return once_more_after_integrity_error(body)
+def create_team(uow: UnitOfWork, team: Team) -> Team:
+    """Stores a new team (validated by prepare_team) in the caller's unit of work and stages
+    TeamCreated; the caller commits (the servicer through run_once, scope CREATE_SCOPE)."""
+    now = utcnow()
+    created = replace(team, id=new_id(), created_at=now, updated_at=now, version=1)
+    _check_manager(uow.session, created.manager_id)
+    _check_name_free(uow.session, created)
+    repository.add_team(uow.session, created)
+    uow.add_event(convert.team_created(created))
+    return created
 
 
 def get_team(deps: Deps, team_id: str) -> Team:
@@ -113,7 +107,7 @@ def update_team(deps: Deps, patch: Team, mask: list[str], expected_version: int 
                 _check_name_free(uow.session, candidate)
             updated = replace(candidate, updated_at=utcnow(), version=current.version + 1)
             repository.save_team(uow.session, updated, current.version)
-            uow.add_event(events_pb2.TeamUpdated(team=convert.team_to_proto(updated), changed_fields=changed))
+            uow.add_event(convert.team_updated(updated, changed))
             uow.commit()
             return updated
 
@@ -139,7 +133,7 @@ def delete_team(deps: Deps, team_id: str) -> None:
                     metadata={"member_count": str(members)},
                 )
             repository.delete_team(uow.session, team_id)
-            uow.add_event(events_pb2.TeamDeleted(team=convert.team_to_proto(team)))
+            uow.add_event(convert.team_deleted(team))
             uow.commit()
 
     once_more_after_integrity_error(body)

@@ -9,12 +9,11 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session as DbSession
 
-from crm.identity.v1 import events_pb2, identity_pb2
 from crm_identity.adapters import repository
+from crm_identity.contract import convert
 from crm_identity.domain.passwords import check_password
 from crm_identity.domain.sessions import REASON_DEACTIVATED
 from crm_identity.domain.users import User, changed_fields, check_an_admin_remains, update_paths, validated
-from crm_identity.entrypoints import convert
 from crm_identity.service_layer.common import (
     check_version,
     once_more_after_integrity_error,
@@ -23,7 +22,8 @@ from crm_identity.service_layer.common import (
 )
 from crm_identity.service_layer.deps import Deps
 from crm_identity.service_layer.sessions import revoke_all_sessions
-from crm_platform import idempotency, pagination
+from crm_platform import pagination
+from crm_platform.db import UnitOfWork
 from crm_platform.errors import AlreadyExists, InvalidArgument
 from crm_platform.ids import is_valid_id, new_id
 
@@ -63,45 +63,46 @@ def _lock_other_admins(session: DbSession, user_id: str) -> int:
     return sum(1 for admin_id in repository.lock_active_admins(session) if admin_id != user_id)
 
 
-def create_user(
-    deps: Deps, draft: User, *, password: str = "", request_id: str = ""
-) -> identity_pb2.CreateUserResponse:
-    """Validates and stores a new, active user (with a password when one is given) and stages
-    UserCreated. A repeated request_id returns the first answer."""
+@dataclass(frozen=True)
+class NewUser:
+    """A validated draft and its password hash (None: no password), ready to be stored."""
+
+    user: User
+    password_hash: str | None
+
+
+def prepare_user(deps: Deps, draft: User, password: str = "") -> NewUser:
+    """Validates the draft and the password and hashes the password. Hashing is slow by design:
+    done before the transaction so that it holds no lock meanwhile."""
     user = validated(draft)
     if password:
         check_password(password, user.email)
-    # Hashing is slow by design: done before the transaction so that it holds no lock meanwhile.
     password_hash = deps.passwords.hash(password) if password else None
+    return NewUser(
+        replace(user, password_change_required=bool(password) and draft.password_change_required), password_hash
+    )
 
-    def body() -> identity_pb2.CreateUserResponse:
-        with deps.db.uow() as uow:
-            earlier = idempotency.remembered(uow.session, CREATE_SCOPE, request_id, identity_pb2.CreateUserResponse)
-            if earlier is not None:
-                return earlier
-            now = utcnow()
-            created = replace(
-                user,
-                id=new_id(),
-                active=True,
-                password_change_required=bool(password) and draft.password_change_required,
-                last_login_at=None,
-                deactivated_at=None,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-            _check_team(uow.session, created.team_id)
-            _check_email_free(uow.session, created)
-            repository.add_user(uow.session, created, password_hash)
-            message = convert.user_to_proto(created)
-            uow.add_event(events_pb2.UserCreated(user=message))
-            response = identity_pb2.CreateUserResponse(user=message)
-            idempotency.remember(uow.session, CREATE_SCOPE, request_id, response)
-            uow.commit()
-            return response
 
-    return once_more_after_integrity_error(body)
+def create_user(uow: UnitOfWork, new: NewUser) -> User:
+    """Stores a new, active user (see prepare_user) in the caller's unit of work and stages
+    UserCreated; the caller commits (the servicer through run_once, scope CREATE_SCOPE, so that a
+    repeated request_id returns the first answer)."""
+    now = utcnow()
+    created = replace(
+        new.user,
+        id=new_id(),
+        active=True,
+        last_login_at=None,
+        deactivated_at=None,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    _check_team(uow.session, created.team_id)
+    _check_email_free(uow.session, created)
+    repository.add_user(uow.session, created, new.password_hash)
+    uow.add_event(convert.user_created(created))
+    return created
 
 
 def get_user(deps: Deps, user_id: str) -> User:
@@ -165,7 +166,7 @@ def update_user(deps: Deps, patch: User, mask: list[str], expected_version: int 
             updated = replace(candidate, updated_at=utcnow(), version=current.version + 1)
             if not repository.save_user(uow.session, updated, current.version):
                 raise AssertionError("the user row is locked by this transaction")
-            uow.add_event(events_pb2.UserUpdated(user=convert.user_to_proto(updated), changed_fields=changed))
+            uow.add_event(convert.user_updated(updated, changed))
             uow.commit()
             return updated
 
@@ -190,7 +191,7 @@ def deactivate_user(deps: Deps, user_id: str, expected_version: int = 0) -> User
         updated = replace(current, active=False, deactivated_at=now, updated_at=now, version=current.version + 1)
         check_an_admin_remains(current, updated, other_admins)
         repository.save_user(uow.session, updated, current.version)
-        uow.add_event(events_pb2.UserDeactivated(user=convert.user_to_proto(updated)))
+        uow.add_event(convert.user_deactivated(updated))
         revoke_all_sessions(uow, user_id, now, REASON_DEACTIVATED)
         uow.commit()
         return updated
@@ -210,6 +211,6 @@ def reactivate_user(deps: Deps, user_id: str, expected_version: int = 0) -> User
             return current
         updated = replace(current, active=True, deactivated_at=None, updated_at=utcnow(), version=current.version + 1)
         repository.save_user(uow.session, updated, current.version)
-        uow.add_event(events_pb2.UserUpdated(user=convert.user_to_proto(updated), changed_fields=["active"]))
+        uow.add_event(convert.user_updated(updated, ["active"]))
         uow.commit()
         return updated

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from crm.identity.v1 import identity_pb2
+from crm.identity.v1 import events_pb2, identity_pb2
 from crm_identity.adapters.token_signing import SigningKey
 from crm_identity.domain.api_tokens import ApiToken
 from crm_identity.domain.sessions import Session
@@ -124,3 +124,48 @@ def api_token_to_proto(token: ApiToken) -> identity_pb2.ApiToken:
     _set(msg.revoke_time, token.revoked_at)
     _set(msg.create_time, token.created_at)
     return msg
+
+
+# --- integration events ------------------------------------------------------------------------
+
+
+def user_created(user: User) -> events_pb2.UserCreated:
+    return events_pb2.UserCreated(user=user_to_proto(user))
+
+
+def user_updated(user: User, changed_fields: list[str]) -> events_pb2.UserUpdated:
+    return events_pb2.UserUpdated(user=user_to_proto(user), changed_fields=changed_fields)
+
+
+def user_deactivated(user: User) -> events_pb2.UserDeactivated:
+    return events_pb2.UserDeactivated(user=user_to_proto(user))
+
+
+def user_sessions_revoked(user_id: str, reason: str, revoke_time: datetime) -> events_pb2.UserSessionsRevoked:
+    event = events_pb2.UserSessionsRevoked(user_id=user_id, reason=reason)
+    event.revoke_time.FromDatetime(revoke_time)
+    return event
+
+
+def session_revoked(session: Session) -> events_pb2.SessionRevoked:
+    return events_pb2.SessionRevoked(session=session_to_proto(session))
+
+
+def team_created(team: Team) -> events_pb2.TeamCreated:
+    return events_pb2.TeamCreated(team=team_to_proto(team))
+
+
+def team_updated(team: Team, changed_fields: list[str]) -> events_pb2.TeamUpdated:
+    return events_pb2.TeamUpdated(team=team_to_proto(team), changed_fields=changed_fields)
+
+
+def team_deleted(team: Team) -> events_pb2.TeamDeleted:
+    return events_pb2.TeamDeleted(team=team_to_proto(team))
+
+
+def api_token_created(token: ApiToken) -> events_pb2.ApiTokenCreated:
+    return events_pb2.ApiTokenCreated(api_token=api_token_to_proto(token))
+
+
+def api_token_revoked(token: ApiToken) -> events_pb2.ApiTokenRevoked:
+    return events_pb2.ApiTokenRevoked(api_token=api_token_to_proto(token))
