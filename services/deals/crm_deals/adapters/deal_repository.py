@@ -260,9 +260,7 @@ def _deal(row: Any, items: list[Any], people: list[Any], history: list[Any]) -> 
         lost_at=utc(row.lost_at),
         accepted_quote_id=row.accepted_quote_id,
         source_prospect_id=row.source_prospect_id,
-        stage_history=tuple(
-            StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, utc(h.moved_at)) for h in history
-        ),
+        stage_history=tuple(StageMove(h.from_stage_id, h.to_stage_id, h.moved_by, utc(h.moved_at)) for h in history),
         created_at=utc(row.created_at),
         updated_at=utc(row.updated_at),
         version=row.version,

@@ -97,6 +97,55 @@ class ProductFigures:
     won_amounts: dict[str, Decimal] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DealView:
+    """A deal as it is shown: with the closed (won, lost) stages of its pipeline and the time up
+    to which its time in each stage is counted."""
+
+    deal: Deal
+    closed_stage_ids: frozenset[str]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class QuoteLine:
+    """A line of an accepted quote, as the quotes service sent it (quantity not yet parsed)."""
+
+    product_id: str
+    quantity: str
+
+
+@dataclass(frozen=True)
+class QuoteAcceptance:
+    """What an accepted quote tells this service (amounts as sent, parsed by the reaction)."""
+
+    quote_id: str
+    number: str
+    deal_id: str
+    total_amount: str
+    total_currency_code: str
+    lines: tuple[QuoteLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProspectConversion:
+    """What a prospect's conversion tells this service. `deal_amount` is (amount, currency code)
+    as sent, when the conversion named an amount with a currency."""
+
+    open_deal: bool
+    prospect_id: str
+    first_name: str
+    last_name: str
+    company_name: str
+    owner_id: str
+    source_campaign_id: str
+    deal_title: str
+    deal_amount: tuple[str, str] | None
+    client_id: str
+    contact_id: str
+    actor_user_id: str
+
+
 UPDATABLE = UpdatableFields(
     fields=(
         "title",

@@ -8,7 +8,7 @@ import grpc
 
 from crm.deals.v1 import deals_pb2
 from crm_deals.adapters.contacts_directory import ContactsDirectory
-from crm_deals.entrypoints.activity_convert import (
+from crm_deals.contract.activity_convert import (
     activity_from_proto,
     activity_to_proto,
     due_filter_from_proto,
@@ -17,6 +17,7 @@ from crm_deals.entrypoints.activity_convert import (
 )
 from crm_deals.service_layer import activities
 from crm_platform.db import Database
+from crm_platform.idempotency import remembered, run_once
 from crm_platform.listing import owner_filter
 from crm_platform.protoconv import time_from_proto
 
@@ -55,12 +56,24 @@ class ActivityRpcs:
     def CreateActivity(
         self, request: deals_pb2.CreateActivityRequest, context: grpc.ServicerContext
     ) -> deals_pb2.CreateActivityResponse:
-        return activities.create_activity(
+        draft = activity_from_proto(request.activity)
+        allowed = tuple(request.allowed_owner_ids)
+        if request.request_id:  # a retry is answered without asking the contacts service again
+            with self.db.read() as session:
+                earlier = remembered(
+                    session, activities.CREATE_SCOPE, request.request_id, deals_pb2.CreateActivityResponse
+                )
+            if earlier is not None:
+                return earlier
+        activity = activities.checked_new_activity(self.db, self.directory, draft, allowed_owner_ids=allowed)
+        return run_once(
             self.db,
-            self.directory,
-            activity_from_proto(request.activity),
-            request_id=request.request_id,
-            allowed_owner_ids=tuple(request.allowed_owner_ids),
+            activities.CREATE_SCOPE,
+            request.request_id,
+            deals_pb2.CreateActivityResponse,
+            lambda uow: deals_pb2.CreateActivityResponse(
+                activity=activity_to_proto(activities.create_activity(uow, activity, allowed_owner_ids=allowed))
+            ),
         )
 
     def UpdateActivity(

@@ -10,18 +10,23 @@ import grpc
 from crm.deals.v1 import deals_pb2, deals_pb2_grpc
 from crm_deals.adapters.catalogue import Catalogue
 from crm_deals.adapters.contacts_directory import ContactsDirectory
-from crm_deals.entrypoints.activity_rpcs import ActivityRpcs
-from crm_deals.entrypoints.convert import (
+from crm_deals.contract.convert import (
     deal_from_proto,
     deal_status_from_proto,
+    deal_view_to_proto,
     pipeline_from_proto,
     pipeline_to_proto,
+    product_figures_to_proto,
     stage_from_proto,
+    stage_to_proto,
 )
+from crm_deals.entrypoints.activity_rpcs import ActivityRpcs
 from crm_deals.service_layer import deals, pipelines
 from crm_deals.service_layer.deals import DealFilters, References
 from crm_deals.service_layer.pipelines import Clock, utc_now
-from crm_platform.db import Database
+from crm_platform.context import current_actor
+from crm_platform.db import Database, UnitOfWork
+from crm_platform.idempotency import remembered, run_once
 from crm_platform.listing import owner_filter
 from crm_platform.protoconv import date_from_proto
 
@@ -59,8 +64,15 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
     def CreatePipeline(
         self, request: deals_pb2.CreatePipelineRequest, context: Ctx
     ) -> deals_pb2.CreatePipelineResponse:
-        return pipelines.create_pipeline(
-            self.db, pipeline_from_proto(request.pipeline), request_id=request.request_id, now=self.clock
+        draft = pipeline_from_proto(request.pipeline)
+        return run_once(
+            self.db,
+            "CreatePipeline",
+            request.request_id,
+            deals_pb2.CreatePipelineResponse,
+            lambda uow: deals_pb2.CreatePipelineResponse(
+                pipeline=pipeline_to_proto(pipelines.create_pipeline(uow, draft, self.clock))
+            ),
         )
 
     def UpdatePipeline(
@@ -82,15 +94,20 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
         return deals_pb2.DeletePipelineResponse()
 
     def AddStage(self, request: deals_pb2.AddStageRequest, context: Ctx) -> deals_pb2.AddStageResponse:
-        return pipelines.add_stage(
-            self.db,
-            request.pipeline_id,
-            stage_from_proto(request.stage),
-            request.before_stage_id,
-            expected_version=request.expected_version,
-            request_id=request.request_id,
-            now=self.clock,
-        )
+        stage = stage_from_proto(request.stage)
+
+        def add(uow: UnitOfWork) -> deals_pb2.AddStageResponse:
+            pipeline, added = pipelines.add_stage(
+                uow,
+                request.pipeline_id,
+                stage,
+                request.before_stage_id,
+                expected_version=request.expected_version,
+                now=self.clock,
+            )
+            return deals_pb2.AddStageResponse(pipeline=pipeline_to_proto(pipeline), stage=stage_to_proto(added))
+
+        return run_once(self.db, "AddStage", request.request_id, deals_pb2.AddStageResponse, add)
 
     def UpdateStage(self, request: deals_pb2.UpdateStageRequest, context: Ctx) -> deals_pb2.UpdateStageResponse:
         pipeline = pipelines.update_stage(
@@ -127,7 +144,7 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
     # --- Deals -------------------------------------------------------------------------------
 
     def GetDeal(self, request: deals_pb2.GetDealRequest, context: Ctx) -> deals_pb2.GetDealResponse:
-        return deals_pb2.GetDealResponse(deal=deals.get_deal(self.db, request.id, self.clock))
+        return deals_pb2.GetDealResponse(deal=deal_view_to_proto(deals.get_deal(self.db, request.id, self.clock)))
 
     def ListDeals(self, request: deals_pb2.ListDealsRequest, context: Ctx) -> deals_pb2.ListDealsResponse:
         filters = DealFilters(
@@ -151,15 +168,27 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             self.clock,
             include_total_size=request.include_total_size,
         )
-        return deals_pb2.ListDealsResponse(deals=items, next_page_token=token, total_size=total)
+        return deals_pb2.ListDealsResponse(
+            deals=[deal_view_to_proto(v) for v in items], next_page_token=token, total_size=total
+        )
 
     def CreateDeal(self, request: deals_pb2.CreateDealRequest, context: Ctx) -> deals_pb2.CreateDealResponse:
-        return deals.create_deal(
+        draft = deal_from_proto(request.deal, self.default_currency)
+        if request.request_id:  # a retry is answered before any remote check
+            with self.db.read() as session:
+                earlier = remembered(session, "CreateDeal", request.request_id, deals_pb2.CreateDealResponse)
+            if earlier is not None:
+                return earlier
+        checked = deals.checked_new_deal(self.refs, draft)
+        actor = current_actor()
+        return run_once(
             self.db,
-            self.refs,
-            deal_from_proto(request.deal, self.default_currency),
-            request_id=request.request_id,
-            now=self.clock,
+            "CreateDeal",
+            request.request_id,
+            deals_pb2.CreateDealResponse,
+            lambda uow: deals_pb2.CreateDealResponse(
+                deal=deal_view_to_proto(deals.create_deal(uow, checked, actor, self.clock))
+            ),
         )
 
     def UpdateDeal(self, request: deals_pb2.UpdateDealRequest, context: Ctx) -> deals_pb2.UpdateDealResponse:
@@ -171,7 +200,7 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             expected_version=request.expected_version,
             now=self.clock,
         )
-        return deals_pb2.UpdateDealResponse(deal=deal)
+        return deals_pb2.UpdateDealResponse(deal=deal_view_to_proto(deal))
 
     def DeleteDeal(self, request: deals_pb2.DeleteDealRequest, context: Ctx) -> deals_pb2.DeleteDealResponse:
         deals.delete_deal(self.db, request.id)
@@ -187,7 +216,7 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             now=self.clock,
             allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
-        return deals_pb2.MoveDealResponse(deal=deal)
+        return deals_pb2.MoveDealResponse(deal=deal_view_to_proto(deal))
 
     def WinDeal(self, request: deals_pb2.WinDealRequest, context: Ctx) -> deals_pb2.WinDealResponse:
         deal = deals.win_deal(
@@ -197,7 +226,7 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             now=self.clock,
             allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
-        return deals_pb2.WinDealResponse(deal=deal)
+        return deals_pb2.WinDealResponse(deal=deal_view_to_proto(deal))
 
     def LoseDeal(self, request: deals_pb2.LoseDealRequest, context: Ctx) -> deals_pb2.LoseDealResponse:
         deal = deals.lose_deal(
@@ -208,7 +237,7 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             now=self.clock,
             allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
-        return deals_pb2.LoseDealResponse(deal=deal)
+        return deals_pb2.LoseDealResponse(deal=deal_view_to_proto(deal))
 
     def ReopenDeal(self, request: deals_pb2.ReopenDealRequest, context: Ctx) -> deals_pb2.ReopenDealResponse:
         deal = deals.reopen_deal(
@@ -219,11 +248,16 @@ class DealsServicer(ActivityRpcs, deals_pb2_grpc.DealsServiceServicer):
             now=self.clock,
             allowed_owner_ids=frozenset(request.allowed_owner_ids),
         )
-        return deals_pb2.ReopenDealResponse(deal=deal)
+        return deals_pb2.ReopenDealResponse(deal=deal_view_to_proto(deal))
 
     def BatchGetProductDealFigures(
         self, request: deals_pb2.BatchGetProductDealFiguresRequest, context: Ctx
     ) -> deals_pb2.BatchGetProductDealFiguresResponse:
         return deals_pb2.BatchGetProductDealFiguresResponse(
-            figures=deals.product_figures(self.db, list(request.product_ids), list(request.owner_ids))
+            figures=[
+                product_figures_to_proto(product_id, figures)
+                for product_id, figures in deals.product_figures(
+                    self.db, list(request.product_ids), list(request.owner_ids)
+                )
+            ]
         )

@@ -11,16 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.adapters import activity_repository as repository
 from crm_deals.adapters.contacts_directory import ContactsDirectory
+from crm_deals.contract import activity_convert as convert
 from crm_deals.domain import activities as rules
 from crm_deals.domain.activities import Activity, ActivityKind, ActivityStatus, DueFilter
-from crm_deals.entrypoints import activity_convert as convert
 from crm_platform import pagination
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, InvalidArgument, NotFound
-from crm_platform.idempotency import remembered, run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page
 from crm_platform.versioning import touched
@@ -135,38 +133,28 @@ def _recheck_deal(
         rules.linked(activity, deal[0] if deal is not None else None, None)
 
 
-def create_activity(
-    db: Database,
-    directory: ContactsDirectory,
-    draft: Activity,
-    *,
-    request_id: str = "",
-    allowed_owner_ids: Sequence[str] = (),
-) -> deals_pb2.CreateActivityResponse:
-    """Validates and stores a new activity: scheduled (stages activity_scheduled) or logged already
-    done (stages activity_completed only). The records it names are checked first (see
-    _checked_links; a deal or prospect outside `allowed_owner_ids` is as a missing one); a deal
-    with no client named gives the activity its client. A repeated request_id returns the first
-    answer, without asking the contacts service again."""
-    if request_id:
-        with db.read() as session:
-            earlier = remembered(session, CREATE_SCOPE, request_id, deals_pb2.CreateActivityResponse)
-        if earlier is not None:
-            return earlier
+def checked_new_activity(
+    db: Database, directory: ContactsDirectory, draft: Activity, *, allowed_owner_ids: Sequence[str] = ()
+) -> Activity:
+    """The new activity validated, with the records it names checked (see _checked_links; a deal
+    or prospect outside `allowed_owner_ids` is as a missing one) before any unit of work opens; a
+    deal with no client named gives the activity its client."""
     activity = rules.new_activity(draft, new_id(), datetime.now(UTC))
-    activity = _checked_links(db, directory, activity, None, allowed_owner_ids)
+    return _checked_links(db, directory, activity, None, allowed_owner_ids)
 
-    def create(uow: UnitOfWork) -> deals_pb2.CreateActivityResponse:
-        _recheck_deal(uow, activity, new_deal=True, allowed_owner_ids=allowed_owner_ids)
-        repository.add_activity(uow.session, activity)
-        message = convert.activity_to_proto(activity)
-        if activity.status == ActivityStatus.DONE:
-            uow.add_event(events_pb2.ActivityCompleted(activity=message))
-        else:
-            uow.add_event(events_pb2.ActivityScheduled(activity=message))
-        return deals_pb2.CreateActivityResponse(activity=message)
 
-    return run_once(db, CREATE_SCOPE, request_id, deals_pb2.CreateActivityResponse, create)
+def create_activity(uow: UnitOfWork, activity: Activity, *, allowed_owner_ids: Sequence[str] = ()) -> Activity:
+    """Stores an activity that checked_new_activity returned: scheduled (stages
+    activity_scheduled) or logged already done (stages activity_completed only). The servicer
+    runs it once per request_id (CREATE_SCOPE; a retry is answered without asking the contacts
+    service again)."""
+    _recheck_deal(uow, activity, new_deal=True, allowed_owner_ids=allowed_owner_ids)
+    repository.add_activity(uow.session, activity)
+    if activity.status == ActivityStatus.DONE:
+        uow.add_event(convert.activity_completed(activity))
+    else:
+        uow.add_event(convert.activity_scheduled(activity))
+    return activity
 
 
 def update_activity(
@@ -209,7 +197,7 @@ def update_activity(
             _recheck_deal(uow, after, new_deal="deal_id" in changed, allowed_owner_ids=allowed_owner_ids)
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ActivityUpdated(activity=convert.activity_to_proto(after), changed_fields=changed))
+        uow.add_event(convert.activity_updated(after, changed))
         uow.commit()
         return after
 
@@ -227,7 +215,7 @@ def complete_activity(
             return current
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ActivityCompleted(activity=convert.activity_to_proto(after)))
+        uow.add_event(convert.activity_completed(after))
         uow.commit()
         return after
 
@@ -243,7 +231,7 @@ def cancel_activity(db: Database, activity_id: str, reason: str, *, expected_ver
             return current
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ActivityCancelled(activity=convert.activity_to_proto(after)))
+        uow.add_event(convert.activity_cancelled(after))
         uow.commit()
         return after
 
@@ -253,7 +241,7 @@ def delete_activity(db: Database, activity_id: str) -> None:
     with db.uow() as uow:
         current = _stored(uow, activity_id)
         repository.delete_activity(uow.session, current.id)
-        uow.add_event(events_pb2.ActivityDeleted(activity=convert.activity_to_proto(current)))
+        uow.add_event(convert.activity_deleted(current))
         uow.commit()
 
 

@@ -12,19 +12,17 @@ from datetime import date, datetime
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.adapters import deal_repository as repository
 from crm_deals.adapters.catalogue import Catalogue
 from crm_deals.adapters.contacts_directory import ContactsDirectory
+from crm_deals.contract import convert
 from crm_deals.domain import deals as rules
-from crm_deals.domain.deals import Deal, DealStatus
+from crm_deals.domain.deals import Deal, DealStatus, DealView, ProductFigures
 from crm_deals.domain.pipelines import Pipeline
-from crm_deals.entrypoints import convert
 from crm_deals.service_layer.pipelines import Clock, utc_now
 from crm_platform.context import current_actor
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
-from crm_platform.idempotency import remembered, run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.money import round_amount
@@ -130,50 +128,42 @@ def _closed(pipeline: Pipeline) -> frozenset[str]:
     return frozenset({pipeline.won_stage.id, pipeline.lost_stage.id})
 
 
-def to_proto(deal: Deal, pipeline: Pipeline, now: datetime) -> deals_pb2.Deal:
-    return convert.deal_to_proto(deal, _closed(pipeline), now)
+def view(deal: Deal, pipeline: Pipeline, now: datetime) -> DealView:
+    return DealView(deal, _closed(pipeline), now)
 
 
-def open_deal(uow: UnitOfWork, draft: Deal, actor: str, now: datetime) -> deals_pb2.Deal:
+def open_deal(uow: UnitOfWork, draft: Deal, actor: str, now: datetime) -> DealView:
     """Stores a new open deal (references already checked) and stages deal_created."""
     pipeline = _pipeline_for(uow, draft.pipeline_id)
     deal = rules.opened(draft, pipeline, new_id(), actor, now)
     repository.add_deal(uow.session, deal)
-    message = to_proto(deal, pipeline, now)
-    uow.add_event(events_pb2.DealCreated(deal=message))
-    return message
+    shown = view(deal, pipeline, now)
+    uow.add_event(convert.deal_created(shown))
+    return shown
 
 
-def create_deal(
-    db: Database, refs: References, draft: Deal, *, request_id: str = "", now: Clock = utc_now
-) -> deals_pb2.CreateDealResponse:
-    """Validates the deal, checks its client, contacts and products, and stores it open in its
-    pipeline (the default one unless named) with deal_created. A repeated request_id returns the
-    first answer without checking or writing anything."""
-    if request_id:  # a retry is answered before any remote check
-        with db.read() as session:
-            earlier = remembered(session, "CreateDeal", request_id, deals_pb2.CreateDealResponse)
-        if earlier is not None:
-            return earlier
+def checked_new_deal(refs: References, draft: Deal) -> Deal:
+    """The deal validated, with its client, contacts and products checked (before any unit of
+    work opens: see create_deal)."""
     checked = rules.validated(draft)
     check_references(refs, checked)
-    actor = current_actor()
-    return run_once(
-        db,
-        "CreateDeal",
-        request_id,
-        deals_pb2.CreateDealResponse,
-        lambda uow: deals_pb2.CreateDealResponse(deal=open_deal(uow, checked, actor, now())),
-    )
+    return checked
 
 
-def get_deal(db: Database, deal_id: str, now: Clock = utc_now) -> deals_pb2.Deal:
+def create_deal(uow: UnitOfWork, checked: Deal, actor: str, now: Clock = utc_now) -> DealView:
+    """Stores a deal that checked_new_deal returned open in its pipeline (the default one unless
+    named) with deal_created. The servicer runs it once per request_id (a retry is answered
+    before any remote check)."""
+    return open_deal(uow, checked, actor, now())
+
+
+def get_deal(db: Database, deal_id: str, now: Clock = utc_now) -> DealView:
     with db.read() as session:
         deal = repository.get_deal(session, deal_id) if is_valid_id(deal_id) else None
         if deal is None:
             raise not_found(deal_id)
         closed = repository.closed_stage_ids(session, [deal.pipeline_id])
-    return convert.deal_to_proto(deal, closed, now())
+    return DealView(deal, closed, now())
 
 
 def list_deals(
@@ -184,7 +174,7 @@ def list_deals(
     now: Clock = utc_now,
     *,
     include_total_size: bool = False,
-) -> tuple[list[deals_pb2.Deal], str, int]:
+) -> tuple[list[DealView], str, int]:
     """A page of the deals matching `filters`, oldest first, and (when asked) how many match."""
     wanted = filters.__dict__
     closed: frozenset[str] = frozenset()
@@ -204,7 +194,7 @@ def list_deals(
         (lambda session: repository.count_matching_deals(session, **wanted)) if include_total_size else None,
     )
     at = now()
-    return [convert.deal_to_proto(d, closed, at) for d in page.items], page.next_page_token, page.total_size
+    return [DealView(d, closed, at) for d in page.items], page.next_page_token, page.total_size
 
 
 def _locked(uow: UnitOfWork, deal_id: str, field: str = "deal_id", allowed: Collection[str] = ()) -> Deal:
@@ -237,7 +227,7 @@ def update_deal(
     *,
     expected_version: int = 0,
     now: Clock = utc_now,
-) -> deals_pb2.Deal:
+) -> DealView:
     """Changes the masked fields (validated as on create; a new client, contacts or products are
     checked again) and stages deal_updated with the names of the changed fields. A stale
     `expected_version` is ABORTED; an update that changes nothing writes nothing."""
@@ -249,7 +239,7 @@ def update_deal(
             pipeline = _pipeline_of(session, current)
         after, changed = rules.updated(current, draft, mask, expected_version)
         if not changed:
-            return to_proto(current, pipeline, now())
+            return view(current, pipeline, now())
         client_changed = "client_id" in changed
         check_references(
             refs,
@@ -265,13 +255,10 @@ def update_deal(
                 continue  # no version was named: apply the mask to the new state
             at = now()
             saved = _save(uow, stored, after, at)
-            message = to_proto(saved, pipeline, at)
-            event = events_pb2.DealUpdated(deal=message, changed_fields=changed)
-            if "amount" in changed:
-                event.previous_amount.CopyFrom(convert.money(current.amount, current.currency_code))
-            uow.add_event(event)
+            shown = view(saved, pipeline, at)
+            uow.add_event(convert.deal_updated(shown, changed, current))
             uow.commit()
-            return message
+            return shown
     raise Conflict(f"deal '{draft.id}' keeps changing: read it again and retry", reason="version_mismatch")
 
 
@@ -286,25 +273,25 @@ def delete_deal(db: Database, deal_id: str) -> None:
     with db.uow() as uow:
         deal = _locked(uow, deal_id, "id")
         pipeline = _pipeline_of(uow.session, deal)
-        message = to_proto(deal, pipeline, utc_now())
+        shown = view(deal, pipeline, utc_now())
         repository.delete_deal(uow.session, deal.id)
-        uow.add_event(events_pb2.DealDeleted(deal=message))
+        uow.add_event(convert.deal_deleted(shown))
         uow.commit()
 
 
 # A stage change: the deal as `change(deal, pipeline, actor, at)` leaves it (the same object when
-# nothing changes), and the event that says so, from the deal before and the stored message.
+# nothing changes), and the event that says so, from the deal before and the deal as stored.
 Change = Callable[[Deal, Pipeline, str, datetime], Deal]
-Announce = Callable[[Deal, deals_pb2.Deal], Message]
+Announce = Callable[[Deal, DealView], Message]
 
 
 def _store_transition(
     uow: UnitOfWork, before: Deal, after: Deal, pipeline: Pipeline, at: datetime, announce: Announce
-) -> deals_pb2.Deal:
+) -> DealView:
     saved = _save(uow, before, after, at)
-    message = to_proto(saved, pipeline, at)
-    uow.add_event(announce(before, message))
-    return message
+    shown = view(saved, pipeline, at)
+    uow.add_event(announce(before, shown))
+    return shown
 
 
 def _transition(
@@ -316,7 +303,7 @@ def _transition(
     expected_version: int,
     now: Clock,
     allowed_owner_ids: Collection[str],
-) -> deals_pb2.Deal:
+) -> DealView:
     """One stage change in one unit of work: the deal's row locked (NOT_FOUND outside the caller's
     scope), its version checked, the change stored with its event; a change that changes nothing
     stores and publishes nothing."""
@@ -327,17 +314,17 @@ def _transition(
         at = now()
         after = change(deal, pipeline, current_actor(), at)
         if after is deal:
-            return to_proto(deal, pipeline, at)
-        message = _store_transition(uow, deal, after, pipeline, at, announce)
+            return view(deal, pipeline, at)
+        shown = _store_transition(uow, deal, after, pipeline, at, announce)
         uow.commit()
-        return message
+        return shown
 
 
-def _won(before: Deal, message: deals_pb2.Deal) -> Message:
-    return events_pb2.DealWon(deal=message, from_stage_id=before.stage_id)
+def _won(before: Deal, shown: DealView) -> Message:
+    return convert.deal_won(shown, before.stage_id)
 
 
-def win(uow: UnitOfWork, deal: Deal, pipeline: Pipeline, actor: str, at: datetime) -> deals_pb2.Deal:
+def win(uow: UnitOfWork, deal: Deal, pipeline: Pipeline, actor: str, at: datetime) -> DealView:
     """Stores the open deal won, with deal_won (an accepted quote wins a deal through it too)."""
     return _store_transition(uow, deal, rules.won(deal, pipeline, actor, at), pipeline, at, _won)
 
@@ -351,7 +338,7 @@ def move_deal(
     expected_version: int = 0,
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
-) -> deals_pb2.Deal:
+) -> DealView:
     """Moves an open deal to another open stage of its pipeline, with deal_stage_changed."""
     if not stage_id:
         raise InvalidArgument.field("stage_id", "is required")
@@ -359,12 +346,7 @@ def move_deal(
         db,
         deal_id,
         lambda deal, pipeline, actor, at: rules.moved(deal, pipeline, stage_id, keep_probability, actor, at),
-        lambda before, message: events_pb2.DealStageChanged(
-            deal=message,
-            from_stage_id=before.stage_id,
-            to_stage_id=message.stage_id,
-            previous_probability=before.probability or 0,
-        ),
+        lambda before, shown: convert.deal_stage_changed(shown, before.stage_id, before.probability),
         expected_version=expected_version,
         now=now,
         allowed_owner_ids=allowed_owner_ids,
@@ -378,7 +360,7 @@ def win_deal(
     expected_version: int = 0,
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
-) -> deals_pb2.Deal:
+) -> DealView:
     """Wins an open deal: the pipeline's won stage, probability 100, with deal_won."""
     return _transition(
         db, deal_id, rules.won, _won, expected_version=expected_version, now=now, allowed_owner_ids=allowed_owner_ids
@@ -393,7 +375,7 @@ def lose_deal(
     expected_version: int = 0,
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
-) -> deals_pb2.Deal:
+) -> DealView:
     """Loses an open deal for `reason` (required), with deal_lost."""
     if not reason.strip():  # before any read: a missing reason is the caller's mistake alone
         raise InvalidArgument.field("reason", "say why the deal was lost")
@@ -401,7 +383,7 @@ def lose_deal(
         db,
         deal_id,
         lambda deal, pipeline, actor, at: rules.lost(deal, pipeline, reason, actor, at),
-        lambda before, message: events_pb2.DealLost(deal=message, from_stage_id=before.stage_id),
+        lambda before, shown: convert.deal_lost(shown, before.stage_id),
         expected_version=expected_version,
         now=now,
         allowed_owner_ids=allowed_owner_ids,
@@ -416,12 +398,12 @@ def reopen_deal(
     expected_version: int = 0,
     now: Clock = utc_now,
     allowed_owner_ids: Collection[str] = (),
-) -> deals_pb2.Deal:
+) -> DealView:
     """Reopens a won or lost deal at `stage_id` or the stage it left, with deal_reopened."""
 
-    def announce(before: Deal, message: deals_pb2.Deal) -> Message:
-        previous = deals_pb2.DEAL_STATUS_WON if before.status is DealStatus.WON else deals_pb2.DEAL_STATUS_LOST
-        return events_pb2.DealReopened(deal=message, previous_status=previous, from_stage_id=before.stage_id)
+    def announce(before: Deal, shown: DealView) -> Message:
+        previous = DealStatus.WON if before.status is DealStatus.WON else DealStatus.LOST
+        return convert.deal_reopened(shown, previous, before.stage_id)
 
     return _transition(
         db,
@@ -436,22 +418,18 @@ def reopen_deal(
 
 def product_figures(
     db: Database, product_ids: Sequence[str], owner_ids: Sequence[str] = ()
-) -> list[deals_pb2.ProductDealFigures]:
-    """One entry per requested product id, in request order (zeros for a product no deal names),
-    over the deals of `owner_ids` only when given."""
+) -> list[tuple[str, ProductFigures | None]]:
+    """One entry per requested product id, in request order (None for a product no deal names),
+    over the deals of `owner_ids` only when given; won amounts rounded to their currency."""
     if len(product_ids) > 1000:
         raise InvalidArgument.field("product_ids", f"at most 1000 ids per call, got {len(product_ids)}")
     wanted = list(dict.fromkeys(product_ids))
     with db.read() as session:
         figures = repository.product_figures(session, wanted, owner_ids)
-    out = []
+    out: list[tuple[str, ProductFigures | None]] = []
     for product_id in product_ids:
         f = figures.get(product_id)
-        entry = deals_pb2.ProductDealFigures(product_id=product_id)
         if f is not None:
-            entry.deal_count = f.deal_count
-            entry.open_deal_count = f.open_deal_count
-            entry.won_deal_count = f.won_deal_count
-            entry.won_amounts.extend(convert.money(round_amount(v, c), c) for c, v in sorted(f.won_amounts.items()))
-        out.append(entry)
+            f = replace(f, won_amounts={c: round_amount(v, c) for c, v in f.won_amounts.items()})
+        out.append((product_id, f))
     return out

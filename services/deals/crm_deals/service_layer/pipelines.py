@@ -10,16 +10,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.adapters import deal_repository as repository
+from crm_deals.contract import convert
 from crm_deals.domain import deals as deal_rules
 from crm_deals.domain import pipelines as rules
+from crm_deals.domain.deals import DealView
 from crm_deals.domain.pipelines import DEFAULT_PIPELINE_NAME, Pipeline, Stage
-from crm_deals.entrypoints import convert
 from crm_platform.context import current_actor
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import check_version
@@ -47,7 +46,7 @@ def locked(uow: UnitOfWork, pipeline_id: str, field: str = "pipeline_id") -> Pip
 
 
 def _announce(uow: UnitOfWork, pipeline: Pipeline, changed: Sequence[str]) -> None:
-    uow.add_event(events_pb2.PipelineUpdated(pipeline=convert.pipeline_to_proto(pipeline), changed_fields=changed))
+    uow.add_event(convert.pipeline_updated(pipeline, changed))
 
 
 def _store(uow: UnitOfWork, before: Pipeline, after: Pipeline) -> None:
@@ -73,7 +72,7 @@ def ensure_default_pipeline(db: Database, now: Clock = utc_now) -> Pipeline:
                 return existing
             pipeline = rules.new_pipeline(Pipeline("", DEFAULT_PIPELINE_NAME, is_default=True), new_id, now())
             repository.add_pipeline(uow.session, pipeline)
-            uow.add_event(events_pb2.PipelineCreated(pipeline=convert.pipeline_to_proto(pipeline)))
+            uow.add_event(convert.pipeline_created(pipeline))
             try:
                 uow.commit()
             except IntegrityError:
@@ -83,19 +82,15 @@ def ensure_default_pipeline(db: Database, now: Clock = utc_now) -> Pipeline:
     raise RuntimeError("could not create the default pipeline")
 
 
-def create_pipeline(
-    db: Database, draft: Pipeline, *, request_id: str = "", now: Clock = utc_now
-) -> deals_pb2.CreatePipelineResponse:
-    def create(uow: UnitOfWork) -> deals_pb2.CreatePipelineResponse:
-        pipeline = rules.new_pipeline(draft, new_id, now())
-        if pipeline.is_default:
-            _take_default(uow, pipeline)
-        repository.add_pipeline(uow.session, pipeline)
-        message = convert.pipeline_to_proto(pipeline)
-        uow.add_event(events_pb2.PipelineCreated(pipeline=message))
-        return deals_pb2.CreatePipelineResponse(pipeline=message)
-
-    return run_once(db, "CreatePipeline", request_id, deals_pb2.CreatePipelineResponse, create)
+def create_pipeline(uow: UnitOfWork, draft: Pipeline, now: Clock = utc_now) -> Pipeline:
+    """Stores a new pipeline (the only default one when it says so) with pipeline_created. The
+    servicer runs it once per request_id."""
+    pipeline = rules.new_pipeline(draft, new_id, now())
+    if pipeline.is_default:
+        _take_default(uow, pipeline)
+    repository.add_pipeline(uow.session, pipeline)
+    uow.add_event(convert.pipeline_created(pipeline))
+    return pipeline
 
 
 def get_pipeline(db: Database, pipeline_id: str) -> Pipeline:
@@ -153,34 +148,31 @@ def delete_pipeline(db: Database, pipeline_id: str) -> None:
                 metadata={"deal_count": str(count)},
             )
         repository.delete_pipeline(uow.session, current.id)
-        uow.add_event(events_pb2.PipelineDeleted(pipeline=convert.pipeline_to_proto(current)))
+        uow.add_event(convert.pipeline_deleted(current))
         uow.commit()
 
 
 def add_stage(
-    db: Database,
+    uow: UnitOfWork,
     pipeline_id: str,
     stage: Stage,
     before_stage_id: str,
     *,
     expected_version: int = 0,
-    request_id: str = "",
     now: Clock = utc_now,
-) -> deals_pb2.AddStageResponse:
-    def add(uow: UnitOfWork) -> deals_pb2.AddStageResponse:
-        current = locked(uow, pipeline_id)
-        check_version("pipeline", current.id, current.version, expected_version)
-        stage_id = new_id()
-        after = rules.add_stage(current, stage, before_stage_id, stage_id, now())
-        _store(uow, current, after)
-        _announce(uow, after, ["stages"])
-        added = after.stage(stage_id)
-        assert added is not None
-        return deals_pb2.AddStageResponse(
-            pipeline=convert.pipeline_to_proto(after), stage=convert.stage_to_proto(added)
-        )
-
-    return run_once(db, "AddStage", request_id, deals_pb2.AddStageResponse, add)
+) -> tuple[Pipeline, Stage]:
+    """Adds an open stage before `before_stage_id` (after the last open stage when empty), with
+    pipeline_updated; returns the pipeline and the stage added. The servicer runs it once per
+    request_id."""
+    current = locked(uow, pipeline_id)
+    check_version("pipeline", current.id, current.version, expected_version)
+    stage_id = new_id()
+    after = rules.add_stage(current, stage, before_stage_id, stage_id, now())
+    _store(uow, current, after)
+    _announce(uow, after, ["stages"])
+    added = after.stage(stage_id)
+    assert added is not None
+    return after, added
 
 
 def update_stage(
@@ -248,14 +240,7 @@ def delete_stage(
             moved = replace(moved, updated_at=at, version=deal.version + 1)
             if not repository.save_deal(uow.session, deal, moved):
                 raise Conflict(f"deal '{deal.id}' changed meanwhile: try again", reason="version_mismatch")
-            uow.add_event(
-                events_pb2.DealStageChanged(
-                    deal=convert.deal_to_proto(moved, closed, at),
-                    from_stage_id=stage_id,
-                    to_stage_id=target.id,
-                    previous_probability=deal.probability or 0,
-                )
-            )
+            uow.add_event(convert.deal_stage_changed(DealView(moved, closed, at), stage_id, deal.probability))
         _store(uow, current, after)
         _announce(uow, after, ["stages"])
         uow.commit()

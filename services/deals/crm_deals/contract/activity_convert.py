@@ -8,7 +8,7 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 
-from crm.deals.v1 import deals_pb2
+from crm.deals.v1 import deals_pb2, events_pb2
 from crm_deals.domain.activities import Activity, ActivityKind, ActivityStatus, DueFilter
 from crm_platform.protoconv import EnumMap, time_from_proto
 
@@ -102,3 +102,26 @@ def activity_to_proto(activity: Activity) -> deals_pb2.Activity:
     _set_time(msg, "create_time", activity.created_at)
     _set_time(msg, "update_time", activity.updated_at)
     return msg
+
+
+# --- Integration events ----------------------------------------------------------------------
+
+
+def activity_scheduled(activity: Activity) -> events_pb2.ActivityScheduled:
+    return events_pb2.ActivityScheduled(activity=activity_to_proto(activity))
+
+
+def activity_completed(activity: Activity) -> events_pb2.ActivityCompleted:
+    return events_pb2.ActivityCompleted(activity=activity_to_proto(activity))
+
+
+def activity_updated(activity: Activity, changed_fields: list[str]) -> events_pb2.ActivityUpdated:
+    return events_pb2.ActivityUpdated(activity=activity_to_proto(activity), changed_fields=changed_fields)
+
+
+def activity_cancelled(activity: Activity) -> events_pb2.ActivityCancelled:
+    return events_pb2.ActivityCancelled(activity=activity_to_proto(activity))
+
+
+def activity_deleted(activity: Activity) -> events_pb2.ActivityDeleted:
+    return events_pb2.ActivityDeleted(activity=activity_to_proto(activity))

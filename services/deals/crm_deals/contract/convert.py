@@ -3,13 +3,26 @@ that knows both)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from crm.common.v1 import types_pb2
-from crm.deals.v1 import deals_pb2
-from crm_deals.domain.deals import Deal, DealStatus, LineItem, sales_cycle, time_in_stages
+from crm.contacts.v1 import events_pb2 as contacts_events
+from crm.deals.v1 import deals_pb2, events_pb2
+from crm.quotes.v1 import events_pb2 as quotes_events
+from crm_deals.domain.deals import (
+    Deal,
+    DealStatus,
+    DealView,
+    LineItem,
+    ProductFigures,
+    ProspectConversion,
+    QuoteAcceptance,
+    QuoteLine,
+    sales_cycle,
+    time_in_stages,
+)
 from crm_deals.domain.pipelines import Pipeline, Stage, StageKind
 from crm_platform.errors import FieldViolation, InvalidArgument
 from crm_platform.protoconv import EnumMap, date_from_proto, date_to_proto, timestamp
@@ -168,4 +181,115 @@ def deal_to_proto(d: Deal, closed_stage_ids: Collection[str], now: datetime) -> 
         ],
         sales_cycle_seconds=int(cycle.total_seconds()) if cycle is not None else 0,
         source_prospect_id=d.source_prospect_id,
+    )
+
+
+def deal_view_to_proto(view: DealView) -> deals_pb2.Deal:
+    return deal_to_proto(view.deal, view.closed_stage_ids, view.at)
+
+
+def product_figures_to_proto(product_id: str, figures: ProductFigures | None) -> deals_pb2.ProductDealFigures:
+    """One product's figures (amounts already rounded); zeros when no deal names it."""
+    entry = deals_pb2.ProductDealFigures(product_id=product_id)
+    if figures is not None:
+        entry.deal_count = figures.deal_count
+        entry.open_deal_count = figures.open_deal_count
+        entry.won_deal_count = figures.won_deal_count
+        entry.won_amounts.extend(money(v, c) for c, v in sorted(figures.won_amounts.items()))
+    return entry
+
+
+# --- Integration events this service publishes -----------------------------------------------
+
+
+def pipeline_created(p: Pipeline) -> events_pb2.PipelineCreated:
+    return events_pb2.PipelineCreated(pipeline=pipeline_to_proto(p))
+
+
+def pipeline_updated(p: Pipeline, changed_fields: Sequence[str]) -> events_pb2.PipelineUpdated:
+    return events_pb2.PipelineUpdated(pipeline=pipeline_to_proto(p), changed_fields=changed_fields)
+
+
+def pipeline_deleted(p: Pipeline) -> events_pb2.PipelineDeleted:
+    return events_pb2.PipelineDeleted(pipeline=pipeline_to_proto(p))
+
+
+def deal_created(view: DealView) -> events_pb2.DealCreated:
+    return events_pb2.DealCreated(deal=deal_view_to_proto(view))
+
+
+def deal_updated(view: DealView, changed_fields: Sequence[str], before: Deal) -> events_pb2.DealUpdated:
+    """deal_updated; with the amount `before` had when the amount changed."""
+    event = events_pb2.DealUpdated(deal=deal_view_to_proto(view), changed_fields=changed_fields)
+    if "amount" in changed_fields:
+        event.previous_amount.CopyFrom(money(before.amount, before.currency_code))
+    return event
+
+
+def deal_deleted(view: DealView) -> events_pb2.DealDeleted:
+    return events_pb2.DealDeleted(deal=deal_view_to_proto(view))
+
+
+def deal_stage_changed(
+    view: DealView, from_stage_id: str, previous_probability: int | None
+) -> events_pb2.DealStageChanged:
+    return events_pb2.DealStageChanged(
+        deal=deal_view_to_proto(view),
+        from_stage_id=from_stage_id,
+        to_stage_id=view.deal.stage_id,
+        previous_probability=previous_probability or 0,
+    )
+
+
+def deal_won(view: DealView, from_stage_id: str) -> events_pb2.DealWon:
+    return events_pb2.DealWon(deal=deal_view_to_proto(view), from_stage_id=from_stage_id)
+
+
+def deal_lost(view: DealView, from_stage_id: str) -> events_pb2.DealLost:
+    return events_pb2.DealLost(deal=deal_view_to_proto(view), from_stage_id=from_stage_id)
+
+
+def deal_reopened(view: DealView, previous_status: DealStatus, from_stage_id: str) -> events_pb2.DealReopened:
+    return events_pb2.DealReopened(
+        deal=deal_view_to_proto(view),
+        previous_status=DEAL_STATUSES.to_proto(previous_status),
+        from_stage_id=from_stage_id,
+    )
+
+
+# --- Integration events this service consumes ------------------------------------------------
+
+
+def quote_acceptance_from_proto(event: quotes_events.QuoteAccepted) -> QuoteAcceptance:
+    quote = event.quote
+    return QuoteAcceptance(
+        quote_id=quote.id,
+        number=quote.number,
+        deal_id=quote.deal_id,
+        total_amount=quote.total.amount,
+        total_currency_code=quote.total.currency_code,
+        lines=tuple(QuoteLine(line.product_id, line.quantity) for line in quote.lines),
+    )
+
+
+def prospect_conversion_from_proto(event: contacts_events.ProspectConverted) -> ProspectConversion:
+    prospect = event.prospect
+    amount = (
+        (event.deal_amount.amount, event.deal_amount.currency_code)
+        if event.HasField("deal_amount") and event.deal_amount.currency_code
+        else None
+    )
+    return ProspectConversion(
+        open_deal=event.open_deal,
+        prospect_id=prospect.id,
+        first_name=prospect.first_name,
+        last_name=prospect.last_name,
+        company_name=prospect.company_name,
+        owner_id=prospect.owner_id,
+        source_campaign_id=prospect.source_campaign_id,
+        deal_title=event.deal_title,
+        deal_amount=amount,
+        client_id=event.client_id,
+        contact_id=event.contact_id,
+        actor_user_id=event.meta.actor_user_id,
     )
