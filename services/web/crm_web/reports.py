@@ -428,8 +428,10 @@ def _names(api: Api, module: dict[str, Any], columns: list[dict[str, Any]], rows
     """Names for the ids the rows hold (users, stages, pipelines, clients, contacts, campaigns)."""
     out: dict[str, str] = {}
     keys = [c["key"] for c in columns]
-    if any(k in USER_FIELDS for k in keys):
-        out.update({i: u.get("display_name") or u.get("email") or i for i, u in lookups.users(api).items()})
+    user_columns = [i for i, k in enumerate(keys) if k in USER_FIELDS]
+    if user_columns:
+        shown = {str(row[i]) for row in rows for i in user_columns if i < len(row) and row[i]}
+        out.update({i: u.get("display_name") or u.get("email") or i for i, u in lookups.users(api, shown).items()})
     if "stage_id" in keys or "pipeline_id" in keys:
         for sid, stage in lookups.stages(api).items():
             out[sid] = stage.get("name", sid)

@@ -401,7 +401,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
 def test_zz_every_api_path_the_pages_called_is_in_the_openapi_document(site: Site) -> None:
     document = requests.get(f"{site.gateway}/api/v1/openapi.json", timeout=30).json()
     documented = [(method.upper(), _template_regex(path)) for path, ops in document["paths"].items() for method in ops]
-    called = set(web_api.CALLED)
+    called = {(m, p) for m, p in web_api.CALLED if p.startswith("/api/")}  # not test_api_client's server
     # The journeys above reached these pages' calls: the lists, details, import, convert, admin.
     assert ("POST", "/api/v1/prospects:import") in called
     assert any(m == "POST" and p.endswith(":convert") for m, p in called)
