@@ -1,4 +1,5 @@
-"""The ContactsService gRPC servicer: translates messages and calls the use cases. RPCs of the
+"""The ContactsService gRPC servicer: turns requests into domain values (through contract), calls
+the use cases and builds the responses; the idempotent creates run here through run_once. RPCs of the
 contacts issue that are not built yet answer UNIMPLEMENTED (the generated base class does)."""
 
 from __future__ import annotations
@@ -6,22 +7,29 @@ from __future__ import annotations
 import grpc
 
 from crm.contacts.v1 import contacts_pb2, contacts_pb2_grpc
-from crm_contacts.domain.conversion import deal_request
-from crm_contacts.entrypoints.convert import (
+from crm_contacts.contract.convert import (
     client_from_proto,
     client_kind_from_proto,
     client_to_proto,
     contact_from_proto,
     contact_to_proto,
     decision_role_from_proto,
+    import_format_from_proto,
+    import_kind_from_proto,
+    import_report_to_proto,
     prospect_from_proto,
     prospect_source_from_proto,
     prospect_status_from_proto,
     prospect_to_proto,
 )
+from crm_contacts.domain.conversion import deal_request
+from crm_contacts.domain.importing import ImportOptions
 from crm_contacts.service_layer import clients, contacts, conversions, prospects
-from crm_contacts.service_layer.imports import import_from_proto
-from crm_platform.db import Database
+from crm_contacts.service_layer.imports import import_records
+from crm_platform import import_files
+from crm_platform.db import Database, UnitOfWork
+from crm_platform.errors import InvalidArgument
+from crm_platform.idempotency import run_once
 from crm_platform.listing import owner_filter
 from crm_platform.protoconv import time_from_proto
 
@@ -33,12 +41,13 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def CreateClient(
         self, request: contacts_pb2.CreateClientRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.CreateClientResponse:
-        return clients.create_client(
-            self.db,
-            client_from_proto(request.client),
-            request_id=request.request_id,
-            force_duplicate=request.force_duplicate,
-        )
+        draft = client_from_proto(request.client)
+
+        def create(uow: UnitOfWork) -> contacts_pb2.CreateClientResponse:
+            client = clients.create_client(uow, draft, force_duplicate=request.force_duplicate)
+            return contacts_pb2.CreateClientResponse(client=client_to_proto(client))
+
+        return run_once(self.db, clients.CREATE_SCOPE, request.request_id, contacts_pb2.CreateClientResponse, create)
 
     def GetClient(
         self, request: contacts_pb2.GetClientRequest, context: grpc.ServicerContext
@@ -101,11 +110,14 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def CreateProspect(
         self, request: contacts_pb2.CreateProspectRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.CreateProspectResponse:
-        return prospects.create_prospect(
-            self.db,
-            prospect_from_proto(request.prospect),
-            request_id=request.request_id,
-            force_duplicate=request.force_duplicate,
+        draft = prospect_from_proto(request.prospect)
+
+        def create(uow: UnitOfWork) -> contacts_pb2.CreateProspectResponse:
+            prospect = prospects.create_prospect(uow, draft, force_duplicate=request.force_duplicate)
+            return contacts_pb2.CreateProspectResponse(prospect=prospect_to_proto(prospect))
+
+        return run_once(
+            self.db, prospects.CREATE_SCOPE, request.request_id, contacts_pb2.CreateProspectResponse, create
         )
 
     def GetProspect(
@@ -181,12 +193,13 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def CreateContact(
         self, request: contacts_pb2.CreateContactRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.CreateContactResponse:
-        return contacts.create_contact(
-            self.db,
-            contact_from_proto(request.contact),
-            request_id=request.request_id,
-            force_duplicate=request.force_duplicate,
-        )
+        draft = contact_from_proto(request.contact)
+
+        def create(uow: UnitOfWork) -> contacts_pb2.CreateContactResponse:
+            contact = contacts.create_contact(uow, draft, force_duplicate=request.force_duplicate)
+            return contacts_pb2.CreateContactResponse(contact=contact_to_proto(contact))
+
+        return run_once(self.db, contacts.CREATE_SCOPE, request.request_id, contacts_pb2.CreateContactResponse, create)
 
     def GetContact(
         self, request: contacts_pb2.GetContactRequest, context: grpc.ServicerContext
@@ -246,4 +259,20 @@ class ContactsServicer(contacts_pb2_grpc.ContactsServiceServicer):
     def ImportRecords(
         self, request: contacts_pb2.ImportRecordsRequest, context: grpc.ServicerContext
     ) -> contacts_pb2.ImportRecordsResponse:
-        return import_from_proto(self.db, request)
+        """The request's kind, format and options checked, the file imported, the report as the
+        response."""
+        kind = import_kind_from_proto(request.kind)
+        if kind is None:
+            raise InvalidArgument.field("kind", "must be clients, contacts or prospects")
+        file_format = import_format_from_proto(request.format)
+        if request.format and file_format is None:
+            raise InvalidArgument.field("format", f"unknown import format {request.format}")
+        options = ImportOptions(
+            default_owner_id=request.default_owner_id.strip(),
+            allowed_owner_ids=frozenset(request.allowed_owner_ids),
+            default_source=prospect_source_from_proto(request.default_source, "default_source"),
+            source_campaign_id=request.source_campaign_id.strip(),
+        )
+        file_format = file_format or import_files.detect_format(request.content, request.file_name)
+        report = import_records(self.db, kind, request.content, file_format, options, dry_run=request.dry_run)
+        return import_report_to_proto(report, dry_run=request.dry_run)

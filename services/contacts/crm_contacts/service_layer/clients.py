@@ -6,14 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import repository
+from crm_contacts.contract import convert
 from crm_contacts.domain import clients as rules
 from crm_contacts.domain.clients import Client, ClientKind, validated
-from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import touched
@@ -72,24 +70,18 @@ def _store_change(uow: UnitOfWork, before: Client, after: Client) -> None:
         raise Conflict(f"client '{before.id}' changed meanwhile: read it again and retry", reason="version_mismatch")
 
 
-def create_client(
-    db: Database, draft: Client, *, request_id: str = "", force_duplicate: bool = False
-) -> contacts_pb2.CreateClientResponse:
-    """Validates and stores a new client and stages client_created. A repeated request_id returns
-    the first answer; a duplicate e-mail, phone or tax id is ALREADY_EXISTS naming the existing
+def create_client(uow: UnitOfWork, draft: Client, *, force_duplicate: bool = False) -> Client:
+    """Validates and stores a new client and stages client_created, in the caller's unit of work
+    (the servicer runs it through run_once with CREATE_SCOPE: a repeated request_id returns the
+    first answer). A duplicate e-mail, phone or tax id is ALREADY_EXISTS naming the existing
     client, unless `force_duplicate`."""
-
-    def create(uow: UnitOfWork) -> contacts_pb2.CreateClientResponse:
-        now = datetime.now(UTC)
-        client = replace(validated(draft), id=new_id(), created_at=now, updated_at=now, version=1, archived=False)
-        if not force_duplicate:
-            _refuse_duplicates(uow, client)
-        repository.add_client(uow.session, client)
-        message = convert.client_to_proto(client)
-        uow.add_event(events_pb2.ClientCreated(client=message))
-        return contacts_pb2.CreateClientResponse(client=message)
-
-    return run_once(db, CREATE_SCOPE, request_id, contacts_pb2.CreateClientResponse, create)
+    now = datetime.now(UTC)
+    client = replace(validated(draft), id=new_id(), created_at=now, updated_at=now, version=1, archived=False)
+    if not force_duplicate:
+        _refuse_duplicates(uow, client)
+    repository.add_client(uow.session, client)
+    uow.add_event(convert.client_created(client))
+    return client
 
 
 def update_client(db: Database, draft: Client, mask: Sequence[str], *, expected_version: int = 0) -> Client:
@@ -107,7 +99,7 @@ def update_client(db: Database, draft: Client, mask: Sequence[str], *, expected_
         _refuse_duplicates(uow, replace(after, phones=added_phones), [f for f in DUPLICATE_FIELDS if f in changed])
         after = touched(after, datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ClientUpdated(client=convert.client_to_proto(after), changed_fields=changed))
+        uow.add_event(convert.client_updated(after, changed))
         uow.commit()
         return after
 
@@ -121,7 +113,7 @@ def archive_client(db: Database, client_id: str) -> Client:
             return current
         after = touched(replace(current, archived=True), datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ClientArchived(client=convert.client_to_proto(after)))
+        uow.add_event(convert.client_archived(after))
         uow.commit()
         return after
 
@@ -139,7 +131,7 @@ def delete_client(db: Database, client_id: str) -> None:
                 metadata={"id": current.id, "referenced_by": ",".join(users)},
             )
         repository.delete_client(uow.session, current.id)
-        uow.add_event(events_pb2.ClientDeleted(client_id=current.id))
+        uow.add_event(convert.client_deleted(current.id))
         uow.commit()
 
 

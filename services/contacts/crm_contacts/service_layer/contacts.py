@@ -10,16 +10,14 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
-from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import contact_repository as repository
 from crm_contacts.adapters import repository as client_repository
+from crm_contacts.contract import convert
 from crm_contacts.domain import contacts as rules
 from crm_contacts.domain.clients import Client
 from crm_contacts.domain.contacts import Contact, DecisionRole
-from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import touched
@@ -94,31 +92,25 @@ def demote_primary(uow: UnitOfWork, client_id: str, keep_id: str, now: datetime)
         return []
     after = touched(rules.demoted(current), now)
     _store_change(uow, current, after)
-    return [events_pb2.ContactUpdated(contact=convert.contact_to_proto(after), changed_fields=["primary"])]
+    return [convert.contact_updated(after, ["primary"])]
 
 
-def create_contact(
-    db: Database, draft: Contact, *, request_id: str = "", force_duplicate: bool = False
-) -> contacts_pb2.CreateContactResponse:
+def create_contact(uow: UnitOfWork, draft: Contact, *, force_duplicate: bool = False) -> Contact:
     """Validates and stores a new contact of an existing, non-archived client and stages
     contact_created (and contact_updated for the client's previous primary contact when this one
-    is primary). A repeated request_id returns the first answer; an e-mail or phone another contact
-    has is ALREADY_EXISTS naming it, unless `force_duplicate`."""
-
-    def create(uow: UnitOfWork) -> contacts_pb2.CreateContactResponse:
-        now = datetime.now(UTC)
-        client = client_of(uow, draft.client_id)
-        contact = rules.new_contact(draft, new_id(), now, client.address.country_code if client else "")
-        check_client(client, contact.client_id)
-        if not force_duplicate:
-            _refuse_duplicates(uow, contact)
-        events = demote_primary(uow, contact.client_id, contact.id, now) if contact.primary else []
-        repository.add_contact(uow.session, contact)
-        message = convert.contact_to_proto(contact)
-        uow.add_events([*events, events_pb2.ContactCreated(contact=message)])
-        return contacts_pb2.CreateContactResponse(contact=message)
-
-    return run_once(db, CREATE_SCOPE, request_id, contacts_pb2.CreateContactResponse, create)
+    is primary), in the caller's unit of work (the servicer runs it through run_once with
+    CREATE_SCOPE: a repeated request_id returns the first answer). An e-mail or phone another
+    contact has is ALREADY_EXISTS naming it, unless `force_duplicate`."""
+    now = datetime.now(UTC)
+    client = client_of(uow, draft.client_id)
+    contact = rules.new_contact(draft, new_id(), now, client.address.country_code if client else "")
+    check_client(client, contact.client_id)
+    if not force_duplicate:
+        _refuse_duplicates(uow, contact)
+    events = demote_primary(uow, contact.client_id, contact.id, now) if contact.primary else []
+    repository.add_contact(uow.session, contact)
+    uow.add_events([*events, convert.contact_created(contact)])
+    return contact
 
 
 def update_contact(db: Database, draft: Contact, mask: Sequence[str], *, expected_version: int = 0) -> Contact:
@@ -149,7 +141,7 @@ def update_contact(db: Database, draft: Contact, mask: Sequence[str], *, expecte
         events = demote_primary(uow, after.client_id, after.id, now) if promoted else []
         after = touched(after, now)
         _store_change(uow, current, after)
-        events.append(events_pb2.ContactUpdated(contact=convert.contact_to_proto(after), changed_fields=changed))
+        events.append(convert.contact_updated(after, changed))
         uow.add_events(events)
         uow.commit()
         return after
@@ -164,7 +156,7 @@ def archive_contact(db: Database, contact_id: str) -> Contact:
             return current
         after = touched(replace(current, archived=True), datetime.now(UTC))
         _store_change(uow, current, after)
-        uow.add_event(events_pb2.ContactArchived(contact=convert.contact_to_proto(after)))
+        uow.add_event(convert.contact_archived(after))
         uow.commit()
         return after
 
@@ -182,7 +174,7 @@ def delete_contact(db: Database, contact_id: str) -> None:
                 metadata={"id": current.id, "referenced_by": ",".join(users)},
             )
         repository.delete_contact(uow.session, current.id)
-        uow.add_event(events_pb2.ContactDeleted(contact_id=current.id, client_id=current.client_id))
+        uow.add_event(convert.contact_deleted(current.id, current.client_id))
         uow.commit()
 
 

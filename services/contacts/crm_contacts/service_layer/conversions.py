@@ -13,17 +13,15 @@ from datetime import UTC, datetime
 
 from google.protobuf.message import Message
 
-from crm.common.v1 import types_pb2
-from crm.contacts.v1 import events_pb2
 from crm_contacts.adapters import contact_repository, prospect_repository
 from crm_contacts.adapters import repository as client_repository
+from crm_contacts.contract import convert
 from crm_contacts.domain import contacts as contact_rules
 from crm_contacts.domain import conversion as rules
 from crm_contacts.domain.clients import Client, validated
 from crm_contacts.domain.contacts import Contact
 from crm_contacts.domain.conversion import DealRequest
 from crm_contacts.domain.prospects import Prospect, ProspectStatus
-from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, InvalidArgument, NotFound
 from crm_platform.ids import is_valid_id, new_id
@@ -98,7 +96,7 @@ def _convert(db: Database, prospect_id: str, reuse_matching_client: bool, deal: 
                 validated(rules.client_from_prospect(prospect)), id=new_id(), created_at=now, updated_at=now, version=1
             )
             client_repository.add_client(uow.session, client)
-            events.append(events_pb2.ClientCreated(client=convert.client_to_proto(client)))
+            events.append(convert.client_created(client))
 
         primary = created or contact_repository.primary_contact(uow.session, client.id) is None
         draft = rules.contact_from_prospect(prospect, client.id, primary)
@@ -106,12 +104,12 @@ def _convert(db: Database, prospect_id: str, reuse_matching_client: bool, deal: 
         if draft is not None:
             contact = contact_rules.new_contact(draft, new_id(), now, client.address.country_code)
             contact_repository.add_contact(uow.session, contact)
-            events.append(events_pb2.ContactCreated(contact=convert.contact_to_proto(contact)))
+            events.append(convert.contact_created(contact))
 
         after = rules.converted(prospect, client.id, contact.id if contact else "", created, now)
         if not prospect_repository.update_prospect(uow.session, after, prospect.version):
             raise Conflict(f"prospect '{prospect.id}' changed meanwhile: retry", reason="version_mismatch")
-        events.append(_converted_event(after, created, deal))
+        events.append(convert.prospect_converted(after, created, deal))
         uow.add_events(events)
         uow.commit()
         return Conversion(client=client, contact=contact, prospect=after, client_created=created, converted_now=True)
@@ -127,17 +125,3 @@ def _first_result(uow: UnitOfWork, prospect: Prospect) -> Conversion:
         contact = contact_repository.get_contact(uow.session, prospect.converted_contact_id)
     created = prospect.converted_client_created
     return Conversion(client=client, contact=contact, prospect=prospect, client_created=created)
-
-
-def _converted_event(prospect: Prospect, client_created: bool, deal: DealRequest) -> events_pb2.ProspectConverted:
-    event = events_pb2.ProspectConverted(
-        prospect=convert.prospect_to_proto(prospect),
-        client_id=prospect.converted_client_id,
-        contact_id=prospect.converted_contact_id,
-        client_created=client_created,
-        open_deal=deal.open_deal,
-        deal_title=deal.title,
-    )
-    if deal.amount is not None:
-        event.deal_amount.CopyFrom(types_pb2.Money(currency_code=deal.currency, amount=format(deal.amount, "f")))
-    return event

@@ -16,15 +16,14 @@ from typing import Any, Generic, TypeVar
 from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import contact_repository, repository
 from crm_contacts.adapters import prospect_repository as prospect_repo
+from crm_contacts.contract import convert
 from crm_contacts.domain import importing
 from crm_contacts.domain.clients import Client
 from crm_contacts.domain.contacts import Contact
 from crm_contacts.domain.importing import ImportKind, ImportOptions
 from crm_contacts.domain.prospects import Prospect
-from crm_contacts.entrypoints import convert
 from crm_contacts.service_layer.contacts import demote_primary
 from crm_platform import import_files
 from crm_platform.db import Database, UnitOfWork
@@ -104,7 +103,7 @@ _KINDS: dict[ImportKind, _Kind[Any]] = {
             s, emails=keys.get("email", ()), tax_ids=keys.get("tax_id", ()), phones=keys.get("phone", ())
         ),
         add=repository.add_clients,
-        event=lambda c: events_pb2.ClientCreated(client=convert.client_to_proto(c)),
+        event=convert.client_created,
     ),
     ImportKind.CONTACTS: _Kind(
         from_rows=_contacts_from_rows,
@@ -112,7 +111,7 @@ _KINDS: dict[ImportKind, _Kind[Any]] = {
             s, emails=keys.get("email", ()), phones=keys.get("phone", ())
         ),
         add=contact_repository.add_contacts,
-        event=lambda c: events_pb2.ContactCreated(contact=convert.contact_to_proto(c)),
+        event=convert.contact_created,
         before_add=_demote_primaries,
     ),
     ImportKind.PROSPECTS: _Kind(
@@ -121,50 +120,9 @@ _KINDS: dict[ImportKind, _Kind[Any]] = {
             s, emails=keys.get("email", ()), phones=keys.get("phone", ())
         ),
         add=prospect_repo.add_prospects,
-        event=lambda p: events_pb2.ProspectCreated(prospect=convert.prospect_to_proto(p)),
+        event=convert.prospect_created,
     ),
 }
-
-_KIND_FROM_PROTO = {
-    contacts_pb2.IMPORT_KIND_CLIENTS: ImportKind.CLIENTS,
-    contacts_pb2.IMPORT_KIND_CONTACTS: ImportKind.CONTACTS,
-    contacts_pb2.IMPORT_KIND_PROSPECTS: ImportKind.PROSPECTS,
-}
-_FORMAT_FROM_PROTO = {contacts_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV, contacts_pb2.IMPORT_FORMAT_XLSX: FileFormat.XLSX}
-
-
-def import_from_proto(db: Database, request: contacts_pb2.ImportRecordsRequest) -> contacts_pb2.ImportRecordsResponse:
-    """ImportRecords: the request's kind, format and options checked, the file imported, the
-    report as the response."""
-    kind = _KIND_FROM_PROTO.get(request.kind)
-    if kind is None:
-        raise InvalidArgument.field("kind", "must be clients, contacts or prospects")
-    file_format = _FORMAT_FROM_PROTO.get(request.format)
-    if request.format and file_format is None:
-        raise InvalidArgument.field("format", f"unknown import format {request.format}")
-    options = ImportOptions(
-        default_owner_id=request.default_owner_id.strip(),
-        allowed_owner_ids=frozenset(request.allowed_owner_ids),
-        default_source=convert.prospect_source_from_proto(request.default_source, "default_source"),
-        source_campaign_id=request.source_campaign_id.strip(),
-    )
-    file_format = file_format or import_files.detect_format(request.content, request.file_name)
-    report = import_records(db, kind, request.content, file_format, options, dry_run=request.dry_run)
-    return contacts_pb2.ImportRecordsResponse(
-        total_rows=report.total_rows,
-        created=report.created,
-        duplicates=len(report.duplicates),
-        failed=report.failed,
-        problems=[
-            contacts_pb2.ImportRowProblem(row=p.row, field=p.field, message=p.message) for p in report.listed_problems()
-        ],
-        duplicate_rows=[
-            contacts_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
-        ],
-        created_ids=[i for i in report.created_ids if i],
-        dry_run=request.dry_run,
-        created_rows=report.created_rows,
-    )
 
 
 def import_records(

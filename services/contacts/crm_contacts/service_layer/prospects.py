@@ -6,14 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.adapters import prospect_repository as repository
+from crm_contacts.contract import convert
 from crm_contacts.domain import prospects as rules
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
-from crm_contacts.entrypoints import convert
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import touched
@@ -63,23 +61,17 @@ def _refuse_duplicates(uow: UnitOfWork, prospect: Prospect, fields: Sequence[str
         )
 
 
-def create_prospect(
-    db: Database, draft: Prospect, *, request_id: str = "", force_duplicate: bool = False
-) -> contacts_pb2.CreateProspectResponse:
-    """Validates and stores a new prospect (status NEW) and stages prospect_created. A repeated
-    request_id returns the first answer; an e-mail or phone that another prospect has is
+def create_prospect(uow: UnitOfWork, draft: Prospect, *, force_duplicate: bool = False) -> Prospect:
+    """Validates and stores a new prospect (status NEW) and stages prospect_created, in the
+    caller's unit of work (the servicer runs it through run_once with CREATE_SCOPE: a repeated
+    request_id returns the first answer). An e-mail or phone that another prospect has is
     ALREADY_EXISTS naming it, unless `force_duplicate`."""
-
-    def create(uow: UnitOfWork) -> contacts_pb2.CreateProspectResponse:
-        prospect = rules.new_prospect(draft, new_id(), datetime.now(UTC))
-        if not force_duplicate:
-            _refuse_duplicates(uow, prospect)
-        repository.add_prospect(uow.session, prospect)
-        message = convert.prospect_to_proto(prospect)
-        uow.add_event(events_pb2.ProspectCreated(prospect=message))
-        return contacts_pb2.CreateProspectResponse(prospect=message)
-
-    return run_once(db, CREATE_SCOPE, request_id, contacts_pb2.CreateProspectResponse, create)
+    prospect = rules.new_prospect(draft, new_id(), datetime.now(UTC))
+    if not force_duplicate:
+        _refuse_duplicates(uow, prospect)
+    repository.add_prospect(uow.session, prospect)
+    uow.add_event(convert.prospect_created(prospect))
+    return prospect
 
 
 def update_prospect(db: Database, draft: Prospect, mask: Sequence[str], *, expected_version: int = 0) -> Prospect:
@@ -100,7 +92,7 @@ def update_prospect(db: Database, draft: Prospect, mask: Sequence[str], *, expec
             raise Conflict(
                 f"prospect '{current.id}' changed meanwhile: read it again and retry", reason="version_mismatch"
             )
-        uow.add_event(events_pb2.ProspectUpdated(prospect=convert.prospect_to_proto(after), changed_fields=changed))
+        uow.add_event(convert.prospect_updated(after, changed))
         uow.commit()
         return after
 
@@ -117,7 +109,7 @@ def archive_prospect(db: Database, prospect_id: str) -> Prospect:
             raise Conflict(
                 f"prospect '{current.id}' changed meanwhile: read it again and retry", reason="version_mismatch"
             )
-        uow.add_event(events_pb2.ProspectArchived(prospect=convert.prospect_to_proto(after)))
+        uow.add_event(convert.prospect_archived(after))
         uow.commit()
         return after
 
@@ -129,7 +121,7 @@ def delete_prospect(db: Database, prospect_id: str) -> None:
         current = _stored(uow, prospect_id)
         rules.check_changeable(current)
         repository.delete_prospect(uow.session, current.id)
-        uow.add_event(events_pb2.ProspectDeleted(prospect_id=current.id))
+        uow.add_event(convert.prospect_deleted(current.id))
         uow.commit()
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from crm.contacts.v1 import contacts_pb2
+from crm.common.v1 import types_pb2
+from crm.contacts.v1 import contacts_pb2, events_pb2
 from crm_contacts.domain.clients import Client, ClientKind
 from crm_contacts.domain.common import Address
 from crm_contacts.domain.contacts import Contact, DecisionRole
+from crm_contacts.domain.conversion import DealRequest
+from crm_contacts.domain.importing import ImportKind
 from crm_contacts.domain.prospects import Prospect, ProspectSource, ProspectStatus
+from crm_platform.import_files import FileFormat
+from crm_platform.importing import ImportReport
 from crm_platform.protoconv import EnumMap
 
 CLIENT_KINDS = EnumMap(
@@ -225,3 +230,107 @@ def contact_to_proto(contact: Contact) -> contacts_pb2.Contact:
     if contact.updated_at:
         msg.update_time.FromDatetime(contact.updated_at)
     return msg
+
+
+# --- imports -----------------------------------------------------------------------------------
+
+_IMPORT_KIND_FROM_PROTO: dict[int, ImportKind] = {
+    contacts_pb2.IMPORT_KIND_CLIENTS: ImportKind.CLIENTS,
+    contacts_pb2.IMPORT_KIND_CONTACTS: ImportKind.CONTACTS,
+    contacts_pb2.IMPORT_KIND_PROSPECTS: ImportKind.PROSPECTS,
+}
+_IMPORT_FORMAT_FROM_PROTO: dict[int, FileFormat] = {
+    contacts_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV,
+    contacts_pb2.IMPORT_FORMAT_XLSX: FileFormat.XLSX,
+}
+
+
+def import_kind_from_proto(value: int) -> ImportKind | None:
+    return _IMPORT_KIND_FROM_PROTO.get(value)
+
+
+def import_format_from_proto(value: int) -> FileFormat | None:
+    return _IMPORT_FORMAT_FROM_PROTO.get(value)
+
+
+def import_report_to_proto(report: ImportReport, *, dry_run: bool) -> contacts_pb2.ImportRecordsResponse:
+    return contacts_pb2.ImportRecordsResponse(
+        total_rows=report.total_rows,
+        created=report.created,
+        duplicates=len(report.duplicates),
+        failed=report.failed,
+        problems=[
+            contacts_pb2.ImportRowProblem(row=p.row, field=p.field, message=p.message) for p in report.listed_problems()
+        ],
+        duplicate_rows=[
+            contacts_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
+        ],
+        created_ids=[i for i in report.created_ids if i],
+        dry_run=dry_run,
+        created_rows=report.created_rows,
+    )
+
+
+# --- integration events ------------------------------------------------------------------------
+
+
+def client_created(client: Client) -> events_pb2.ClientCreated:
+    return events_pb2.ClientCreated(client=client_to_proto(client))
+
+
+def client_updated(client: Client, changed_fields: list[str]) -> events_pb2.ClientUpdated:
+    return events_pb2.ClientUpdated(client=client_to_proto(client), changed_fields=changed_fields)
+
+
+def client_archived(client: Client) -> events_pb2.ClientArchived:
+    return events_pb2.ClientArchived(client=client_to_proto(client))
+
+
+def client_deleted(client_id: str) -> events_pb2.ClientDeleted:
+    return events_pb2.ClientDeleted(client_id=client_id)
+
+
+def contact_created(contact: Contact) -> events_pb2.ContactCreated:
+    return events_pb2.ContactCreated(contact=contact_to_proto(contact))
+
+
+def contact_updated(contact: Contact, changed_fields: list[str]) -> events_pb2.ContactUpdated:
+    return events_pb2.ContactUpdated(contact=contact_to_proto(contact), changed_fields=changed_fields)
+
+
+def contact_archived(contact: Contact) -> events_pb2.ContactArchived:
+    return events_pb2.ContactArchived(contact=contact_to_proto(contact))
+
+
+def contact_deleted(contact_id: str, client_id: str) -> events_pb2.ContactDeleted:
+    return events_pb2.ContactDeleted(contact_id=contact_id, client_id=client_id)
+
+
+def prospect_created(prospect: Prospect) -> events_pb2.ProspectCreated:
+    return events_pb2.ProspectCreated(prospect=prospect_to_proto(prospect))
+
+
+def prospect_updated(prospect: Prospect, changed_fields: list[str]) -> events_pb2.ProspectUpdated:
+    return events_pb2.ProspectUpdated(prospect=prospect_to_proto(prospect), changed_fields=changed_fields)
+
+
+def prospect_archived(prospect: Prospect) -> events_pb2.ProspectArchived:
+    return events_pb2.ProspectArchived(prospect=prospect_to_proto(prospect))
+
+
+def prospect_deleted(prospect_id: str) -> events_pb2.ProspectDeleted:
+    return events_pb2.ProspectDeleted(prospect_id=prospect_id)
+
+
+def prospect_converted(prospect: Prospect, client_created: bool, deal: DealRequest) -> events_pb2.ProspectConverted:
+    event = events_pb2.ProspectConverted(
+        prospect=prospect_to_proto(prospect),
+        client_id=prospect.converted_client_id,
+        contact_id=prospect.converted_contact_id,
+        client_created=client_created,
+        open_deal=deal.open_deal,
+        deal_title=deal.title,
+    )
+    if deal.amount is not None:
+        event.deal_amount.CopyFrom(types_pb2.Money(currency_code=deal.currency, amount=format(deal.amount, "f")))
+    return event
