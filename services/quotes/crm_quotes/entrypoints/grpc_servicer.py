@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import grpc
+from sqlalchemy.exc import IntegrityError
 
 from crm.quotes.v1 import quotes_pb2, quotes_pb2_grpc
-from crm_platform.db import Database
+from crm_platform.db import Database, UnitOfWork
+from crm_platform.idempotency import remembered, run_once
 from crm_platform.listing import owner_filter
 from crm_quotes.adapters.quote_repository import QuoteQuery
-from crm_quotes.entrypoints.convert import (
+from crm_quotes.contract.convert import (
+    import_format_from_proto,
+    import_report_to_proto,
     price_change_to_proto,
     product_from_proto,
     product_kind_from_proto,
@@ -33,7 +37,18 @@ class QuotesServicer(quotes_pb2_grpc.QuotesServiceServicer):
     def CreateProduct(
         self, request: quotes_pb2.CreateProductRequest, context: grpc.ServicerContext
     ) -> quotes_pb2.CreateProductResponse:
-        return products.create_product(self.db, product_from_proto(request.product), request_id=request.request_id)
+        draft = product_from_proto(request.product)
+
+        def create(uow: UnitOfWork) -> quotes_pb2.CreateProductResponse:
+            return quotes_pb2.CreateProductResponse(product=product_to_proto(products.create_product(uow, draft)))
+
+        scope = products.CREATE_SCOPE
+        try:
+            return run_once(self.db, scope, request.request_id, quotes_pb2.CreateProductResponse, create)
+        except IntegrityError:
+            # A concurrent create took the SKU between the check and the commit (PostgreSQL): run
+            # again, so the check sees it and answers ALREADY_EXISTS naming that product.
+            return run_once(self.db, scope, request.request_id, quotes_pb2.CreateProductResponse, create)
 
     def GetProduct(
         self, request: quotes_pb2.GetProductRequest, context: grpc.ServicerContext
@@ -87,7 +102,15 @@ class QuotesServicer(quotes_pb2_grpc.QuotesServiceServicer):
     def ImportProducts(
         self, request: quotes_pb2.ImportProductsRequest, context: grpc.ServicerContext
     ) -> quotes_pb2.ImportProductsResponse:
-        return imports.import_from_proto(self.db, request)
+        report = imports.import_file(
+            self.db,
+            request.content,
+            request.file_name,
+            import_format_from_proto(request.format),
+            request.default_currency_code,
+            dry_run=request.dry_run,
+        )
+        return import_report_to_proto(report, request.dry_run)
 
     # --- Quotes -----------------------------------------------------------------------------------
 
@@ -95,7 +118,20 @@ class QuotesServicer(quotes_pb2_grpc.QuotesServiceServicer):
         self, request: quotes_pb2.CreateQuoteRequest, context: grpc.ServicerContext
     ) -> quotes_pb2.CreateQuoteResponse:
         draft, lines = quote_from_proto(request.quote)
-        return quotes.create_quote(self.db, self.quoting, draft, lines, request_id=request.request_id)
+        response = quotes_pb2.CreateQuoteResponse
+        if request.request_id:  # a repeat answers as the first call did, without asking the deals service again
+            with self.db.read() as session:
+                earlier = remembered(session, quotes.CREATE_SCOPE, request.request_id, response)
+            if earlier is not None:
+                return earlier
+        new = quotes.prepare_quote(self.quoting, draft, lines)
+        return run_once(
+            self.db,
+            quotes.CREATE_SCOPE,
+            request.request_id,
+            response,
+            lambda uow: response(quote=quote_to_proto(quotes.create_quote(uow, new))),
+        )
 
     def PreviewQuote(
         self, request: quotes_pb2.PreviewQuoteRequest, context: grpc.ServicerContext
@@ -169,13 +205,13 @@ class QuotesServicer(quotes_pb2_grpc.QuotesServiceServicer):
     def ReviseQuote(
         self, request: quotes_pb2.ReviseQuoteRequest, context: grpc.ServicerContext
     ) -> quotes_pb2.ReviseQuoteResponse:
-        return quotes.revise_quote(
-            self.db,
-            self.quoting,
-            request.quote_id,
-            expected_version=request.expected_version,
-            request_id=request.request_id,
-        )
+        def revise(uow: UnitOfWork) -> quotes_pb2.ReviseQuoteResponse:
+            new, old = quotes.revise_quote(
+                uow, self.quoting, request.quote_id, expected_version=request.expected_version
+            )
+            return quotes_pb2.ReviseQuoteResponse(quote=quote_to_proto(new), superseded_quote=quote_to_proto(old))
+
+        return run_once(self.db, quotes.REVISE_SCOPE, request.request_id, quotes_pb2.ReviseQuoteResponse, revise)
 
     def RenderQuotePdf(
         self, request: quotes_pb2.RenderQuotePdfRequest, context: grpc.ServicerContext

@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 
-from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform import import_files
 from crm_platform.context import current_actor
 from crm_platform.db import Database
@@ -21,38 +20,29 @@ from crm_platform.import_files import FileFormat, Row
 from crm_platform.importing import DuplicateRow, ImportReport, refuse_nul_rows
 from crm_platform.money import is_known_currency
 from crm_quotes.adapters import product_repository as repository
+from crm_quotes.contract import convert
 from crm_quotes.domain import importing, products
 from crm_quotes.domain.products import Product
-from crm_quotes.entrypoints import convert
 
 WRITE_CHUNK = 5000
-_FORMAT_FROM_PROTO = {quotes_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV, quotes_pb2.IMPORT_FORMAT_XLSX: FileFormat.XLSX}
 
 
-def import_from_proto(db: Database, request: quotes_pb2.ImportProductsRequest) -> quotes_pb2.ImportProductsResponse:
-    file_format = _FORMAT_FROM_PROTO.get(request.format)
-    if request.format and file_format is None:
-        raise InvalidArgument.field("format", f"unknown import format {request.format}")
-    currency = request.default_currency_code.strip().upper()
+def import_file(
+    db: Database,
+    content: bytes,
+    file_name: str,
+    file_format: FileFormat | None,
+    default_currency: str = "",
+    *,
+    dry_run: bool = False,
+) -> ImportReport:
+    """Imports a file as ImportProducts names it: its format (None = detected from the file) and
+    the currency of rows that name none (an ISO 4217 code, any case)."""
+    currency = default_currency.strip().upper()
     if currency and not is_known_currency(currency):
         raise InvalidArgument.field("default_currency_code", f"'{currency}' is not an ISO 4217 currency code")
-    file_format = file_format or import_files.detect_format(request.content, request.file_name)
-    report = import_products(db, request.content, file_format, currency, dry_run=request.dry_run)
-    return quotes_pb2.ImportProductsResponse(
-        total_rows=report.total_rows,
-        created=report.created,
-        duplicates=len(report.duplicates),
-        failed=report.failed,
-        problems=[
-            quotes_pb2.ImportRowProblem(row=p.row, field=p.field, message=p.message) for p in report.listed_problems()
-        ],
-        duplicate_rows=[
-            quotes_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
-        ],
-        created_ids=[i for i in report.created_ids if i],
-        dry_run=request.dry_run,
-        created_rows=report.created_rows,
-    )
+    file_format = file_format or import_files.detect_format(content, file_name)
+    return import_products(db, content, file_format, currency, dry_run=dry_run)
 
 
 def import_products(
@@ -108,7 +98,7 @@ def _import_chunk(
         actor = current_actor()
         repository.add_products(uow.session, new)
         repository.add_price_changes(uow.session, [products.price_change(None, p, actor, now) for p in new])
-        uow.add_events([events_pb2.ProductCreated(product=convert.product_to_proto(p)) for p in new])
+        uow.add_events([convert.product_created(p) for p in new])
         uow.commit()
     report.created_ids += [p.id for p in new]
 

@@ -7,21 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
-
-from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform import pagination
 from crm_platform.context import current_actor
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound
-from crm_platform.idempotency import run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import touched
 from crm_quotes.adapters import product_repository as repository
+from crm_quotes.contract import convert
 from crm_quotes.domain import products as rules
 from crm_quotes.domain.products import PRICE_FIELDS, PriceChange, Product, ProductKind, validated
-from crm_quotes.entrypoints import convert
 
 CREATE_SCOPE = "CreateProduct"
 BATCH_GET_MAX = 1000
@@ -57,27 +53,18 @@ def _refuse_duplicate_sku(uow: UnitOfWork, product: Product) -> None:
         )
 
 
-def create_product(db: Database, draft: Product, *, request_id: str = "") -> quotes_pb2.CreateProductResponse:
-    """Validates and stores a new product, records its first price history entry, and stages
-    product_created. A SKU another product has is ALREADY_EXISTS; a repeated request_id returns
-    the first answer."""
-
-    def create(uow: UnitOfWork) -> quotes_pb2.CreateProductResponse:
-        now = datetime.now(UTC)
-        product = replace(validated(draft), id=new_id(), created_at=now, updated_at=now, version=1)
-        _refuse_duplicate_sku(uow, product)
-        repository.add_products(uow.session, [product])
-        repository.add_price_changes(uow.session, [rules.price_change(None, product, current_actor(), now)])
-        message = convert.product_to_proto(product)
-        uow.add_event(events_pb2.ProductCreated(product=message))
-        return quotes_pb2.CreateProductResponse(product=message)
-
-    try:
-        return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateProductResponse, create)
-    except IntegrityError:
-        # A concurrent create took the SKU between the check and the commit (PostgreSQL): run again,
-        # so the check sees it and answers ALREADY_EXISTS naming that product.
-        return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateProductResponse, create)
+def create_product(uow: UnitOfWork, draft: Product) -> Product:
+    """Validates and stores a new product in `uow`, records its first price history entry, and
+    stages product_created. A SKU another product has is ALREADY_EXISTS. The servicer runs it
+    through run_once (scope CREATE_SCOPE), so that a repeated request_id returns the first answer,
+    and runs it again when a concurrent create took the SKU between the check and the commit."""
+    now = datetime.now(UTC)
+    product = replace(validated(draft), id=new_id(), created_at=now, updated_at=now, version=1)
+    _refuse_duplicate_sku(uow, product)
+    repository.add_products(uow.session, [product])
+    repository.add_price_changes(uow.session, [rules.price_change(None, product, current_actor(), now)])
+    uow.add_event(convert.product_created(product))
+    return product
 
 
 def update_product(db: Database, draft: Product, mask: Sequence[str], *, expected_version: int = 0) -> Product:
@@ -98,14 +85,11 @@ def update_product(db: Database, draft: Product, mask: Sequence[str], *, expecte
             raise Conflict(
                 f"product '{current.id}' changed meanwhile: read it again and retry", reason="version_mismatch"
             )
-        message = convert.product_to_proto(after)
-        events = [events_pb2.ProductUpdated(product=message, changed_fields=changed)]
+        events = [convert.product_updated(after, changed)]
         if PRICE_FIELDS & set(changed):
             change = rules.price_change(current, after, current_actor(), now)
             repository.add_price_changes(uow.session, [change])
-            events.append(
-                events_pb2.ProductPriceChanged(product=message, price_change=convert.price_change_to_proto(change))
-            )
+            events.append(convert.product_price_changed(after, change))
         uow.add_events(events)
         uow.commit()
         return after
@@ -123,7 +107,7 @@ def delete_product(db: Database, product_id: str) -> None:
                 metadata={"id": current.id},
             )
         repository.delete_product(uow.session, current.id)
-        uow.add_event(events_pb2.ProductDeleted(product=convert.product_to_proto(current)))
+        uow.add_event(convert.product_deleted(current))
         uow.commit()
 
 

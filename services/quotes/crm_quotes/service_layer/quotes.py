@@ -7,23 +7,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from google.protobuf.message import Message
 from sqlalchemy.orm import Session
 
-from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform.db import Database, UnitOfWork
 from crm_platform.errors import Conflict, FailedPrecondition, FieldViolation, InvalidArgument, NotFound
-from crm_platform.idempotency import remembered, run_once
 from crm_platform.ids import is_valid_id, new_id
 from crm_platform.listing import Page, read_page
 from crm_platform.versioning import touched
 from crm_quotes.adapters import product_repository, quote_repository
 from crm_quotes.adapters.deals_directory import DealRef, DealsDirectory
 from crm_quotes.adapters.quote_repository import QuoteQuery
+from crm_quotes.contract import convert
 from crm_quotes.domain import quotes as rules
 from crm_quotes.domain.quotes import UPDATABLE, Calendar, LineDraft, Quote, QuoteLine, QuoteStatus
-from crm_quotes.entrypoints import convert
 
 CREATE_SCOPE = "CreateQuote"
 REVISE_SCOPE = "ReviseQuote"
@@ -131,43 +129,47 @@ def _computed(
     return rules.with_totals(replace(header, lines=_priced(session, lines, header, new_line_id=new_line_id)))
 
 
-def create_quote(
-    db: Database, quoting: Quoting, draft: Quote, lines: Sequence[LineDraft], *, request_id: str = ""
-) -> quotes_pb2.CreateQuoteResponse:
-    """A new draft quote for a deal (the header by _new_header), its lines priced from the
-    catalogue, its number taken from the year's counter in the same transaction; stages
-    quote_created. A repeated request_id returns the first answer."""
-    if request_id:
-        with db.read() as session:
-            earlier = remembered(session, CREATE_SCOPE, request_id, quotes_pb2.CreateQuoteResponse)
-        if earlier is not None:
-            return earlier
+@dataclass(frozen=True)
+class NewQuote:
+    """A quote checked against its deal, ready for create_quote: its header and lines, and the
+    moment (and company day) it is made."""
+
+    header: Quote
+    lines: tuple[LineDraft, ...]
+    now: datetime
+    today: date
+
+
+def prepare_quote(quoting: Quoting, draft: Quote, lines: Sequence[LineDraft]) -> NewQuote:
+    """The header of a new draft quote for a deal (by _new_header), asked of the deals service
+    before any unit of work opens."""
     now = quoting.clock()
     today = quoting.calendar.today(now)
-    header = _new_header(quoting, draft, today)
+    return NewQuote(_new_header(quoting, draft, today), tuple(lines), now, today)
 
-    def create(uow: UnitOfWork) -> quotes_pb2.CreateQuoteResponse:
-        quote = _computed(uow.session, header, lines)
-        number = rules.quote_number(today.year, quote_repository.next_number(uow.session, today.year))
-        quote = replace(
-            quote,
-            id=new_id(),
-            number=number,
-            root_number=number,
-            revision=0,
-            revises_quote_id="",
-            superseded_by_quote_id="",
-            status=QuoteStatus.DRAFT,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
-        quote_repository.add_quote(uow.session, quote)
-        message = convert.quote_to_proto(quote)
-        uow.add_event(events_pb2.QuoteCreated(quote=message))
-        return quotes_pb2.CreateQuoteResponse(quote=message)
 
-    return run_once(db, CREATE_SCOPE, request_id, quotes_pb2.CreateQuoteResponse, create)
+def create_quote(uow: UnitOfWork, new: NewQuote) -> Quote:
+    """A new draft quote, its lines priced from the catalogue, its number taken from the year's
+    counter in `uow`; stages quote_created. The servicer runs it through run_once (scope
+    CREATE_SCOPE), so that a repeated request_id returns the first answer."""
+    quote = _computed(uow.session, new.header, new.lines)
+    number = rules.quote_number(new.today.year, quote_repository.next_number(uow.session, new.today.year))
+    quote = replace(
+        quote,
+        id=new_id(),
+        number=number,
+        root_number=number,
+        revision=0,
+        revises_quote_id="",
+        superseded_by_quote_id="",
+        status=QuoteStatus.DRAFT,
+        created_at=new.now,
+        updated_at=new.now,
+        version=1,
+    )
+    quote_repository.add_quote(uow.session, quote)
+    uow.add_event(convert.quote_created(quote))
+    return quote
 
 
 def preview_quote(db: Database, quoting: Quoting, draft: Quote, lines: Sequence[LineDraft]) -> Quote:
@@ -230,7 +232,7 @@ def update_quote(
             return rules.effective(current, quoting.calendar, now)
         after = touched(after, now)
         _store(uow, current, after, lines_changed=after.lines is not current.lines)
-        uow.add_event(events_pb2.QuoteUpdated(quote=convert.quote_to_proto(after), changed_fields=changed))
+        uow.add_event(convert.quote_updated(after, changed))
         uow.commit()
         return after
 
@@ -241,7 +243,7 @@ def _transition(
     quote_id: str,
     expected_version: int,
     change: Callable[[Quote, datetime], Quote],
-    event: Callable[[quotes_pb2.Quote], Message],
+    event: Callable[[Quote], Any],
 ) -> Quote:
     """A status change of one quote, as read (a sent quote past its validity is expired), under
     its row lock; nothing is written when `change` refuses."""
@@ -251,7 +253,7 @@ def _transition(
         rules.check_version_of(current, expected_version)
         after = touched(change(rules.effective(current, quoting.calendar, now), now), now)
         _store(uow, current, after)
-        uow.add_event(event(convert.quote_to_proto(after)))
+        uow.add_event(event(after))
         uow.commit()
         return after
 
@@ -265,16 +267,14 @@ def send_quote(db: Database, quoting: Quoting, quote_id: str, *, expected_versio
         quote_id,
         expected_version,
         lambda q, now: rules.sent(q, now, today),
-        lambda m: events_pb2.QuoteSent(quote=m),
+        convert.quote_sent,
     )
 
 
 def accept_quote(db: Database, quoting: Quoting, quote_id: str, *, expected_version: int = 0) -> Quote:
     """A sent quote still within its validity accepted; stages quote_accepted (the whole quote:
     the deals service sets the deal's amount to its total)."""
-    return _transition(
-        db, quoting, quote_id, expected_version, rules.accepted, lambda m: events_pb2.QuoteAccepted(quote=m)
-    )
+    return _transition(db, quoting, quote_id, expected_version, rules.accepted, convert.quote_accepted)
 
 
 def reject_quote(db: Database, quoting: Quoting, quote_id: str, reason: str, *, expected_version: int = 0) -> Quote:
@@ -284,35 +284,29 @@ def reject_quote(db: Database, quoting: Quoting, quote_id: str, reason: str, *, 
         quote_id,
         expected_version,
         lambda q, now: rules.rejected(q, reason, now),
-        lambda m: events_pb2.QuoteRejected(quote=m),
+        convert.quote_rejected,
     )
 
 
-def revise_quote(
-    db: Database, quoting: Quoting, quote_id: str, *, expected_version: int = 0, request_id: str = ""
-) -> quotes_pb2.ReviseQuoteResponse:
+def revise_quote(uow: UnitOfWork, quoting: Quoting, quote_id: str, *, expected_version: int = 0) -> tuple[Quote, Quote]:
     """Supersedes a sent, rejected or expired quote with a new draft revision N+1 that copies its
-    lines (snapshots kept) and keeps its root's number (COT-2026-0007-R2). Stages
-    quote_superseded and quote_created (and quote_expired when the quote had expired unstored)."""
-
-    def revise(uow: UnitOfWork) -> quotes_pb2.ReviseQuoteResponse:
-        now = quoting.clock()
-        stored = _stored(uow, quote_id)
-        rules.check_version_of(stored, expected_version)
-        current = rules.effective(stored, quoting.calendar, now)
-        events: list[Message] = []
-        if current.status != stored.status:
-            events.append(events_pb2.QuoteExpired(quote=convert.quote_to_proto(current)))
-        old, new = rules.revision_of(current, new_id(), now, new_id)
-        old = touched(old, now)
-        _store(uow, stored, old)
-        quote_repository.add_quote(uow.session, new)
-        old_msg, new_msg = convert.quote_to_proto(old), convert.quote_to_proto(new)
-        events += [events_pb2.QuoteSuperseded(quote=old_msg), events_pb2.QuoteCreated(quote=new_msg)]
-        uow.add_events(events)
-        return quotes_pb2.ReviseQuoteResponse(quote=new_msg, superseded_quote=old_msg)
-
-    return run_once(db, REVISE_SCOPE, request_id, quotes_pb2.ReviseQuoteResponse, revise)
+    lines (snapshots kept) and keeps its root's number (COT-2026-0007-R2): (the new revision, the
+    superseded quote). Stages quote_superseded and quote_created (and quote_expired when the quote
+    had expired unstored). The servicer runs it through run_once (scope REVISE_SCOPE)."""
+    now = quoting.clock()
+    stored = _stored(uow, quote_id)
+    rules.check_version_of(stored, expected_version)
+    current = rules.effective(stored, quoting.calendar, now)
+    events: list[Any] = []
+    if current.status != stored.status:
+        events.append(convert.quote_expired(current))
+    old, new = rules.revision_of(current, new_id(), now, new_id)
+    old = touched(old, now)
+    _store(uow, stored, old)
+    quote_repository.add_quote(uow.session, new)
+    events += [convert.quote_superseded(old), convert.quote_created(new)]
+    uow.add_events(events)
+    return new, old
 
 
 def delete_quote(db: Database, quoting: Quoting, quote_id: str) -> None:
@@ -321,7 +315,7 @@ def delete_quote(db: Database, quoting: Quoting, quote_id: str) -> None:
         current = _stored(uow, quote_id)
         rules.check_deletable(current)
         quote_repository.delete_quote(uow.session, current.id)
-        uow.add_event(events_pb2.QuoteDeleted(quote=convert.quote_to_proto(current)))
+        uow.add_event(convert.quote_deleted(current))
         uow.commit()
 
 
@@ -363,7 +357,7 @@ def expire_due_quotes(db: Database, quoting: Quoting) -> int:
     while True:
         with db.uow() as uow:
             ids = quote_repository.due_for_expiry(uow.session, today, SWEEP_BATCH)
-            events: list[Message] = []
+            events: list[Any] = []
             for quote_id in ids:
                 stored = quote_repository.get_quote(uow.session, quote_id, for_update=True)
                 if stored is None or stored.status != QuoteStatus.SENT:
@@ -373,7 +367,7 @@ def expire_due_quotes(db: Database, quoting: Quoting) -> int:
                     continue
                 after = touched(current, now)
                 _store(uow, stored, after)
-                events.append(events_pb2.QuoteExpired(quote=convert.quote_to_proto(after)))
+                events.append(convert.quote_expired(after))
             if events:
                 uow.add_events(events)
             uow.commit()

@@ -1,4 +1,5 @@
-"""Translation between protobuf messages and domain objects (the only place that knows both)."""
+"""Translation between protobuf messages and domain objects (the only place that knows both):
+requests, responses and the integration events."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from decimal import Decimal
 from google.protobuf.message import Message
 
 from crm.common.v1 import types_pb2
-from crm.quotes.v1 import quotes_pb2
+from crm.quotes.v1 import events_pb2, quotes_pb2
 from crm_platform.errors import FieldViolation, InvalidArgument
+from crm_platform.import_files import FileFormat
+from crm_platform.importing import ImportReport
 from crm_platform.money import is_known_currency, minor_unit_exponent
 from crm_platform.protoconv import EnumMap, date_from_proto, date_to_proto
 from crm_quotes.domain.common import parse_decimal, parse_percent, parse_tax_rate, plain
@@ -237,3 +240,85 @@ def quote_to_proto(q: Quote) -> quotes_pb2.Quote:
     ):
         _ts(msg, field, value)
     return msg
+
+
+# --- Imports ------------------------------------------------------------------------------------
+
+_FORMAT_FROM_PROTO = {quotes_pb2.IMPORT_FORMAT_CSV: FileFormat.CSV, quotes_pb2.IMPORT_FORMAT_XLSX: FileFormat.XLSX}
+
+
+def import_format_from_proto(value: quotes_pb2.ImportFormat) -> FileFormat | None:
+    """The file format asked for (None = detect it from the file); INVALID_ARGUMENT when unknown."""
+    file_format = _FORMAT_FROM_PROTO.get(value)
+    if value and file_format is None:
+        raise InvalidArgument.field("format", f"unknown import format {value}")
+    return file_format
+
+
+def import_report_to_proto(report: ImportReport, dry_run: bool) -> quotes_pb2.ImportProductsResponse:
+    return quotes_pb2.ImportProductsResponse(
+        total_rows=report.total_rows,
+        created=report.created,
+        duplicates=len(report.duplicates),
+        failed=report.failed,
+        problems=[
+            quotes_pb2.ImportRowProblem(row=p.row, field=p.field, message=p.message) for p in report.listed_problems()
+        ],
+        duplicate_rows=[
+            quotes_pb2.ImportDuplicate(row=d.row, existing_id=d.existing_id, field=d.field) for d in report.duplicates
+        ],
+        created_ids=[i for i in report.created_ids if i],
+        dry_run=dry_run,
+        created_rows=report.created_rows,
+    )
+
+
+# --- Integration events -------------------------------------------------------------------------
+
+
+def product_created(p: Product) -> events_pb2.ProductCreated:
+    return events_pb2.ProductCreated(product=product_to_proto(p))
+
+
+def product_updated(p: Product, changed_fields: list[str]) -> events_pb2.ProductUpdated:
+    return events_pb2.ProductUpdated(product=product_to_proto(p), changed_fields=changed_fields)
+
+
+def product_price_changed(p: Product, change: PriceChange) -> events_pb2.ProductPriceChanged:
+    return events_pb2.ProductPriceChanged(product=product_to_proto(p), price_change=price_change_to_proto(change))
+
+
+def product_deleted(p: Product) -> events_pb2.ProductDeleted:
+    return events_pb2.ProductDeleted(product=product_to_proto(p))
+
+
+def quote_created(q: Quote) -> events_pb2.QuoteCreated:
+    return events_pb2.QuoteCreated(quote=quote_to_proto(q))
+
+
+def quote_updated(q: Quote, changed_fields: list[str]) -> events_pb2.QuoteUpdated:
+    return events_pb2.QuoteUpdated(quote=quote_to_proto(q), changed_fields=changed_fields)
+
+
+def quote_sent(q: Quote) -> events_pb2.QuoteSent:
+    return events_pb2.QuoteSent(quote=quote_to_proto(q))
+
+
+def quote_accepted(q: Quote) -> events_pb2.QuoteAccepted:
+    return events_pb2.QuoteAccepted(quote=quote_to_proto(q))
+
+
+def quote_rejected(q: Quote) -> events_pb2.QuoteRejected:
+    return events_pb2.QuoteRejected(quote=quote_to_proto(q))
+
+
+def quote_expired(q: Quote) -> events_pb2.QuoteExpired:
+    return events_pb2.QuoteExpired(quote=quote_to_proto(q))
+
+
+def quote_superseded(q: Quote) -> events_pb2.QuoteSuperseded:
+    return events_pb2.QuoteSuperseded(quote=quote_to_proto(q))
+
+
+def quote_deleted(q: Quote) -> events_pb2.QuoteDeleted:
+    return events_pb2.QuoteDeleted(quote=quote_to_proto(q))
