@@ -243,7 +243,7 @@ def listing(rows: int, owners_count: int, queries: int, postgres_url: str) -> No
                 t = time.perf_counter()
                 items, token, _ = list_deals(db, filters, 50, "")
                 first.append(time.perf_counter() - t)
-                assert len(items) == 50 and all(d.owner_id == owner for d in items)
+                assert len(items) == 50 and all(d.deal.owner_id == owner for d in items)
                 for _ in range(rnd.randrange(1, 20)):  # walk a few pages to a deep one
                     items, token, _ = list_deals(db, filters, 50, token)
                 t = time.perf_counter()
