@@ -526,7 +526,10 @@ def build_document(version: str = "1.0.0") -> dict[str, Any]:
                 "`probability`, a whole percentage. (A quote's PDF prints rates as percentages: 5 %.)\n\n"
                 "**PATCH** changes only the fields it names: an omitted field is unchanged, and no PATCH body "
                 "declares defaults.\n\n"
-                "**Links**: each create's 201 answer links to the operations on what it created."
+                "**Links**: each create's 201 answer links to the operations on what it created (its `id` in "
+                "their path, its ETag as If-Match) and to the operations whose body refers to it (a new client's "
+                "`id` as a contact's or a deal's `client_id`, a new user's as an `owner_id`); each list's answer "
+                "links from its first item to the operations on that item."
             ),
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
