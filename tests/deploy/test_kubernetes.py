@@ -194,7 +194,7 @@ def test_migrations_run_as_a_job_and_not_on_start(built: tuple[str, list]) -> No
     _target, objs = built
     job = of_kind(objs, "Job")["crm-migrate"]
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == ["python", "-m", "crm_platform.cli", "migrate"]
+    assert container["command"] == ["python", "-m", "crm_cli", "migrate"]
     urls = {e["name"] for e in container["env"]}
     assert {f"CRM_{s.upper()}_DATABASE_URL" for s in STATELESS - {"gateway", "web"}} <= urls
     config = next(c for c in objs if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("crm-config"))

@@ -83,7 +83,7 @@ def _start_up(data: Path) -> Running:
     log = data / "crm-up.out"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crm_platform.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "crm_cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT, text=True
         )
     deadline = time.monotonic() + 90
     while "CRM platform ready" not in log.read_text():
@@ -323,7 +323,7 @@ def test_a_killed_launcher_takes_every_child_with_it(tmp_path: Path) -> None:
 def test_a_malformed_setting_stops_crm_up_before_it_starts_anything(tmp_path: Path) -> None:
     env = {**os.environ, "CRM_DATA_DIR": str(tmp_path), "CRM_CONTACTS_ADDR": "contacts-without-port"}
     res = subprocess.run(
-        [sys.executable, "-m", "crm_platform.cli", "up"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "crm_cli", "up"], env=env, capture_output=True, text=True, timeout=60
     )
     assert res.returncode == 2
     assert "CRM_CONTACTS_ADDR must be host:port" in res.stderr
@@ -356,7 +356,7 @@ def _crm(args: list[str], data: Path, **extra: str) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_") or k == "CRM_TEST_POSTGRES_URL"}
     env.update(CRM_DATA_DIR=str(data), **extra)
     return subprocess.run(
-        [sys.executable, "-m", "crm_platform.cli", *args], env=env, capture_output=True, text=True, timeout=90
+        [sys.executable, "-m", "crm_cli", *args], env=env, capture_output=True, text=True, timeout=90
     )
 
 

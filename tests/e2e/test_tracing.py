@@ -75,7 +75,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     out = data / "crm-up.out"
     with open(out, "w") as f:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "crm_platform.cli", "up"], env=env, stdout=f, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "crm_cli", "up"], env=env, stdout=f, stderr=subprocess.STDOUT, text=True
         )
     try:
         deadline = time.monotonic() + 120

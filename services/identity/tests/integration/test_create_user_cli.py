@@ -17,7 +17,7 @@ from crm_identity.domain.users import Role
 from crm_identity.service_layer import sessions
 from crm_identity.service_layer.deps import Deps
 from crm_identity.settings import identity_settings
-from crm_platform import cli
+from crm_cli import cli
 from crm_platform.db import Database
 from crm_platform.tables import outbox_events
 

@@ -65,7 +65,7 @@ def test_rebuild_while_events_keep_arriving(world: World) -> None:
 def test_the_crm_verb_rebuilds_the_running_services_read_models(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from crm_platform.cli import main
+    from crm_cli.cli import main
 
     ds = data_set()
     world.publish(ds.events)
