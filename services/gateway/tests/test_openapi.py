@@ -68,9 +68,10 @@ def served(stack: Stack) -> Iterator[str]:
 
 
 # The stateful run below makes at least this many of the operations the links connect answer 2xx.
-# Measured on a 2-core machine with the 45 s budget: 60 of 128 on a fresh stack (72 in a 73 s
-# run), 60 after the generated-input test above; 34 in a 20 s run. The floor leaves room for a
-# slower machine; 5 operations on records were reached before the links led into bodies and lists.
+# Measured on a shared 2-core machine with the 45 s budget (the test takes about 70 s): 55 to 60
+# of 128 on a fresh stack, 60 after the generated-input test above; 34 with a 20 s budget. The
+# floor leaves room for a slower machine. (Before the links led into bodies and from lists, the
+# run reached 5 operations on records.)
 FLOOR = 40
 # How long the stateful run goes on (it starts a new run while time is left).
 BUDGET_SECONDS = 45
@@ -268,7 +269,7 @@ def test_stateful_fuzzing_follows_the_links_to_every_operation(stack: Stack, ser
             run_state_machine_as_test(
                 Workflow,
                 settings=settings(
-                    max_examples=100,
+                    max_examples=50,  # a short run: the last one ends soon after the budget
                     stateful_step_count=12,
                     deadline=None,
                     derandomize=attempt == 0,
