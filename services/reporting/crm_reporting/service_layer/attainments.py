@@ -165,9 +165,9 @@ def get_attainments(
             if owners is not None:
                 users = sorted(owners)
             else:
-                known = s.scalars(sa.select(t.rm_users.c.id).where(t.rm_users.c.deleted == sa.false()))
+                known: set[str] = set(s.scalars(sa.select(t.rm_users.c.id).where(t.rm_users.c.deleted == sa.false())))
                 others = {owner for _i, owner in won} | {user for _i, user in budgets.users}
-                users = sorted(set(known) | others - {""})
+                users = sorted(known | others - {""})
 
     def user_target(i: int, user_ids: Sequence[str]) -> Amounts:
         return _summed([budgets.users.get((i, u), {}) for u in user_ids])
