@@ -24,7 +24,7 @@ LABELS: dict[str, dict[str, Any]] = {
         "sent": _l("Enviada"),
         "accepted": _l("Aceptada"),
         "rejected": _l("Rechazada"),
-        "expired": _l("Vencida"),
+        "expired": _l("Expirada"),
     },
 }
 TONES: dict[str, dict[str, str]] = {

@@ -37,7 +37,7 @@ STATUSES = [
     ("sent", lazy_gettext("Enviada")),
     ("accepted", lazy_gettext("Aceptada")),
     ("rejected", lazy_gettext("Rechazada")),
-    ("expired", lazy_gettext("Vencida")),
+    ("expired", lazy_gettext("Expirada")),
     ("superseded", lazy_gettext("Reemplazada")),
 ]
 # The quote's own fields on the editor (besides its lines).

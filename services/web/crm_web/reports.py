@@ -98,7 +98,7 @@ BUCKET_WORDS: dict[str, Any] = {
     "year": lazy_gettext("año"),
 }
 FUNCTIONS: dict[str, Any] = {
-    "count": lazy_gettext("Cantidad"),
+    "count": lazy_gettext("Conteo"),
     "sum": lazy_gettext("Suma"),
     "avg": lazy_gettext("Promedio"),
     "min": lazy_gettext("Mínimo"),

@@ -51,3 +51,20 @@ def test_every_page_text_has_an_english_translation_with_the_same_placeholders()
 def test_the_catalogues_compile(tmp_path: Path) -> None:
     root = compile_catalogues(str(tmp_path))
     assert (root / "en" / "LC_MESSAGES" / "messages.mo").stat().st_size > 1000
+
+
+def test_a_text_means_one_thing_in_every_catalogue() -> None:
+    # Flask-Babel merges the catalogues into one (the last loaded wins): a Spanish text translated
+    # two ways would show the other group's word ("Inicio" as "Start" in the navigation). Where
+    # the meanings differ, the Spanish texts must differ too.
+    seen: dict[str, dict[str, str]] = {}
+    for po in sorted((SOURCE / "en" / "LC_MESSAGES").glob("*.po")):
+        with open(po, "rb") as f:
+            for message in read_po(f, locale="en"):
+                if not message.id or not message.string:
+                    continue
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                text = message.string if isinstance(message.string, str) else message.string[0]
+                seen.setdefault(key, {})[po.name] = text
+    clashes = {k: v for k, v in seen.items() if len(set(v.values())) > 1}
+    assert not clashes, clashes
