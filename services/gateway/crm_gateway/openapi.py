@@ -290,8 +290,9 @@ class _Links:
 
     def value(self, name: str, array: bool, source: dict[str, Any], in_path: bool = False) -> Any:
         """The expression that fills a reference named `name` from a source answer, or None: the
-        source's own path parameter, the created record's id, a member of the answer of that
-        name (a new contact's `client_id`), or the first of the answer's list of that record."""
+        source's own path parameter, the created (or listed) record's id, a member of the answer
+        (or item) of that name (a new contact's `client_id`), or the first of the answer's list of
+        that record (a new pipeline's `stages/0/id` for a `stage_id`)."""
         if in_path and name in source["path_names"]:
             return f"$request.path.{name}"
         stem = _stem(name)
@@ -303,7 +304,8 @@ class _Links:
         fields: dict[str, str] = source["fields"]
         if name in fields:
             kind = self.resolve(source["schema"]["properties"][fields[name]]).get("type")
-            if kind == "array" if array else kind in (("string", "integer") if in_path else ("string",)):
+            wanted = ("array",) if array else ("string", "integer") if in_path else ("string",)
+            if kind in wanted:
                 return RESPONSE + source["root"] + f"/{fields[name]}"
         listed = self.resolve(source["schema"].get("properties", {}).get(f"{stem}s", {})) if stem else {}
         if listed.get("type") == "array" and self.has_id(listed.get("items", {})):
@@ -365,11 +367,12 @@ def _add_links(paths: dict[str, dict[str, Any]], defs: dict[str, Any]) -> None:
     """OpenAPI links, derived from the document itself, so that a client (or a stateful fuzzer)
     can go from a record it created or listed to everything that takes that record's id:
 
-    - each create's 201 answer links to the operations on what it created (its id in their path),
-      and to the operations whose body refers to it (a new client's id as a contact's or a deal's
-      `client_id`, a new user's as an `owner_id`, a new product's as a line's `product_id`), the
-      body's other references filled from the answer where it holds them (a new contact's
-      `client_id` and `owner_id` go with its id into a deal);
+    - each create's 201 answer links to the operations on what it created (its id in their path,
+      the ETag it answered as their If-Match), and to the operations whose body refers to it (a
+      new client's id as a contact's or a deal's `client_id`, a new user's as an `owner_id`, a
+      new product's as a line's `product_id`), the body's other references filled from the
+      answer where it holds them (a new contact's `client_id` and `owner_id` go with its id into
+      a deal);
     - each list's answer links from its first item to the operations on that item."""
     builder = _Links(paths, defs)
     for path, operations in paths.items():
