@@ -80,7 +80,11 @@ def test_a_tax_id_is_checked_by_its_country_and_kept_in_one_normal_form(stack: S
     )
     assert bad.status_code == 400, bad.get_json()
     assert bad.get_json()["errors"] == [
-        {"field": "tax_id.value", "message": "'900123456-7' is not a valid CO NIT: its check digit does not match"}
+        {
+            "field": "tax_id.value",
+            "message": "'900123456-7' is not a valid CO NIT: its check digit does not match",
+            "code": "invalid",
+        }
     ]
     assert _count(stack, "/api/v1/clients") == before
 

@@ -504,8 +504,13 @@ def test_a_product_links_deal_figures_count_only_the_deals_the_reader_may_see(st
         stack,
         "admin",
         "/api/v1/products",
-        {"sku": sku, "name": "Licencia anual", "kind": "service",
-         "unit_price": {"amount": "100.00", "currency_code": "USD"}, "tax_rate": "0.19"},
+        {
+            "sku": sku,
+            "name": "Licencia anual",
+            "kind": "service",
+            "unit_price": {"amount": "100.00", "currency_code": "USD"},
+            "tax_rate": "0.19",
+        },
     )
     for who, amount, currency in (("ana", "100.00", "USD"), ("beto", "250.00", "USD"), ("carla", "5000", "COP")):
         client = _post(stack, who, "/api/v1/clients", {"name": f"Cliente {who} {sku}", "force_duplicate": True})
@@ -513,9 +518,12 @@ def test_a_product_links_deal_figures_count_only_the_deals_the_reader_may_see(st
             stack,
             who,
             "/api/v1/deals",
-            {"title": f"Licencias {who}", "client_id": client["id"],
-             "line_items": [{"product_id": product["id"], "quantity": "1"}],
-             "amount": {"amount": amount, "currency_code": currency}},
+            {
+                "title": f"Licencias {who}",
+                "client_id": client["id"],
+                "line_items": [{"product_id": product["id"], "quantity": "1"}],
+                "amount": {"amount": amount, "currency_code": currency},
+            },
         )
         won = stack.http.post(f"/api/v1/deals/{deal['id']}:win", json={}, headers=stack.auth(who))
         assert won.status_code == 200, won.get_json()

@@ -141,7 +141,9 @@ def test_the_depth_limit_counts_nesting_not_brackets_in_strings(stack: Stack) ->
 def test_a_nul_in_a_body_string_is_a_400_naming_the_field_and_nothing_is_written(stack: Stack) -> None:
     res = _post(stack, "admin", "/api/v1/clients", {"name": "Nulo\u0000SAS"})
     problem = _problem(res, 400, "validation_failed")
-    assert problem["errors"] == [{"field": "name", "message": "must not contain a NUL character (\\u0000)"}]
+    assert problem["errors"] == [
+        {"field": "name", "message": "must not contain a NUL character (\\u0000)", "code": "nul_character"}
+    ]
     nested = _post(stack, "admin", "/api/v1/clients", {"name": "Nulo SAS", "address": {"city": "Cali\u0000"}})
     assert _problem(nested, 400, "validation_failed")["errors"][0]["field"] == "address.city"
     in_list = _post(stack, "admin", "/api/v1/clients", {"name": "Nulo SAS", "segment_tags": ["ok", "\u0000"]})

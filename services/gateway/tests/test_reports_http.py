@@ -108,7 +108,11 @@ def test_bad_definitions_are_400_problems_naming_the_part(stack: Stack, deals: d
     assert res.status_code == 400 and res.mimetype == "application/problem+json"
     problem = res.get_json()
     assert problem["errors"] == [
-        {"field": "report_definition.filters[1].field", "message": "unknown field 'foo' for module deals"}
+        {
+            "field": "report_definition.filters[1].field",
+            "message": "unknown field 'foo' for module deals",
+            "code": "invalid",
+        }
     ]
     res = stack.http.post(
         "/api/v1/reports:run",
