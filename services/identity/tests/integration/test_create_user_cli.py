@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
+from crm_cli import cli
 from crm_identity.adapters.tables import users
 from crm_identity.cli import create_user
 from crm_identity.domain.users import Role
 from crm_identity.service_layer import sessions
 from crm_identity.service_layer.deps import Deps
 from crm_identity.settings import identity_settings
-from crm_cli import cli
 from crm_platform.db import Database
 from crm_platform.tables import outbox_events
 
