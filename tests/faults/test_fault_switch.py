@@ -7,6 +7,7 @@ os._exit replaced so the test process survives."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy import func, insert, select
 
 from crm.contacts.v1 import contacts_pb2, events_pb2
-from crm_platform import consumer as consumer_module
 from crm_platform.consumer import FAULT_EXIT_AFTER_COMMIT, EventConsumer, _Delivery
 from crm_platform.db import Database, UnitOfWork, run_migrations
 from crm_platform.eventbus import subject_for
@@ -65,7 +65,7 @@ def _rows(c: EventConsumer) -> tuple[int, int]:
 
 @pytest.fixture
 def no_exit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(consumer_module.os, "_exit", _exit)
+    monkeypatch.setattr(os, "_exit", _exit)  # the consumer calls os._exit
 
 
 def test_unset_the_switch_looks_at_nothing(
