@@ -1,7 +1,9 @@
 """One platform and one browser for the browser journeys of the rep's and manager's pages (deals,
 activities, quotes, indicators, budgets, reports, campaigns, canvas): `crm up`'s processes
-(nats-server, every service, the gateway) on SQLite files, as `crm up` runs them, started once per
-test session by crm_platform.launcher.Platform on free loopback ports, with the web application
+(nats-server, every service, the gateway) on SQLite files, as `crm up` runs them, started once for
+this folder (package scope: Playwright's sync API keeps an event loop running in the main thread
+while it is open, which later asyncio.run() calls elsewhere in the suite would trip over) by
+crm_platform.launcher.Platform on free loopback ports, with the web application
 in this process so that every API path it calls is recorded (`web_api.CALLED`).
 
 The fixture `web_site` seeds an admin, a manager (Marta) leading the team Norte with two reps
@@ -164,7 +166,7 @@ def _seed(site: WebSite) -> None:
     site.ids["product"] = product["id"]
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def record_api_calls() -> Iterator[None]:
     """Every API path the web application calls in this session is recorded, for the last check
     (test_zz_api_paths_called.py): no page calls a path the OpenAPI document does not describe."""
@@ -175,11 +177,11 @@ def record_api_calls() -> Iterator[None]:
     web_api.RECORD_CALLS = False
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the whole session, shared by every browser module: Playwright's
-    sync API runs one event loop per thread, so a second `sync_playwright()` while this one is
-    open would fail."""
+    """One headless Chromium for this folder, shared by every browser module: Playwright's sync API
+    runs one event loop per thread, so a second `sync_playwright()` while this one is open would
+    fail; it is closed when the folder's last test is done."""
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
@@ -190,7 +192,7 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[WebSite]:
     from crm_web.app import create_app
     from crm_web.settings import WebSettings
