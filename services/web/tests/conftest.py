@@ -1,8 +1,8 @@
 """One platform and one browser for the browser journeys of the rep's and manager's pages (deals,
 activities, quotes, indicators, budgets, reports, campaigns, canvas): `crm up`'s processes
-(nats-server, every service, the gateway) on SQLite files, as `crm up` runs them, started once for
-this folder (package scope: Playwright's sync API keeps an event loop running in the main thread
-while it is open, which later asyncio.run() calls elsewhere in the suite would trip over) by
+(nats-server, every service, the gateway) on SQLite files, as `crm up` runs them, started once per
+session and stopped with this folder's last test (Playwright's sync API keeps an event loop
+running in the main thread while it is open, which later asyncio.run() calls would trip over) by
 crm_platform.launcher.Platform on free loopback ports, with the web application
 in this process so that every API path it calls is recorded (`web_api.CALLED`).
 
@@ -18,7 +18,7 @@ needs a first start (the first admin's one-time password), the other runs on Pos
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,60 +166,78 @@ def _seed(site: WebSite) -> None:
     site.ids["product"] = product["id"]
 
 
-@pytest.fixture(scope="package", autouse=True)
+# What the session's shared browser and platform hold open, closed (last opened first) as soon as
+# the last test of this folder is done: Playwright's sync API keeps an event loop running in the
+# main thread while it is open, which would trip asyncio.run() in the suite's later tests.
+_OPEN: list[Callable[[], None]] = []
+HERE = Path(__file__).resolve().parent
+
+
+def _close_shared() -> None:
+    while _OPEN:
+        _OPEN.pop()()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if nextitem is None or HERE not in Path(nextitem.path).resolve().parents:
+        _close_shared()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def record_api_calls() -> Iterator[None]:
-    """Every API path the web application calls in this session is recorded, for the last check
-    (test_zz_api_paths_called.py): no page calls a path the OpenAPI document does not describe."""
+    """Every API path the web application calls while these tests run is recorded, for the last
+    check (test_zz_api_paths_called.py): no page calls a path the OpenAPI document does not describe."""
     from crm_web import api as web_api
 
     web_api.RECORD_CALLS = True
+    _OPEN.insert(0, lambda: setattr(web_api, "RECORD_CALLS", False))
     yield
-    web_api.RECORD_CALLS = False
+    _close_shared()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for this folder, shared by every browser module: Playwright's sync API
-    runs one event loop per thread, so a second `sync_playwright()` while this one is open would
-    fail; it is closed when the folder's last test is done."""
+    """One headless Chromium shared by every browser module of this folder (a second
+    `sync_playwright()` in the same thread while one is open fails); closed with the folder's
+    last test."""
     if not CHROMIUM.exists():
         pytest.skip(NO_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    pw = sync_playwright().start()
+    _OPEN.append(pw.stop)
+    browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    _OPEN.append(browser.close)
+    yield browser
+    _close_shared()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def web_site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[WebSite]:
     from crm_web.app import create_app
     from crm_web.settings import WebSettings
 
     data = tmp_path_factory.mktemp("web-site")
-    with pytest.MonkeyPatch.context() as mp:
-        for name in SERVICES:
-            mp.setenv(f"CRM_{name.upper()}_ADDR", f"127.0.0.1:{free_port()}")
-            mp.setenv(f"CRM_{name.upper()}_METRICS_LISTEN", f"127.0.0.1:{free_port()}")
-            mp.delenv(f"CRM_{name.upper()}_LISTEN", raising=False)
-            mp.delenv(f"CRM_{name.upper()}_DATABASE_URL", raising=False)
-        for var in ("CRM_NATS_URL", "CRM_INTERNAL_TOKEN"):
-            mp.delenv(var, raising=False)
-        mp.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
-        mp.setenv("CRM_ADMIN_PASSWORD", PASSWORD)
-        platform = Platform(data / "data", gateway_listen=f"127.0.0.1:{free_port()}", quiet=True)
-        platform.start(timeout=180)
-        server = None
-        try:
-            gateway = f"http://{platform.gateway_listen}"
-            app = create_app(WebSettings(secret_key="browser-tests", gateway_url=gateway, cache_dir=str(data)))
-            server = make_server("127.0.0.1", 0, app, threaded=True)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            site = WebSite(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", browser=chromium)
-            _seed(site)
-            yield site
-        finally:
-            if server is not None:
-                server.shutdown()
-            platform.stop()
+    mp = pytest.MonkeyPatch()
+    _OPEN.append(mp.undo)
+    for name in SERVICES:
+        mp.setenv(f"CRM_{name.upper()}_ADDR", f"127.0.0.1:{free_port()}")
+        mp.setenv(f"CRM_{name.upper()}_METRICS_LISTEN", f"127.0.0.1:{free_port()}")
+        mp.delenv(f"CRM_{name.upper()}_LISTEN", raising=False)
+        mp.delenv(f"CRM_{name.upper()}_DATABASE_URL", raising=False)
+    for var in ("CRM_NATS_URL", "CRM_INTERNAL_TOKEN"):
+        mp.delenv(var, raising=False)
+    mp.setenv("CRM_ADMIN_EMAIL", ADMIN_EMAIL)
+    mp.setenv("CRM_ADMIN_PASSWORD", PASSWORD)
+    platform = Platform(data / "data", gateway_listen=f"127.0.0.1:{free_port()}", quiet=True)
+    _OPEN.append(platform.stop)
+    platform.start(timeout=180)
+    gateway = f"http://{platform.gateway_listen}"
+    app = create_app(WebSettings(secret_key="browser-tests", gateway_url=gateway, cache_dir=str(data)))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _OPEN.append(server.shutdown)
+    site = WebSite(gateway=gateway, web=f"http://127.0.0.1:{server.server_port}", browser=chromium)
+    _seed(site)
+    yield site
+    _close_shared()
