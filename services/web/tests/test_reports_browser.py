@@ -97,7 +97,8 @@ def _changed(page: Any, action: Any) -> None:
     with page.expect_response(lambda r: "/reports/" in r.url and r.request.method == "POST"):
         action()
     page.wait_for_load_state()
-    page.wait_for_timeout(100)  # the swap settles after the response
+    # htmx marks the target while it swaps and settles; done when no element carries the marks.
+    page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')")
 
 
 def test_a_manager_builds_runs_saves_shares_and_downloads_a_report(web_site: WebSite, token: str) -> None:
